@@ -1,0 +1,324 @@
+"""Stage 3: expressions. Finds every ``${{ }}`` in the spec, parses it with the shared parser,
+resolves its references against params, steps, outputs and contexts, and type-checks it.
+
+The result (``Analysis``) is what the semantic checks and the lowering read: each expression
+site with its template, its static type and the references it makes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from . import expr as E
+from .diagnostics import Diagnostics
+from .span import Span
+from .spec import RawPipeline, RawStep, as_map, as_str, map_items
+from .syntax import MapNode, Node, ScalarNode, SeqNode
+
+CONTEXTS = ("params", "steps", "item", "outputs", "env", "run", "secrets")
+RUN_FIELDS = ("id", "date", "status")
+
+# which contexts each field may read (docs/spec.md, "Contexts")
+FIELD_CONTEXTS = {
+    "run": {"params", "steps", "item", "outputs", "env", "run"},
+    "with": {"params", "steps", "item", "outputs", "env", "run"},
+    "env": {"params", "steps", "item", "outputs", "env", "run", "secrets"},
+    "if": {"params", "steps", "run"},
+    "foreach": {"params", "steps", "run"},
+    "pipeline_env": {"params", "run", "secrets"},
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A resolved reference: ``kind`` is param|output|item|own_output|env|run|secret."""
+
+    kind: str
+    name: str                  # param/secret/env/run field name, or the output name
+    step: str | None           # producer step for kind == output
+    field: str | None          # metrics field, when read
+    span: Span
+
+
+@dataclass
+class Site:
+    """One string that holds expressions, in one field of one step (or the pipeline env)."""
+
+    step: RawStep | None
+    field: str
+    node: ScalarNode
+    template: E.Template | None = None
+    type: E.Type | None = None            # static type of the whole value
+    refs: list[Reference] = field(default_factory=list)
+    ok: bool = True
+
+
+class Analysis:
+    def __init__(self, raw: RawPipeline, diags: Diagnostics) -> None:
+        self.raw = raw
+        self.diags = diags
+        self.sites: list[Site] = []
+        self._item_types: dict[str, E.Type] = {}
+
+    # -- collecting ---------------------------------------------------------------------
+    def run(self) -> "Analysis":
+        raw = self.raw
+        for k, v in map_items(raw.root.get("env")):
+            self._scalars(None, "pipeline_env", v)
+        for st in raw.all_steps:
+            # foreach first: the item type feeds every other field of the step
+            fe = st.get("foreach")
+            if fe is not None:
+                self._item_types[st.name] = self._foreach_item_type(st, fe)
+            for key in ("run", "with", "env", "if"):
+                v = st.get(key)
+                if v is None:
+                    continue
+                if key == "with" or key == "env":
+                    for _, val in map_items(v):
+                        self._scalars(st, key, val)
+                else:
+                    self._scalars(st, key, v)
+        d = as_map(raw.root.get("defaults"))
+        if d is not None:
+            for _, val in map_items(d.get("env")):
+                self._scalars(None, "pipeline_env", val)
+        return self
+
+    def _scalars(self, step: RawStep | None, fld: str, node: Node) -> list[Site]:
+        out = []
+        if isinstance(node, ScalarNode):
+            if isinstance(node.value, str) and "${{" in node.value:
+                out.append(self._site(step, fld, node))
+        elif isinstance(node, SeqNode):
+            for i in node.items:
+                out += self._scalars(step, fld, i)
+        elif isinstance(node, MapNode):
+            for _, v in node.items:
+                out += self._scalars(step, fld, v)
+        return out
+
+    def _site(self, step: RawStep | None, fld: str, node: ScalarNode) -> Site:
+        site = Site(step, fld, node)
+        self.sites.append(site)
+        try:
+            site.template = E.split_template(node.value)
+        except E.TemplateError as e:
+            self.diags.add(e.code, e.message, node.offset_span(e.start, e.end),
+                           help="expressions look like ${{ params.name }}; see docs/spec.md#expressions")
+            site.ok = False
+            return site
+        types = []
+        for part in site.template.parts:
+            if isinstance(part, str):
+                continue
+            t = self._check_expr(site, part)
+            types.append(t)
+        if site.template.whole and types:
+            site.type = types[0]
+        else:
+            site.type = E.STRING
+        return site
+
+    def _check_expr(self, site: Site, part) -> E.Type | None:
+        base = part.offset
+        node = site.node
+
+        def span_of(start: int, end: int) -> Span:
+            return node.offset_span(base + start, base + end)
+
+        def resolve(ref):
+            r = self._resolve(site, ref, span_of(ref.start, ref.end))
+            if isinstance(r, E.TypeIssue):
+                return r
+            ref_obj, typ = r
+            if ref_obj is not None:
+                site.refs.append(ref_obj)
+            return typ
+
+        typ, issues = E.typecheck(part.expr, resolve)
+        for iss in issues:
+            self.diags.add(iss.code, iss.message, span_of(iss.start, iss.end), help=iss.help)
+            site.ok = False
+        return typ
+
+    # -- resolving references -------------------------------------------------------------
+    def _resolve(self, site: Site, ref, span: Span):
+        raw, st, fld = self.raw, site.step, site.field
+        root, path = ref.root, tuple(ref.path)
+        allowed = FIELD_CONTEXTS[fld]
+
+        def issue(code, msg, help=None):
+            return E.TypeIssue(code, msg, ref.start, ref.end, help)
+
+        if root not in CONTEXTS:
+            return issue("E301", f"unknown name '{root}'", _dym(root, CONTEXTS) or
+                         f"expressions read {', '.join(CONTEXTS)}; strings need single quotes: '{root}'")
+        if root == "secrets" and fld != "env" and fld != "pipeline_env":
+            return issue("E309", "secrets can only be read in env: values",
+                         "put the secret in env: and read the variable in the step, e.g. env: {TOKEN: ${{ secrets.token }}}")
+        if root == "run" and path[:1] == ("status",) and not (st and st.is_finally):
+            return issue("E310", "run.status is only known in finally: steps",
+                         "move the step under finally:, or use if: on step outputs")
+        if root == "item" and (st is None or st.name not in self._item_types):
+            return issue("E306", "item is only defined in a step with foreach:",
+                         "add foreach: to this step, or read the list directly")
+        if root == "item" and fld in ("if", "foreach"):
+            return issue("E306", f"item is not available in {fld}: (it is evaluated once for the whole fan-out)",
+                         "filter the list before the foreach instead")
+        if root not in allowed:
+            where = "the pipeline env:" if fld == "pipeline_env" else f"{fld}:"
+            return issue("E301", f"{root} cannot be read in {where}",
+                         f"{where} can read: {', '.join(sorted(allowed))}")
+        if root == "params":
+            if len(path) < 1:
+                return issue("E301", "params needs a name: params.NAME")
+            name = path[0]
+            if name not in raw.params:
+                return issue("E303", f"unknown parameter '{name}'", _dym(name, raw.params) or
+                             (f"declared parameters: {', '.join(raw.params)}" if raw.params else "declare it under params:"))
+            t = _param_type(raw, name)
+            if len(path) > 1:
+                if t.kind in ("map", "any"):
+                    return (Reference("param", name, None, None, span), E.ANY)
+                return issue("E301", f"parameter '{name}' is {t}, it has no field '{path[1]}'")
+            return (Reference("param", name, None, None, span), t)
+        if root == "steps":
+            return self._resolve_output(site, ref, path, span, issue)
+        if root == "item":
+            t = self._item_types[st.name]
+            if path:
+                if t.kind in ("map", "any"):
+                    return (Reference("item", "item", None, None, span), E.ANY)
+                return issue("E301", f"item is {t}, it has no field '{path[0]}'")
+            return (Reference("item", "item", None, None, span), t)
+        if root == "outputs":
+            if len(path) != 1:
+                return issue("E313", "outputs needs a name: outputs.NAME")
+            o = st.output(path[0]) if st else None
+            if o is None or o.type not in _ARTIFACTS:
+                arts = [x.name for x in st.outputs if x.type in _ARTIFACTS] if st else []
+                return issue("E313", f"'{path[0]}' is not an artifact output of this step",
+                             _dym(path[0], arts) or ("declare it under outputs: with an artifact type (dataset, model, metrics, file, dir)"))
+            return (Reference("own_output", path[0], None, None, span), E.PATH)
+        if root == "env":
+            if len(path) != 1:
+                return issue("E301", "env needs a variable name: env.NAME")
+            return (Reference("env", path[0], None, None, span), E.STRING)
+        if root == "run":
+            if len(path) != 1 or path[0] not in RUN_FIELDS:
+                return issue("E301", f"run has no field '{'.'.join(path)}'", _dym(".".join(path), RUN_FIELDS) or
+                             "run.id, run.date and run.status (in finally:) are defined")
+            return (Reference("run", path[0], None, None, span), E.STRING)
+        # secrets
+        if len(path) != 1:
+            return issue("E311", "secrets needs a name: secrets.NAME")
+        if path[0] not in raw.secrets:
+            return issue("E311", f"unknown secret '{path[0]}'", _dym(path[0], raw.secrets) or "declare it under secrets:")
+        return (Reference("secret", path[0], None, None, span), E.STRING)
+
+    def _resolve_output(self, site, ref, path, span, issue):
+        raw, st = self.raw, site.step
+        if len(path) < 1:
+            return issue("E301", "steps needs a step name: steps.NAME.outputs.OUTPUT")
+        name = path[0]
+        if name in raw.finally_steps:
+            return issue("E304", f"'{name}' is a finally: step; its outputs cannot be read")
+        prod = raw.steps.get(name)
+        if prod is None:
+            return issue("E304", f"unknown step '{name}'", _dym(name, raw.steps) or f"steps: {', '.join(raw.steps)}")
+        if st is not None and st.is_finally:
+            return issue("E402", f"finally: step '{st.name}' reads an output of '{name}', which may not exist",
+                         "finally steps run after failures too; pass what they need through params or run.status")
+        if st is not None and name == st.name:
+            return issue("E401", f"step '{name}' reads its own output", "use outputs.NAME for this step's own output paths")
+        if len(path) < 3 or path[1] != "outputs":
+            return issue("E301", f"write steps.{name}.outputs.NAME", None)
+        out = prod.output(path[2])
+        if out is None:
+            return issue("E305", f"step '{name}' has no output '{path[2]}'",
+                         _dym(path[2], [o.name for o in prod.outputs]) or
+                         (f"its outputs: {', '.join(o.name for o in prod.outputs)}" if prod.outputs else "it declares no outputs:"))
+        fld = None
+        if len(path) > 3:
+            if out.type == "metrics" and len(path) == 4:
+                fld, t = path[3], E.FLOAT
+            elif out.type == "map":
+                fld, t = ".".join(path[3:]), E.ANY
+            else:
+                return issue("E301", f"output '{name}.{path[2]}' is {out.type}; only metrics and map outputs have fields")
+        else:
+            t = _OUTPUT_TYPES.get(out.type, E.PATH)
+            if out.type in _ARTIFACTS and site.field in ("if", "foreach"):
+                return issue("E406", f"'{path[2]}' of step '{name}' is an artifact (a path), not a value, in {site.field}:",
+                             "read a metrics field (steps.S.outputs.metrics.auc) or a value output instead")
+        if prod.has_foreach:
+            t = E.list_of(t)
+        return (Reference("output", path[2], name, fld, span), t)
+
+    def _foreach_item_type(self, st: RawStep, node: Node) -> E.Type:
+        if isinstance(node, SeqNode):
+            types = {_literal_type(i.to_python()) for i in node.items}
+            for i in node.items:
+                self._scalars(st, "foreach", i)
+            return types.pop() if len(types) == 1 else E.ANY
+        if isinstance(node, ScalarNode) and isinstance(node.value, str) and "${{" in node.value:
+            site = self._site(st, "foreach", node)
+            if site.ok and site.template and site.template.whole and site.type is not None:
+                if site.type.kind == "list":
+                    return site.type.item or E.ANY
+                if site.type.kind == "any":
+                    return E.ANY
+            if site.ok:
+                self.diags.add("E308", f"foreach: must be a list, not {site.type}", node.span,
+                               help="e.g. foreach: ${{ params.models }} with a list parameter, or a literal [a, b]")
+            return E.ANY
+        self.diags.add("E308", "foreach: must be a list or a ${{ }} expression giving one", node.span,
+                       help="e.g. foreach: ${{ params.models }} or foreach: [a, b]")
+        return E.ANY
+
+
+_ARTIFACTS = ("dataset", "model", "metrics", "file", "dir")
+_OUTPUT_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
+                 "list": E.list_of(E.ANY), "map": E.MAP}
+_PARAM_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
+                "map": E.MAP}
+
+
+def _param_type(raw: RawPipeline, name: str) -> E.Type:
+    kind = raw.param_type(name)
+    if kind == "list":
+        _, node = raw.params[name]
+        item = as_str(node.get("items"))
+        return E.list_of(_PARAM_TYPES.get(item, E.ANY) if item else E.ANY)
+    return _PARAM_TYPES.get(kind or "", E.ANY)
+
+
+def param_type(raw: RawPipeline, name: str) -> E.Type:
+    return _param_type(raw, name)
+
+
+def _literal_type(v) -> E.Type:
+    if isinstance(v, bool):
+        return E.BOOL
+    if isinstance(v, int):
+        return E.INT
+    if isinstance(v, float):
+        return E.FLOAT
+    if isinstance(v, str):
+        return E.STRING
+    if isinstance(v, list):
+        return E.list_of(E.ANY)
+    if isinstance(v, dict):
+        return E.MAP
+    return E.ANY
+
+
+def literal_type(v) -> E.Type:
+    return _literal_type(v)
+
+
+def _dym(word: str, choices) -> str | None:
+    m = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{m[0]}'?" if m else None

@@ -1,0 +1,39 @@
+"""Stage 3b: semantic checks, one bad pattern per module, listed in ``CHECKS``.
+
+Each check is ``check(ctx: Context) -> None`` and adds diagnostics to ``ctx.diags``. They run
+on the raw model even when the shape check failed, so they read defensively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..analysis import Analysis
+from ..diagnostics import Diagnostics
+from ..spec import RawPipeline
+from . import conditions, credentials, graph, params, skipped_outputs, step_shape, unused
+
+
+@dataclass
+class Context:
+    raw: RawPipeline
+    analysis: Analysis
+    diags: Diagnostics
+    graph: "graph.Graph | None" = None
+
+
+# order matters only where a check reads what an earlier one computed (graph before skips)
+CHECKS = (
+    step_shape.check,
+    params.check,
+    conditions.check,
+    graph.check,
+    skipped_outputs.check,
+    unused.check,
+    credentials.check,
+)
+
+
+def run_all(ctx: Context) -> None:
+    for check in CHECKS:
+        check(ctx)

@@ -1,0 +1,80 @@
+"""The ``pipespec`` command line. Sub-commands live in ``pipespec.commands.<name>`` and are
+imported only when used, so ``pipespec validate`` never pays for the runner or a backend.
+
+Exit codes: 0 success, 1 the spec (or the run) failed, 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+# name -> (module under pipespec.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "check specs and report every problem (exit 1 when invalid)"),
+    "schema": ("schema", "print the JSON Schema of the spec language"),
+    "graph": ("graph", "print the step graph as Mermaid or Graphviz dot"),
+    "ir": ("ir", "print the intermediate representation as JSON"),
+}
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: reported on stderr, exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pipespec", description="Write an ML pipeline once, run it anywhere.")
+    p.add_argument("--version", action="version", version=f"pipespec {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(_command=name)
+        _module(name).add_arguments(sp)
+    return p
+
+
+def _module(name: str):
+    return importlib.import_module(f"pipespec.commands.{COMMANDS[name][0]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # build only the parser of the command asked for: the others may import more
+    parser = _parser_for(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return int(e.code or 0)
+    if not getattr(args, "_command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(_module(args._command).main(args) or 0)
+    except UsageError as e:
+        print(f"pipespec {args._command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pipespec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
+    cmd = next((a for a in argv if not a.startswith("-")), None)
+    if cmd in COMMANDS:
+        p = argparse.ArgumentParser(prog="pipespec", description="Write an ML pipeline once, run it anywhere.")
+        p.add_argument("--version", action="version", version=f"pipespec {__version__}")
+        sub = p.add_subparsers(dest="command", metavar="COMMAND")
+        sp = sub.add_parser(cmd, help=COMMANDS[cmd][1], description=COMMANDS[cmd][1])
+        sp.set_defaults(_command=cmd)
+        _module(cmd).add_arguments(sp)
+        return p
+    return build_parser()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The registry of diagnostic codes. A code is never reused once retired.
+
+Each entry: code -> (name, default severity, one-line summary). Messages themselves are
+built where the problem is found; docs/diagnostics.md documents every code here, and a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+ERROR = "error"
+WARNING = "warning"
+
+CODES: dict[str, tuple[str, str, str]] = {
+    # -- E1xx: reading the file -------------------------------------------------------------
+    "E100": ("yaml-syntax", ERROR, "the file is not well-formed YAML"),
+    "E101": ("duplicate-key", ERROR, "a mapping has the same key twice"),
+    "E102": ("non-string-key", ERROR, "a mapping key is not a string"),
+    "E103": ("yaml11-boolean-key", ERROR, "a key such as on/yes/no/off that YAML 1.1 tools read as a boolean"),
+    "E104": ("alias-bomb", ERROR, "anchors and aliases expand beyond the safe bound"),
+    "E105": ("file-too-large", ERROR, "the file is larger than the size bound"),
+    "E106": ("custom-tag", ERROR, "a YAML tag such as !!python/object or !Ref"),
+    "E107": ("expression-in-flow-collection", ERROR, "an unquoted ${{ inside {...} or [...]"),
+    "E108": ("version-like-float", ERROR, "an unquoted number like 3.10 where a string is expected"),
+    "E109": ("not-a-document", ERROR, "the file is empty, not UTF-8, or holds several documents"),
+    # -- E2xx: shape (JSON Schema) -----------------------------------------------------------
+    "E200": ("wrong-type", ERROR, "a value has the wrong type"),
+    "E201": ("unknown-key", ERROR, "a key the language does not define"),
+    "E202": ("missing-key", ERROR, "a required key is missing"),
+    "E203": ("invalid-value", ERROR, "a value is outside what the key allows"),
+    "E204": ("invalid-name", ERROR, "a name is not legal on every target"),
+    "E205": ("invalid-duration", ERROR, "a duration is not like 30s, 5m, 2h or 1h30m"),
+    "E206": ("invalid-quantity", ERROR, "a cpu or memory quantity is not like 2, 500m, 4Gi"),
+    "E207": ("invalid-schedule", ERROR, "a schedule is neither a 5-field cron nor a preset"),
+    "E208": ("unsupported-version", ERROR, "the pipespec language version is not supported"),
+    "E209": ("invalid-default", ERROR, "a parameter default does not match its type or constraints"),
+    # -- E3xx: expressions -------------------------------------------------------------------
+    "E300": ("expression-syntax", ERROR, "an expression inside ${{ }} does not parse"),
+    "E301": ("unknown-context", ERROR, "a name that is not a context, or a field a context lacks"),
+    "E302": ("type-mismatch", ERROR, "operands or arguments of incompatible types"),
+    "E303": ("unknown-param", ERROR, "params.X names no declared parameter"),
+    "E304": ("unknown-step", ERROR, "steps.X or needs: names no step"),
+    "E305": ("unknown-output", ERROR, "steps.S.outputs.X names no output of that step"),
+    "E306": ("item-outside-foreach", ERROR, "${{ item }} in a step without foreach"),
+    "E307": ("condition-not-bool", ERROR, "an if: expression is not boolean"),
+    "E308": ("foreach-not-list", ERROR, "a foreach: expression is not a list"),
+    "E309": ("secret-outside-env", ERROR, "secrets.X used anywhere but an env: value"),
+    "E310": ("status-outside-finally", ERROR, "run.status used outside a finally: step"),
+    "E311": ("unknown-secret", ERROR, "secrets.X names no declared secret"),
+    "E312": ("unknown-function", ERROR, "a call to a function outside the fixed set, or with the wrong arity"),
+    "E313": ("own-output-misuse", ERROR, "outputs.X names no artifact output of this step"),
+    "E314": ("unterminated-expression", ERROR, "${{ without a closing }}"),
+    # -- E4xx: the graph ----------------------------------------------------------------------
+    "E400": ("dependency-cycle", ERROR, "steps depend on each other in a cycle"),
+    "E401": ("self-dependency", ERROR, "a step depends on itself"),
+    "E402": ("finally-reads-outputs", ERROR, "a finally: step reads step outputs, which may not exist"),
+    "E403": ("argument-shadows-output", ERROR, "a with: argument has the name of an output of the same step"),
+    "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
+    "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
+    "E406": ("artifact-as-value", ERROR, "an artifact used where a value is needed, e.g. in if: or arithmetic"),
+    # -- W5xx: warnings -----------------------------------------------------------------------
+    "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
+    "W501": ("unused-param", WARNING, "a parameter that nothing reads"),
+    "W502": ("unused-output", WARNING, "a value output that nothing reads"),
+    "W503": ("credential-literal", WARNING, "a literal that looks like a credential in env: or a command"),
+    "W504": ("unused-secret", WARNING, "a declared secret that nothing reads"),
+}
+
+
+def name_of(code: str) -> str:
+    return CODES[code][0]
+
+
+def severity_of(code: str) -> str:
+    return CODES[code][1]

@@ -1,0 +1,43 @@
+"""Helpers shared by sub-commands: loading specs with usage errors, printing diagnostics."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..cli import UsageError
+from ..diagnostics import RENDERERS, SourceCache
+from ..frontend import Result, SpecIOError, load_spec
+
+
+def load_or_usage_error(path: str) -> Result:
+    try:
+        return load_spec(path)
+    except SpecIOError as e:
+        raise UsageError(str(e)) from None
+
+
+def use_color(stream, mode: str = "auto") -> bool:
+    if mode == "always":
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def print_diagnostics(results: list[Result], fmt: str = "text", stream=None, color: str = "auto") -> None:
+    stream = stream or sys.stdout
+    sources = SourceCache({r.file: r.text for r in results})
+    diags = [d for r in results for d in r.diagnostics]
+    out = RENDERERS[fmt](diags, sources, use_color(stream, color) if fmt == "text" else False)
+    if out:
+        stream.write(out)
+
+
+def require_valid(path: str) -> Result:
+    """Load a spec for a command that needs its IR; print diagnostics and raise on errors."""
+    r = load_or_usage_error(path)
+    if not r.ok:
+        print_diagnostics([r], stream=sys.stderr)
+        raise SystemExit(1)
+    return r

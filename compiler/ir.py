@@ -1,0 +1,210 @@
+"""Stage 4's product: the intermediate representation that every backend and the local runner
+consume, and nothing else.
+
+Frozen, typed, fully resolved: defaults applied, dependencies explicit, expressions as typed
+ASTs, durations in seconds, memory in bytes, steps in a stable topological order. Every node
+keeps its source ``Span``. ``Pipeline.to_json()`` is byte-stable and ``digest()`` hashes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .expr import Template, Type
+from .span import Span
+
+ARTIFACT_TYPES = ("dataset", "model", "metrics", "file", "dir")
+VALUE_TYPES = ("string", "int", "float", "bool", "path", "list", "map")
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value written in the spec: a literal, or a string holding ``${{ }}`` expressions.
+
+    ``template`` is None for a literal (``literal`` holds it, JSON-like; lists/maps as tuples
+    of Values / pairs are kept as plain JSON). When ``template.whole`` the value is one
+    expression and keeps its type; otherwise it renders to text. ``type`` is the static type.
+    """
+
+    literal: Any
+    template: Template | None
+    type: Type
+    span: Span = field(compare=False)
+
+    @property
+    def is_literal(self) -> bool:
+        return self.template is None
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: Type
+    required: bool
+    default: Any                       # JSON value; None when required
+    description: str
+    enum: tuple | None
+    minimum: float | None
+    maximum: float | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    description: str
+    airflow: str                       # Variable name, or 'conn:ID'
+    kubernetes: str                    # 'secret-name/key'
+    github: str                        # secret name
+    env: str                           # local environment variable
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    type: str                          # one of ARTIFACT_TYPES or VALUE_TYPES
+    description: str
+    span: Span = field(compare=False)
+
+    @property
+    def is_artifact(self) -> bool:
+        return self.type in ARTIFACT_TYPES
+
+
+@dataclass(frozen=True)
+class Input:
+    """One upstream output a step reads (through any of its expressions)."""
+
+    step: str
+    output: str
+    type: str                          # the producer's output type
+    fan_in: bool                       # the producer has foreach: the value arrives as a list
+
+    @property
+    def is_artifact(self) -> bool:
+        return self.type in ARTIFACT_TYPES
+
+
+@dataclass(frozen=True)
+class Retries:
+    limit: int
+    delay_s: float
+    backoff: float
+    max_delay_s: float
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: float | None                  # cores
+    memory: int | None                 # bytes
+    gpu: int
+    accelerator: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    description: str
+    kind: str                          # 'run' | 'call'
+    shell: Value | None                # run: "string"  (executed by /bin/sh -c)
+    argv: tuple[Value, ...] | None     # run: [list]    (executed without a shell)
+    module: str | None                 # call: module:function
+    function: str | None
+    args: tuple[tuple[str, Value], ...]          # with:, in file order
+    outputs: tuple[Output, ...]
+    needs: tuple[str, ...]                       # explicit ordering, as written
+    depends_on: tuple[str, ...]                  # every upstream step, sorted
+    inputs: tuple[Input, ...]                    # every upstream output read, sorted
+    condition: Value | None                      # if:, a bool-typed whole expression
+    foreach: Value | None                        # a list-typed value
+    item_type: Type | None
+    parallelism: int | None
+    image: str | None
+    env: tuple[tuple[str, Value], ...]           # pipeline env merged with defaults and step env
+    secrets: tuple[str, ...]                     # secret names the step's env reads
+    resources: Resources
+    retries: Retries
+    timeout_s: float | None
+    cache: bool
+    deps: tuple[str, ...]
+    is_finally: bool
+    may_skip: bool                               # has if:, or depends on a step that may skip
+    span: Span = field(compare=False)
+
+    def output(self, name: str) -> Output | None:
+        for o in self.outputs:
+            if o.name == name:
+                return o
+        return None
+
+    @property
+    def artifact_outputs(self) -> tuple[Output, ...]:
+        return tuple(o for o in self.outputs if o.is_artifact)
+
+    @property
+    def value_outputs(self) -> tuple[Output, ...]:
+        return tuple(o for o in self.outputs if not o.is_artifact)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    version: int
+    name: str
+    description: str
+    schedule: str | None
+    params: tuple[Param, ...]
+    secrets: tuple[Secret, ...]
+    steps: tuple[Step, ...]            # topological order, finally steps excluded
+    finally_steps: tuple[Step, ...]    # in file order
+    targets: str                       # the targets: mapping as canonical JSON text
+    source: str                        # the spec's path as given
+    span: Span = field(compare=False)
+
+    def step(self, name: str) -> Step:
+        for s in self.steps + self.finally_steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def all_steps(self) -> tuple[Step, ...]:
+        return self.steps + self.finally_steps
+
+    def target(self, name: str) -> dict:
+        return json.loads(self.targets).get(name, {})
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no spans (positions do not change meaning)."""
+        return json.dumps(_plain(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses -> JSON-like data, dropping spans and expression offsets."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {"_": type(obj).__name__}
+        for f in dataclasses.fields(obj):
+            if f.name in ("span", "start", "end", "offset") or not f.compare:
+                continue
+            out[f.name] = _plain(getattr(obj, f.name))
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, float) and obj != obj:
+        return "NaN"
+    return obj

@@ -1,0 +1,238 @@
+"""Stage 1: YAML text -> positioned syntax tree (``syntax.Node``), or diagnostics.
+
+PyYAML (libyaml when available) composes the node graph; this module converts it to our own
+tree, resolving plain scalars by the YAML 1.2 core schema (so ``on``, ``yes`` and ``no`` stay
+strings, and ``2024-01-01`` is not a date) while refusing what YAML accepts silently:
+duplicate keys, non-string keys, YAML 1.1 boolean words as keys, custom tags, alias bombs,
+oversized files, several documents.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from .diagnostics import Diagnostic
+from .span import Span
+from .syntax import MapNode, Node, ScalarNode, SeqNode
+
+MAX_BYTES = 2 * 1024 * 1024          # a pipeline spec is a few KB; 2 MiB is generous
+MAX_NODES = 200_000                  # nodes after alias expansion (billion-laughs bound)
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_IMPLICIT = "tag:pipespec:implicit"
+_STD = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {_IMPLICIT, _STD + "str", _STD + "int", _STD + "float", _STD + "bool",
+                 _STD + "null", _STD + "map", _STD + "seq"}
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+# words YAML 1.1 tools (PyYAML, many CI systems) read as booleans
+YAML11_BOOL_WORDS = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On",
+                     "ON", "off", "Off", "OFF"}
+
+
+class _ResolvingLoader(_Loader):  # type: ignore[misc, valid-type]
+    """Marks implicitly-typed plain scalars so we resolve them ourselves (YAML 1.2 core)."""
+
+    def resolve(self, kind, value, implicit):  # noqa: D401 - PyYAML hook
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _IMPLICIT
+        return super().resolve(kind, value, implicit)
+
+
+def resolve_plain(text: str):
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT10.match(text):
+        return int(text)
+    if _INT8.match(text):
+        return int(text[2:], 8)
+    if _INT16.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if _NAN.match(text):
+        return float("nan")
+    return text
+
+
+class LoadError(Exception):
+    def __init__(self, diag: Diagnostic) -> None:
+        super().__init__(diag.message)
+        self.diag = diag
+
+
+class _Converter:
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.lines = text.split("\n")
+        self.count = 0
+        self.diags: list[Diagnostic] = []
+        self._stack: set[int] = set()
+
+    def span(self, node) -> Span:
+        s, e = node.start_mark, node.end_mark
+        return Span(self.file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+
+    def source(self, node) -> str:
+        s, e = node.start_mark, node.end_mark
+        if s.line == e.line:
+            return self.lines[s.line][s.column:e.column] if s.line < len(self.lines) else ""
+        parts = [self.lines[s.line][s.column:]]
+        parts += self.lines[s.line + 1:e.line]
+        if e.line < len(self.lines):
+            parts.append(self.lines[e.line][:e.column])
+        return "\n".join(parts)
+
+    def convert(self, node) -> Node:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise LoadError(Diagnostic(
+                "E104", f"the document expands to more than {MAX_NODES} nodes through aliases",
+                self.span(node), help="anchors and aliases (&a / *a) must not multiply the document; write the values out"))
+        if node.tag not in _ALLOWED_TAGS:
+            self.diags.append(Diagnostic(
+                "E106", f"YAML tag '{node.tag.replace(_STD, '!!')}' is not allowed", self.span(node),
+                help="pipespec specs hold plain data: remove the tag"))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if id(node) in self._stack:
+            raise LoadError(Diagnostic("E104", "an alias refers to the node that contains it",
+                                       self.span(node), help="recursive anchors are not allowed"))
+        self._stack.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return SeqNode(tuple(self.convert(i) for i in node.value), self.span(node))
+            return self.mapping(node)
+        finally:
+            self._stack.discard(id(node))
+
+    def scalar(self, node) -> ScalarNode:
+        style = node.style or ""
+        text = node.value
+        if node.tag == _IMPLICIT:
+            value = resolve_plain(text)
+        elif node.tag == _STD + "str":
+            value = text
+        else:  # an explicit standard tag such as !!int
+            try:
+                value = yaml.safe_load(f"!!{node.tag[len(_STD):]} {text!r}") if node.tag != _STD + "null" else None
+            except yaml.YAMLError:
+                value = text
+        return ScalarNode(value, self.span(node), style, self.source(node))
+
+    def mapping(self, node) -> MapNode:
+        items: list[tuple[ScalarNode, Node]] = []
+        seen: dict = {}
+        for knode, vnode in node.value:
+            if isinstance(knode, yaml.ScalarNode) and knode.tag == _STD + "merge":
+                self.diags.append(Diagnostic("E106", "merge keys (<<) are not allowed", self.span(knode),
+                                             help="write the keys out; merge keys are YAML 1.1 only"))
+                continue
+            key = self.convert(knode)
+            value = self.convert(vnode)
+            if not isinstance(key, ScalarNode) or not isinstance(key.value, str):
+                shown = key.source if isinstance(key, ScalarNode) else "a collection"
+                self.diags.append(Diagnostic(
+                    "E102", f"mapping key {shown} is not a string", key.span,
+                    help=f"quote the key: '{shown}'" if isinstance(key, ScalarNode) else "keys must be plain strings"))
+                continue
+            if key.style == "" and key.value in YAML11_BOOL_WORDS:
+                self.diags.append(Diagnostic(
+                    "E103", f"key '{key.value}' is read as a boolean by YAML 1.1 tools", key.span,
+                    help=f"quote it: \"{key.value}\""))
+            if key.value in seen:
+                first = seen[key.value]
+                self.diags.append(Diagnostic(
+                    "E101", f"duplicate key '{key.value}'", key.span,
+                    notes=(f"first defined at line {first.span.line}, column {first.span.col}",),
+                    help="remove one of them; YAML silently keeps only the last"))
+                continue
+            seen[key.value] = key
+            items.append((key, value))
+        return MapNode(tuple(items), self.span(node))
+
+
+_FLOW_EXPR = re.compile(r"[\[{,]\s*(?:[^'\"\s][^:'\"]*:\s*)?(\$\{\{)")
+
+
+def _flow_expression_hint(file: str, text: str, line: int) -> Diagnostic | None:
+    """Recognise the commonest YAML mistake: an unquoted ${{ inside a flow collection."""
+    lines = text.split("\n")
+    for ln in (line, line - 1, line + 1):
+        if 0 <= ln < len(lines):
+            m = _FLOW_EXPR.search(lines[ln])
+            if m:
+                col = m.start(1) + 1
+                return Diagnostic(
+                    "E107", "an unquoted ${{ inside a flow collection ({...} or [...]) is read as a YAML mapping",
+                    Span(file, ln + 1, col, ln + 1, col + 3),
+                    help="quote the expression (\"${{ ... }}\") or write the collection in block style")
+    return None
+
+
+def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[Diagnostic]]:
+    """Parse ``text`` into a syntax tree. Returns (tree or None, diagnostics)."""
+    start = Span(file, 1, 1, 1, 2)
+    if len(text) > MAX_BYTES:
+        return None, [Diagnostic("E105", f"file is {len(text)} bytes, over the {MAX_BYTES}-byte bound",
+                                 start, help="split the pipeline or move data out of the spec")]
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return None, [Diagnostic("E109", f"file is not UTF-8 text ({e.reason} at byte {e.start})", start)]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\x00" in text:
+        return None, [Diagnostic("E109", "file contains NUL bytes: not a text file", start)]
+    loader = _ResolvingLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line if mark else 0
+        hint = _flow_expression_hint(file, text, line)
+        if hint:
+            return None, [hint]
+        if "expected a single document" in str(e.context or "") + str(e.problem or ""):
+            return None, [Diagnostic("E109", "the file holds more than one YAML document", _mark_span(file, mark),
+                                     help="one pipeline per file: remove the '---' separator")]
+        msg = (e.problem or e.context or "invalid YAML").strip()
+        if e.context and e.problem:
+            msg = f"{e.problem} ({e.context})"
+        return None, [Diagnostic("E100", msg, _mark_span(file, mark))]
+    except yaml.YAMLError as e:  # reader errors: control characters and the like
+        return None, [Diagnostic("E100", str(e).splitlines()[0], start)]
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, [Diagnostic("E109", "the file is empty", start, help="start with `pipespec: 1`")]
+    conv = _Converter(file, text)
+    try:
+        tree = conv.convert(root)
+    except LoadError as e:
+        return None, conv.diags + [e.diag]
+    except RecursionError:
+        return None, [Diagnostic("E104", "the document nests too deeply", start)]
+    return tree, conv.diags
+
+
+def _mark_span(file: str, mark) -> Span:
+    if mark is None:
+        return Span(file, 1, 1, 1, 2)
+    return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)

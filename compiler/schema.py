@@ -1,0 +1,231 @@
+"""Stage 2: the shape check. Validates the syntax tree against the shipped JSON Schema
+(``schemas/pipeline.v1.schema.json``, Draft 2020-12) and maps every error back to a position.
+
+The validator is built once per process. Errors become diagnostics with our codes: unknown keys
+get "did you mean", names/durations/quantities/schedules get their own codes, and for
+``oneOf`` only the best-matching branch is reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+
+from .diagnostics import Diagnostic
+from .syntax import MapNode, Node, ScalarNode, SeqNode, node_at
+
+SCHEMA_FILE = "pipeline.v1.schema.json"
+
+
+def schema_text() -> str:
+    return resources.files("pipespec.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(schema_text())
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator  # heavy: only when a file is checked
+
+    return Draft202012Validator(schema())
+
+
+@lru_cache(maxsize=1)
+def _classes() -> dict[int, str]:
+    """id(subschema) -> diagnostic code, for the definitions with codes of their own."""
+    defs = schema()["$defs"]
+    out: dict[int, str] = {}
+
+    def mark(s: dict, code: str) -> None:
+        out[id(s)] = code
+        for alt in s.get("oneOf", []):
+            out[id(alt)] = code
+
+    mark(defs["name"], "E204")
+    mark(defs["pipeline_name"], "E204")
+    mark(defs["duration"], "E205")
+    mark(defs["schedule"], "E207")
+    mark(defs["resources"]["properties"]["cpu"], "E206")
+    mark(defs["resources"]["properties"]["memory"], "E206")
+    return out
+
+
+def _allowed_keys(subschema: dict) -> list[str]:
+    keys = list(subschema.get("properties", {}))
+    defs = schema()["$defs"]
+    for part in subschema.get("allOf", []):
+        ref = part.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            keys += list(defs[ref[len("#/$defs/"):]].get("properties", {}))
+    return keys
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    m = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{m[0]}'?" if m else None
+
+
+def suggest_name(bad: str, hyphen: bool = False) -> str:
+    sep = "-" if hyphen else "_"
+    s = re.sub(r"[^a-z0-9]+", sep, bad.lower()).strip(sep)
+    if not s or not s[0].isalpha():
+        s = "x" + sep + s if s else "x"
+    return s[:63 if hyphen else 40].strip(sep)
+
+
+def _json_type(v) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if v is None:
+        return "null"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "the document"
+
+
+def check(tree: Node) -> list[Diagnostic]:
+    """All shape errors of the document, positioned."""
+    validator = _validator()
+    out: list[Diagnostic] = []
+    for err in validator.iter_errors(tree.to_python()):
+        out.extend(_convert(err, tree))
+    return out
+
+
+def _convert(err, tree: Node) -> list[Diagnostic]:
+    from jsonschema.exceptions import best_match
+
+    path = tuple(err.absolute_path)
+    node = node_at(tree, path) or tree
+    v = err.validator
+    if v in ("oneOf", "anyOf") and err.context:
+        code = _classes().get(id(err.schema))
+        if code:
+            return [_coded(code, err, node, path)]
+        return _convert_branch(err, tree) or _convert(best_match(err.context), tree)
+    if v in ("additionalProperties", "unevaluatedProperties") and isinstance(node, MapNode):
+        allowed = _allowed_keys(err.schema)
+        extras = [k for k in node.keys() if k not in allowed]
+        if not allowed and v == "additionalProperties":
+            return []  # additionalProperties with a schema: its errors arrive separately
+        diags = []
+        for k in extras:
+            kn = node.key_node(k)
+            diags.append(Diagnostic("E201", f"unknown key '{k}' in {_where(path)}", kn.span,
+                                    help=did_you_mean(k, allowed) or f"allowed keys: {', '.join(sorted(allowed))}"))
+        return diags
+    if v == "required":
+        missing = [r for r in err.validator_value if not (isinstance(node, MapNode) and r in node)]
+        span = node.span if not path else (_key_span(tree, path) or node.span)
+        return [Diagnostic("E202", f"missing required key '{m}' in {_where(path)}", span,
+                           help=f"add `{m}:`") for m in missing]
+    if v == "minProperties":
+        return [Diagnostic("E202", f"{_where(path)} needs at least {err.validator_value} entry", node.span)]
+    if v == "propertyNames" and isinstance(node, MapNode):
+        bad = err.instance if isinstance(err.instance, str) else None
+        kn = node.key_node(bad) if bad is not None else None
+        span = kn.span if kn else node.span
+        if path and path[0] in ("env",) or (len(path) >= 3 and path[-1] in ("env", "with")):
+            return [Diagnostic("E203", f"'{bad}' is not a valid {'environment variable' if path[-1] == 'env' else 'argument'} name",
+                               span, help="use letters, digits and underscores, not starting with a digit; PIPESPEC_* is reserved")]
+        return [_name_diag(bad, span, path)]
+    code = _classes().get(id(err.schema))
+    if code:
+        return [_coded(code, err, node, path)]
+    if v == "const" and path == ("pipespec",):
+        return [Diagnostic("E208", f"unsupported language version {err.instance!r}", node.span,
+                           help="this pipespec reads version 1: `pipespec: 1`")]
+    if v == "type":
+        want = err.validator_value
+        want_s = want if isinstance(want, str) else " or ".join(want)
+        if (isinstance(node, ScalarNode) and node.style == "" and "string" in want
+                and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)):
+            return [Diagnostic("E108", f"{node.source} is read as a number here, where {_where(path)} expects a string",
+                               node.span, help=f"quote it: \"{node.source}\" (YAML reads 3.10 as 3.1)")]
+        return [Diagnostic("E200", f"{_where(path)} must be {_article(want_s)}, not {_article(_json_type(err.instance))}",
+                           node.span)]
+    if v == "enum":
+        choices = [str(c) for c in err.validator_value]
+        hint = did_you_mean(str(err.instance), choices) if isinstance(err.instance, str) else None
+        return [Diagnostic("E203", f"{err.instance!r} is not one of {', '.join(choices)} (in {_where(path)})", node.span,
+                           help=hint)]
+    if v == "const":
+        return [Diagnostic("E203", f"{_where(path)} must be {err.validator_value!r}", node.span)]
+    return [Diagnostic("E203", f"{_where(path)}: {err.message}", node.span)]
+
+
+def _type_matches(branch: dict, inst) -> bool:
+    t = branch.get("type")
+    if t is None:
+        return "enum" not in branch or inst in branch["enum"]
+    types = [t] if isinstance(t, str) else t
+    jt = _json_type(inst)
+    return jt in types or (jt == "integer" and "number" in types)
+
+
+def _convert_branch(err, tree: Node) -> list[Diagnostic]:
+    """For a oneOf whose alternatives differ by type, report the errors of the one alternative
+    whose type the value has (a mapping for retries: {...} is checked as the mapping form)."""
+    branches = err.schema.get(err.validator, [])
+    fits = [i for i, b in enumerate(branches) if _type_matches(b, err.instance)]
+    if len(fits) != 1:
+        return []
+    out: list[Diagnostic] = []
+    for sub in err.context:
+        if sub.relative_schema_path and sub.relative_schema_path[0] == fits[0]:
+            out.extend(_convert(sub, tree))
+    return out
+
+
+def _article(t: str) -> str:
+    t = {"integer": "integer", "number": "number", "boolean": "boolean", "array": "list",
+         "object": "mapping", "null": "null"}.get(t, t)
+    return ("an " if t[:1] in "aeiou" else "a ") + t
+
+
+def _key_span(tree: Node, path: tuple):
+    parent = node_at(tree, path[:-1])
+    if isinstance(parent, MapNode) and isinstance(path[-1], str):
+        kn = parent.key_node(path[-1])
+        return kn.span if kn else None
+    return None
+
+
+def _name_diag(bad, span, path) -> Diagnostic:
+    hyphen = path == ("name",)
+    what = {"steps": "step", "finally": "step", "params": "parameter", "secrets": "secret",
+            "outputs": "output", "name": "pipeline"}.get(str(path[-1]) if path else "", "")
+    rule = ("lower-case letters, digits and single hyphens, starting with a letter" if hyphen
+            else "lower-case letters and digits in words joined by single underscores, at most 40 characters")
+    return Diagnostic("E204", f"'{bad}' is not a valid {what + ' ' if what else ''}name: use {rule}", span,
+                      help=f"e.g. '{suggest_name(str(bad), hyphen)}' (names must be legal on Airflow, Kubeflow and GitHub Actions)")
+
+
+def _coded(code: str, err, node, path) -> Diagnostic:
+    inst = err.instance
+    if code == "E204":
+        return _name_diag(inst, node.span, path[:-1] if path and path[-1] == "name" and len(path) > 1 else path)
+    if code == "E205":
+        return Diagnostic("E205", f"{inst!r} is not a duration (in {_where(path)})", node.span,
+                          help="use seconds (90) or units: 30s, 5m, 2h, 1h30m, 1d")
+    if code == "E206":
+        return Diagnostic("E206", f"{inst!r} is not a resource quantity (in {_where(path)})", node.span,
+                          help="cpu: 2, 0.5 or '500m'; memory: 512Mi, 4Gi, 1G or bytes")
+    return Diagnostic("E207", f"{inst!r} is not a schedule", node.span,
+                      help="a 5-field cron expression like \"0 3 * * *\" or @hourly, @daily, @weekly, @monthly, @yearly")

@@ -1,0 +1,110 @@
+"""The positioned syntax tree that the loader builds from YAML text.
+
+Three node kinds mirror YAML: ``MapNode`` (string keys, in file order), ``SeqNode`` and
+``ScalarNode``. Every node keeps its ``Span``; a ``MapNode`` also keeps the span of each key, so
+a diagnostic about a key (unknown, duplicated) points at the key itself. ``to_python()`` gives
+the plain JSON-like value that the JSON Schema check sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .span import Span
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarNode:
+    value: Any                 # str | int | float | bool | None after YAML 1.2 core resolution
+    span: Span
+    style: str = ""            # '' plain, "'" single, '"' double, '|' literal, '>' folded
+    source: str = ""           # the raw source text of the scalar, for offset mapping
+
+    def to_python(self) -> Any:
+        return self.value
+
+    def offset_span(self, start: int, end: int) -> Span:
+        """The span of ``value[start:end]`` (a string value) inside the file.
+
+        Exact for plain, single-line quoted and literal block scalars; other styles point at
+        the start of the scalar.
+        """
+        if not isinstance(self.value, str):
+            return self.span
+        text = self.value[start:end]
+        src = self.source
+        # count how many times ``text`` occurs before ``start`` to pick the same occurrence
+        nth = self.value.count(text, 0, start) if text else 0
+        pos = -1
+        for _ in range(nth + 1):
+            pos = src.find(text, pos + 1)
+            if pos < 0:
+                break
+        if not text or pos < 0:
+            return self.span
+        line, col = self.span.line, self.span.col
+        before = src[:pos]
+        nl = before.count("\n")
+        if nl:
+            line += nl
+            col = len(before) - before.rfind("\n")
+        else:
+            col += len(before)
+        seg = src[pos:pos + len(text)]
+        if "\n" in seg:
+            return Span(self.span.file, line, col, line, col + len(seg.split("\n", 1)[0]) or col + 1)
+        return Span(self.span.file, line, col, line, col + max(1, len(seg)))
+
+
+@dataclass(frozen=True, slots=True)
+class SeqNode:
+    items: tuple["Node", ...]
+    span: Span
+
+    def to_python(self) -> list:
+        return [i.to_python() for i in self.items]
+
+
+@dataclass(frozen=True, slots=True)
+class MapNode:
+    items: tuple[tuple[ScalarNode, "Node"], ...]   # (key node, value node), file order
+    span: Span
+    _index: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for k, v in self.items:
+            self._index.setdefault(k.value, (k, v))
+
+    def get(self, key: str) -> "Node | None":
+        kv = self._index.get(key)
+        return kv[1] if kv else None
+
+    def key_node(self, key: str) -> ScalarNode | None:
+        kv = self._index.get(key)
+        return kv[0] if kv else None
+
+    def keys(self) -> list[str]:
+        return [k.value for k, _ in self.items]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def to_python(self) -> dict:
+        return {k.value: v.to_python() for k, v in self.items}
+
+
+Node = Union[ScalarNode, SeqNode, MapNode]
+
+
+def node_at(root: Node, path: tuple) -> Node | None:
+    """Follow a JSON path (keys and indexes) from ``root``; None where it leads nowhere."""
+    node: Node | None = root
+    for p in path:
+        if isinstance(node, MapNode) and isinstance(p, str):
+            node = node.get(p)
+        elif isinstance(node, SeqNode) and isinstance(p, int) and 0 <= p < len(node.items):
+            node = node.items[p]
+        else:
+            return None
+    return node

@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Load Airflow DAG file(s) with the real Airflow 3 DagBag; print a JSON report.
+
+Runs INSIDE the `airflow` env (tests/tooling/envs.py). Usage:
+    <airflow-env>/bin/python tests/tooling/check_airflow.py DAG_FILE_OR_DIR
+
+Report: {"ok", "errors", "warnings", "import_errors", "captured_warnings", "dags": {dag_id: {...}}}
+ok only when there is no import error, no captured warning and no DeprecationWarning on import.
+Exit 0 when ok, 1 when not, 2 on usage errors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+
+def _jsonable(v):
+    try:
+        json.dumps(v)
+        return v
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def _schedule(dag):
+    tt = getattr(dag, "timetable", None)
+    sched = getattr(dag, "schedule", None)
+    out = {"schedule": _jsonable(sched) if not hasattr(sched, "__dict__") else repr(sched)}
+    if tt is not None:
+        out["timetable"] = type(tt).__name__
+        out["timetable_summary"] = getattr(tt, "summary", None)
+    return out
+
+
+def _params(dag):
+    out = {}
+    params = getattr(dag, "params", None) or {}
+    for name in params:
+        p = params.get_param(name) if hasattr(params, "get_param") else params[name]
+        value = getattr(p, "value", p)
+        try:
+            from airflow.sdk.definitions.param import NOTSET  # type: ignore
+        except Exception:  # pragma: no cover
+            NOTSET = object()
+        out[name] = {
+            "schema": _jsonable(getattr(p, "schema", {})),
+            "default": None if value is NOTSET or repr(value) == "NOTSET" else _jsonable(value),
+            "has_default": not (value is NOTSET or repr(value) == "NOTSET"),
+            "description": getattr(p, "description", None),
+        }
+    return out
+
+
+def _task(t):
+    d = {
+        "task_id": t.task_id,
+        "operator": type(t).__name__,
+        "operator_module": type(t).__module__,
+        "task_type": getattr(t, "task_type", type(t).__name__),
+        "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
+        "upstream": sorted(t.upstream_task_ids),
+        "downstream": sorted(t.downstream_task_ids),
+        "retries": getattr(t, "retries", None),
+        "retry_delay": str(getattr(t, "retry_delay", None)),
+        "execution_timeout": str(getattr(t, "execution_timeout", None)),
+        "pool": getattr(t, "pool", None),
+        "mapped": any(c.__name__.endswith("MappedOperator") for c in type(t).__mro__),
+        "task_group": getattr(getattr(t, "task_group", None), "group_id", None),
+    }
+    if d["mapped"]:
+        oc = getattr(t, "operator_class", None)
+        d["operator"] = getattr(oc, "__name__", None) or d["task_type"]
+        d["operator_module"] = getattr(oc, "__module__", d["operator_module"])
+    if hasattr(t, "bash_command") and not d["mapped"]:
+        d["bash_command"] = _jsonable(t.bash_command)
+    return d
+
+
+def check(path: str) -> dict:
+    errors: list[str] = []
+    warns: list[str] = []
+    home = tempfile.mkdtemp(prefix="pipespec-airflow-home-")
+    os.environ["AIRFLOW_HOME"] = home
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.abspath(path if os.path.isdir(path) else os.path.dirname(path)))
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.x path
+        # Warnings raised while importing Airflow itself are not the DAG's fault: drop them.
+        del caught[:]
+        bag = DagBag(dag_folder=os.path.abspath(path))
+    for w in caught:
+        msg = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
+                or "Deprecat" in w.category.__name__:
+            errors.append("deprecation on import: " + msg)
+        else:
+            warns.append(msg)
+    import_errors = {str(k): str(v) for k, v in bag.import_errors.items()}
+    captured = {}
+    for k, v in (getattr(bag, "captured_warnings", None) or {}).items():
+        captured[str(k)] = [str(x) for x in v]
+    for f, e in import_errors.items():
+        errors.append(f"import error in {f}: {e}")
+    for f, ws in captured.items():
+        for w in ws:
+            errors.append(f"captured warning in {f}: {w}")
+    dags = {}
+    for dag_id, dag in sorted(bag.dags.items()):
+        dags[dag_id] = {
+            "dag_id": dag_id,
+            "fileloc": dag.fileloc,
+            **_schedule(dag),
+            "catchup": getattr(dag, "catchup", None),
+            "max_active_runs": getattr(dag, "max_active_runs", None),
+            "tags": sorted(getattr(dag, "tags", []) or []),
+            "params": _params(dag),
+            "tasks": {t.task_id: _task(t) for t in dag.tasks},
+        }
+    if not dags and not import_errors:
+        errors.append(f"no DAG found in {path}")
+    return {"ok": not errors, "errors": errors, "warnings": warns,
+            "import_errors": import_errors, "captured_warnings": captured, "dags": dags}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if not os.path.exists(argv[0]):
+        print(json.dumps({"ok": False, "errors": [f"no such file: {argv[0]}"], "warnings": []}))
+        return 1
+    import contextlib
+    with contextlib.redirect_stdout(sys.stderr):  # DAG code / airflow logging must not corrupt the JSON
+        report = check(argv[0])
+    print(json.dumps(report, indent=1, default=repr))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
