@@ -18,6 +18,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("schema", "print the JSON Schema of the spec language"),
     "graph": ("graph", "print the step graph as Mermaid or Graphviz dot"),
     "ir": ("ir", "print the intermediate representation as JSON"),
+    "run": ("run", "run a pipeline on this machine: parallel, cached, resumable"),
+    "exec": ("exec_step", "run ONE step of a pipeline (what every backend's workers call)"),
+    "runs": ("runs", "list recorded runs, or show one: pipespec runs show RUN"),
+    "resume": ("resume", "re-run the failed and unfinished steps of a run"),
+    "metrics": ("metrics", "compare metrics across runs as a table"),
+    "compile": ("compile", "compile a spec for a target: airflow, kubeflow, github"),
+    "targets": ("targets", "list the installed backends and what each supports"),
 }
 
 

@@ -57,6 +57,10 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
     "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
     "E406": ("artifact-as-value", ERROR, "an artifact used where a value is needed, e.g. in if: or arithmetic"),
+    # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
+    "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
+    "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),
+    "W600": ("emulated-by-target", WARNING, "the target has no native form for a feature; pipespec emulates it"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),

@@ -162,7 +162,7 @@ class Pipeline:
     steps: tuple[Step, ...]            # topological order, finally steps excluded
     finally_steps: tuple[Step, ...]    # in file order
     targets: str                       # the targets: mapping as canonical JSON text
-    source: str                        # the spec's path as given
+    source: str = field(compare=False)  # the spec's path as given (not part of the digest)
     span: Span = field(compare=False)
 
     def step(self, name: str) -> Step:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unary
 from .errors import EvalError
 from .functions import FUNCTIONS, ArgProblem
-from .values import equal, is_number, kind_of, normalize
+from .values import equal, with_article, is_number, kind_of, normalize
 
 Lookup = Callable[[Ref], Any]
 
@@ -62,13 +62,14 @@ class _Evaluator:
                 raise EvalError(f"a map key must be a string, not {kind_of(idx)}",
                                 node.index.start, node.index.end)
             return self._field(obj, idx, node)
-        raise EvalError(f"cannot index a {kind_of(obj)}: only lists and maps have items",
+        raise EvalError(f"cannot index {with_article(kind_of(obj))}: "
+                        "only lists and maps have items",
                         node.start, node.end)
 
     def _Member(self, node: Member) -> Any:
         obj = self.eval(node.obj)
         if not isinstance(obj, dict):
-            raise EvalError(f"cannot read field '{node.name}' of a {kind_of(obj)}: "
+            raise EvalError(f"cannot read field '{node.name}' of {with_article(kind_of(obj))}: "
                             "only maps have fields", node.start, node.end)
         return self._field(obj, node.name, node)
 
@@ -84,7 +85,7 @@ class _Evaluator:
         if node.op == "!":
             return not self._bool(v, "!", node.operand)
         if not is_number(v):
-            raise EvalError(f"cannot negate a {kind_of(v)}: '-' needs a number",
+            raise EvalError(f"cannot negate {with_article(kind_of(v))}: '-' needs a number",
                             node.start, node.end)
         return -v
 

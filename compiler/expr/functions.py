@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .types import (ANY, BOOL, FLOAT, INT, STRING, Type, compatible, is_any, is_number,
                     is_text)
-from .values import equal, is_number as is_num_value, kind_of, to_text
+from .values import equal, with_article, is_number as is_num_value, kind_of, to_text
 
 
 class ArgProblem(Exception):
@@ -62,7 +62,8 @@ def _len_check(ts: list[Type]) -> Type:
 
 
 def _len_run(v: Any) -> int:
-    _want(isinstance(v, (str, list, dict)), 0, f"len() takes a list, string or map, not {kind_of(v)}")
+    _want(isinstance(v, (str, list, dict)), 0,
+          f"len() takes a list, string or map, not {kind_of(v)}")
     return len(v)
 
 
@@ -87,7 +88,7 @@ def _contains_check(ts: list[Type]) -> Type:
         _want(_text_or_any(needle), 1, f"contains() on a string looks for a string, not {needle}")
     elif hay.kind == "list":
         _want(hay.item is None or compatible(hay.item, needle), 1,
-              f"a {hay} never contains a {needle}")
+              f"{with_article(hay)} never contains {with_article(needle)}")
     else:
         _want(is_any(hay), 0, f"contains() takes a list or string, not {hay}")
     return BOOL

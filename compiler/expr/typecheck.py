@@ -16,6 +16,7 @@ from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unar
 from .functions import FUNCTIONS, ArgProblem, format_text
 from .types import (ANY, BOOL, FLOAT, INT, NULL, STRING, Type, compatible, is_any, is_number,
                     is_text, item_type, list_of, unify)
+from .values import with_article
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +103,14 @@ class _Checker:
             if idx == INT or is_text(idx) or is_any(idx):
                 return ANY
             return self.issue(node.index, f"an index must be an int or a string, not {idx}")
-        return self.issue(node, f"cannot index a {obj}: only lists and maps have items",
+        return self.issue(node, f"cannot index {with_article(obj)}: only lists and maps have items",
                           end=node.end)
 
     def _Member(self, node: Member) -> Type:
         obj = self.check(node.obj)
         if obj.kind in ("map", "any"):
             return ANY
-        return self.issue(node, f"cannot read field '{node.name}' of a {obj}: "
+        return self.issue(node, f"cannot read field '{node.name}' of {with_article(obj)}: "
                                 "only maps have fields")
 
     # -- operators ------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class _Checker:
             return self.issue(node.operand, f"'!' needs a bool, not {t}", _NO_TRUTHINESS)
         if is_number(t) or is_any(t):
             return t
-        return self.issue(node, f"cannot negate a {t}: '-' needs a number")
+        return self.issue(node, f"cannot negate {with_article(t)}: '-' needs a number")
 
     def _Binary(self, node: Binary) -> Type:
         op = node.op

@@ -58,6 +58,12 @@ def equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+def with_article(word: object) -> str:
+    """``word`` with its indefinite article, for messages: 'an int', 'a string'."""
+    text = str(word)
+    return ("an " if text[:1] in ("a", "e", "i", "o", "u") else "a ") + text
+
+
 def to_text(value: Any) -> str:
     """How a value embedded in text reads: the same on every target, so it is spelled here."""
     if value is None:

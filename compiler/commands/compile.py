@@ -1,0 +1,102 @@
+"""``pipespec compile FILE --target T [-o PATH] [--check]`` and ``--all`` (every target that
+declares ``output:`` under ``targets:``). ``--check`` exits 1 when a file on disk differs from
+what would be generated: for CI and the pipespec-compile-check pre-commit hook."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+
+from ..cli import UsageError
+from .common import print_diagnostics, require_valid
+
+
+def add_arguments(p) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-t", "--target", help="airflow, kubeflow, github, or an installed third-party backend")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="file or directory to write (default: standard output; with --all: targets.T.output)")
+    p.add_argument("--all", action="store_true", help="every target whose targets.T.output is set in the spec")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file on disk is out of date")
+
+
+def _backend(name: str):
+    from pipespec import backends
+
+    try:
+        return backends.get(name)()
+    except KeyError:
+        raise UsageError(f"unknown target '{name}'; installed: {', '.join(backends.available())}") from None
+
+
+def _destination(backend, pipe, output: str | None) -> str | None:
+    if output is None:
+        return None
+    if os.path.isdir(output) or output.endswith(os.sep):
+        return os.path.join(output, backend.default_filename(pipe))
+    return output
+
+
+def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
+    from pipespec.backends.base import CompileOptions
+
+    res = require_valid(path)
+    pipe = res.pipeline
+    backend = _backend(target)
+    dest = _destination(backend, pipe, output)
+    result = backend.compile(pipe, CompileOptions(spec_path=path, output_path=dest))
+    if result.diagnostics:
+        res.diagnostics = result.diagnostics
+        print_diagnostics([res], stream=sys.stderr)
+    if not result.ok:
+        return 1
+    if check:
+        if dest is None:
+            raise UsageError("--check needs -o PATH (or --all with targets.T.output)")
+        try:
+            with open(dest, encoding="utf-8") as f:
+                current = f.read()
+        except FileNotFoundError:
+            print(f"{dest}: missing; run: pipespec compile {path} --target {target} -o {dest}", file=sys.stderr)
+            return 1
+        if current != result.text:
+            diff = difflib.unified_diff(current.splitlines(True), result.text.splitlines(True),
+                                        f"{dest} (on disk)", f"{dest} (from {path})", n=1)
+            sys.stderr.writelines(list(diff)[:40])
+            print(f"{dest}: out of date; run: pipespec compile {path} --target {target} -o {dest}", file=sys.stderr)
+            return 1
+        return 0
+    if dest is None:
+        sys.stdout.write(result.text)
+        return 0
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    tmp = dest + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(result.text)
+    os.replace(tmp, dest)
+    print(f"wrote {dest}", file=sys.stderr)
+    return 0
+
+
+def main(args) -> int:
+    if args.all == bool(args.target):
+        raise UsageError("give either --target T or --all")
+    if args.all and args.output:
+        raise UsageError("--all takes each output from targets.T.output in the spec")
+    rc = 0
+    for path in args.files:
+        if args.target:
+            rc = max(rc, compile_one(path, args.target, args.output, args.check))
+            continue
+        pipe = require_valid(path).pipeline
+        import json
+
+        targets = json.loads(pipe.targets)
+        outs = [(t, cfg["output"]) for t, cfg in sorted(targets.items()) if isinstance(cfg, dict) and cfg.get("output")]
+        if not outs:
+            print(f"{path}: no targets.T.output set; nothing to compile", file=sys.stderr)
+        for t, out in outs:
+            dest = os.path.join(os.path.dirname(path), out)
+            rc = max(rc, compile_one(path, t, dest, args.check))
+    return rc
