@@ -119,7 +119,8 @@ def test_parentheses_group_and_keep_inner_range():
     ("a / b / c", Binary("/", Binary("/", Ref("a"), Ref("b")), Ref("c"))),
     # additive binds tighter than comparison, comparison tighter than equality
     ("a + 1 < b", Binary("<", Binary("+", Ref("a"), Literal(1)), Ref("b"))),
-    ("a < b == c > d", Binary("==", Binary("<", Ref("a"), Ref("b")), Binary(">", Ref("c"), Ref("d")))),
+    ("a < b == c > d",
+     Binary("==", Binary("<", Ref("a"), Ref("b")), Binary(">", Ref("c"), Ref("d")))),
     # equality tighter than &&, && tighter than ||
     ("a == b && c", Binary("&&", Binary("==", Ref("a"), Ref("b")), Ref("c"))),
     ("a || b && c", Binary("||", Ref("a"), Binary("&&", Ref("b"), Ref("c")))),
@@ -153,3 +154,33 @@ def test_nodes_are_frozen_and_hashable():
     with pytest.raises(AttributeError):
         node.op = "-"  # type: ignore[misc]
     assert {node: 1}[parse(" a+[1,2]")] == 1
+
+
+def test_importing_the_package_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, pipespec.expr as e; "
+            "heavy = [m for m in ('lark', 'yaml', 'jinja2', 'jsonschema') if m in sys.modules]; "
+            "assert not heavy, heavy; e.parse('a'); assert 'lark' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env())
+
+
+def _env():
+    import os
+
+    import pipespec
+
+    # the child must find the same pipespec as this process, however it was made importable
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pipespec.__file__)))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [root, os.environ.get("PYTHONPATH", "")])}
+
+
+def test_parser_is_built_once_and_shared():
+    from pipespec.expr import parser
+
+    parse("a")
+    first = parser._parser
+    parse("b + 1")
+    assert parser._parser is first
