@@ -196,7 +196,7 @@ def train(algo: str, train: str, n_estimators: int, seed: int, model: str) -> di
     return {"name": algo}
 
 
-def evaluate(models: list[str], test: str, metrics: str, model: str) -> dict:
+def evaluate(models: list[str], names: list[str], test: str, metrics: str, model: str) -> dict:
     """Score every trained model on the test set; keep the best by ROC AUC.
 
     Writes ``metrics`` (numbers only: auc/f1/accuracy of the best model, then
@@ -207,8 +207,12 @@ def evaluate(models: list[str], test: str, metrics: str, model: str) -> dict:
 
     if isinstance(models, str):
         models = [models]
+    if isinstance(names, str):
+        names = [names]
     if not models:
         raise ValueError("evaluate needs at least one model")
+    if len(names) != len(models):
+        raise ValueError(f"fan-in mismatch: {len(models)} model files but {len(names)} names")
     X_test, y = _split_xy(pd.read_csv(test))
 
     scores: dict[str, dict[str, float]] = {}
@@ -216,6 +220,9 @@ def evaluate(models: list[str], test: str, metrics: str, model: str) -> dict:
     for path in models:
         bundle = joblib.load(path)
         name = bundle["name"]
+        expected = names[models.index(path)]
+        if name != expected:
+            raise ValueError(f"model file {path} holds {name!r}, but train reported {expected!r}")
         if not _NAME.match(name):
             raise ValueError(f"model name {name!r} is not usable as a metrics field")
         if name in scores:
@@ -287,7 +294,7 @@ def _model_card(meta: dict) -> str:
         "",
         f"- rows: {d['rows']}",
         f"- features: {d['features']}",
-        f"- churn rate: {d['churn_rate']:.4f}",
+        f"- churn rate: {d['churn_rate']:.4f} (raw table before the split: {d['raw_churn_rate']:.4f})",
         *(f"- {c}: mean {s['mean']:.2f}, std {s['std']:.2f}, min {s['min']:.2f}, max {s['max']:.2f}"
           for c, s in d["numeric"].items()),
         "",
@@ -304,6 +311,8 @@ def deploy(
     metrics: str,
     best: str,
     train: str,
+    churn_rate: float,
+    n_features: int,
     registry: str,
     run_id: str,
     rows: int,
@@ -352,8 +361,9 @@ def deploy(
         },
         "data": {
             "rows": int(len(df)),
-            "features": int(df.shape[1] - 1),
+            "features": int(n_features),
             "churn_rate": float(df[TARGET].mean()),
+            "raw_churn_rate": float(churn_rate),
             "numeric": {
                 c: {k: float(getattr(df[c], k)()) for k in ("mean", "std", "min", "max")} for c in MONITORED
             },

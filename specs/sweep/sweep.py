@@ -72,7 +72,7 @@ def fit(data: str, strength: float, folds: int, seed: int, metrics: str) -> dict
     return {"alpha": alpha, "score": result["score"]}
 
 
-def select(scores: list[float], alphas: list[float], summary: str) -> dict:
+def select(scores: list[float], alphas: list[float], reports: list[str], rows: int, summary: str) -> dict:
     """Pick the alpha with the best score (ties: the larger, i.e. simpler, alpha).
 
     ``scores`` and ``alphas`` are the fan-in lists of the ``fit`` step, in foreach
@@ -80,6 +80,13 @@ def select(scores: list[float], alphas: list[float], summary: str) -> dict:
     """
     if len(scores) != len(alphas) or not scores:
         raise ValueError(f"need equally long, non-empty lists; got {len(scores)} scores, {len(alphas)} alphas")
+    if isinstance(reports, str):
+        reports = [reports]
+    spread = {}
+    for path in reports:
+        with open(path, encoding="utf-8") as fh:
+            rep = json.load(fh)
+        spread[float(rep["alpha"])] = float(rep["score_std"])
     pairs = [(float(a), float(s)) for a, s in zip(alphas, scores)]
     best_alpha, best_score = max(pairs, key=lambda p: (p[1], p[0]))
     lines = [
@@ -87,9 +94,11 @@ def select(scores: list[float], alphas: list[float], summary: str) -> dict:
         "",
         "Mean cross-validated ROC AUC of L2 logistic regression per alpha (penalty per sample, C = 1/(alpha n)).",
         "",
-        "| alpha | AUC | |",
-        "|---:|---:|---|",
-        *(f"| {a:g} | {s:.4f} | {'best' if (a, s) == (best_alpha, best_score) else ''} |"
+        f"{int(rows)} rows of synthetic data.",
+        "",
+        "| alpha | AUC | std over folds | |",
+        "|---:|---:|---:|---|",
+        *(f"| {a:g} | {s:.4f} | {spread.get(a, float('nan')):.4f} | {'best' if (a, s) == (best_alpha, best_score) else ''} |"
           for a, s in sorted(pairs)),
         "",
         f"Best: alpha = {best_alpha:g} (AUC {best_score:.4f}); "
