@@ -61,4 +61,4 @@ def test_validate_hook_passes_and_fails(tmp_path, pre_commit):
     r = _try_repo(pre_commit, repo, "pipespec-validate")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Failed" in r.stdout
-    assert "pipes/pipeline.yaml:5:20: error[E303]: unknown parameter 'who'" in r.stdout
+    assert "pipes/pipeline.yaml:5:19: error[E303]: unknown parameter 'who'" in r.stdout
