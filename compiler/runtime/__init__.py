@@ -1,0 +1,28 @@
+"""The step executor shared by every target: run ONE step instance of a pipeline.
+
+Takes the IR ``Pipeline``, a step, typed parameter values, the upstream results and this
+step's output paths; gives a ``StepResult`` (value outputs, metrics, artifact paths, exit
+status, duration). ``pipespec exec`` is a thin CLI over it, the local runner calls it from
+its worker threads, and the Airflow, Kubeflow and GitHub Actions backends call ``pipespec
+exec`` on their workers, so a step means the same thing everywhere. The contract for step
+authors is docs/steps.md.
+
+    from pipespec.runtime import coerce_params, run_step, StepInputs
+    params = coerce_params(pipeline, {"n": "3"})
+    res = run_step(pipeline, pipeline.step("train"), StepInputs(params, values, artifacts,
+                   item="forest", index=1, run_id="r1"), {"model": "/tmp/out/model"})
+"""
+
+from .context import Lookup, StepInputs, secret_value, spec_dir
+from .execute import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, EXIT_TIMEOUT, Invocation,
+                      StepError, StepResult, kill_group, retry_delay, run_step)
+from .layout import ConventionInputs, LayoutError, Root, slot
+from .outputs import OutputError
+from .params import ParamError, coerce_params, parse_assignments
+
+__all__ = [
+    "coerce_params", "parse_assignments", "ParamError", "StepInputs", "Lookup", "secret_value",
+    "spec_dir", "run_step", "StepResult", "StepError", "Invocation", "OutputError", "kill_group",
+    "retry_delay", "Root", "ConventionInputs", "LayoutError", "slot", "EXIT_OUTPUTS",
+    "EXIT_NOT_FOUND", "EXIT_TIMEOUT", "EXIT_CANCELLED",
+]

@@ -1,0 +1,192 @@
+"""The artifact-root convention that lets distributed workers find each other's results.
+
+Run ``R`` of a pipeline keeps everything under ``ROOT/R/``::
+
+    ROOT/R/<step>/<index or _>/<output>        one artifact (a file, or a folder for dir)
+    ROOT/R/<step>/<index or _>/_values.json    {"values": {...}, "metrics": {...}, ...}
+    ROOT/R/<step>/<index or _>/_done           written last: the instance finished
+
+``_`` stands for a step without foreach; foreach instances use their index 0, 1, ...
+With this, ``pipespec exec --artifact-root ROOT --run-id R`` needs nothing but params: it reads
+upstream values and artifacts where the convention puts them, and for a fan-in re-evaluates
+the producer's foreach expression to know how many instances to gather.
+
+ROOT is a local folder, or a URL (``s3://``, ``gs://``, ``memory://``, ...) through ``fsspec``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+from typing import Any
+
+from .. import ir
+from ..expr import EvalError
+from .context import Lookup, StepInputs
+
+VALUES = "_values.json"
+DONE = "_done"
+
+
+class LayoutError(Exception):
+    """An upstream result is missing, or the root cannot be reached."""
+
+
+def slot(index: int | None) -> str:
+    return "_" if index is None else str(index)
+
+
+def is_url(root: str) -> bool:
+    return "://" in root and not root.startswith("file://")
+
+
+class Root:
+    """A local or fsspec-backed artifact root. Remote artifacts are staged through ``local``."""
+
+    def __init__(self, root: str) -> None:
+        self.url = root.rstrip("/") or root
+        self.remote = is_url(root)
+        self.fs = None
+        self.local = None
+        if self.remote:
+            try:
+                import fsspec
+            except ImportError:
+                raise LayoutError(f"artifact root {root} is a URL: reading it needs the 'fsspec' package "
+                                  "(pip install fsspec, plus s3fs for s3:// or gcsfs for gs://)") from None
+            try:
+                self.fs, self.base = fsspec.core.url_to_fs(root)
+            except (ImportError, ValueError) as e:
+                raise LayoutError(f"artifact root {root}: {e}") from None
+            self.local = tempfile.mkdtemp(prefix="pipespec-stage-")
+        else:
+            self.base = os.path.abspath(root.removeprefix("file://"))
+
+    def close(self) -> None:
+        if self.local:
+            shutil.rmtree(self.local, ignore_errors=True)
+
+    def join(self, *parts: str) -> str:
+        return posixpath.join(self.base, *parts) if self.remote else os.path.join(self.base, *parts)
+
+    def instance(self, run_id: str, step: str, index: int | None) -> str:
+        return self.join(run_id, step, slot(index))
+
+    def staged(self, run_id: str, step: str, index: int | None) -> str:
+        """Where this instance's files are on the local disk (the root itself when local)."""
+        if not self.remote:
+            return self.instance(run_id, step, index)
+        return os.path.join(self.local, run_id, step, slot(index))
+
+    def read_values(self, run_id: str, step: str, index: int | None) -> dict:
+        where = self.instance(run_id, step, index)
+        done, values = self.join(run_id, step, slot(index), DONE), self.join(run_id, step, slot(index), VALUES)
+        try:
+            if self.remote:
+                if not self.fs.exists(done):
+                    raise FileNotFoundError(done)
+                with self.fs.open(values, "r") as f:
+                    return json.load(f)
+            if not os.path.exists(done):
+                raise FileNotFoundError(done)
+            with open(values, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise LayoutError(f"no finished result of step '{step}' (instance {slot(index)}) at {where}: "
+                              f"it has no {DONE} marker; run that step first") from None
+
+    def fetch(self, run_id: str, step: str, index: int | None, output: str) -> str:
+        """A local path to an upstream artifact (downloaded first when the root is remote)."""
+        if not self.remote:
+            path = self.join(run_id, step, slot(index), output)
+            if not os.path.exists(path):
+                raise LayoutError(f"artifact '{output}' of step '{step}' (instance {slot(index)}) is missing at {path}")
+            return path
+        src = self.join(run_id, step, slot(index), output)
+        dst = os.path.join(self.staged(run_id, step, index), output)
+        if not os.path.exists(dst):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if not self.fs.exists(src):
+                raise LayoutError(f"artifact '{output}' of step '{step}' (instance {slot(index)}) is missing at {src}")
+            self.fs.get(src, dst, recursive=self.fs.isdir(src))
+        return dst
+
+    def publish(self, run_id: str, step: str, index: int | None, result_json: dict,
+                artifacts: dict[str, str]) -> None:
+        """Upload artifacts (when remote), then ``_values.json``, then ``_done`` last."""
+        text = json.dumps(result_json, sort_keys=True, indent=1)
+        if self.remote:
+            for name, path in artifacts.items():
+                dst = self.join(run_id, step, slot(index), name)
+                if os.path.isdir(path):
+                    self.fs.put(path.rstrip("/") + "/", dst, recursive=True)
+                else:
+                    self.fs.put_file(path, dst)
+            self.fs.pipe_file(self.join(run_id, step, slot(index), VALUES), text.encode())
+            self.fs.pipe_file(self.join(run_id, step, slot(index), DONE), b"")
+            return
+        d = self.instance(run_id, step, index)
+        os.makedirs(d, exist_ok=True)
+        tmp = os.path.join(d, f".{VALUES}.{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(d, VALUES))
+        with open(os.path.join(d, DONE), "w"):
+            pass
+
+
+class ConventionInputs:
+    """Upstream values and artifact paths of any step, read from a ``Root`` by convention."""
+
+    def __init__(self, pipeline: ir.Pipeline, root: Root, run_id: str, params: dict[str, Any],
+                 run_date: str) -> None:
+        self.pipeline, self.root, self.run_id = pipeline, root, run_id
+        self.params, self.run_date = params, run_date
+        self._counts: dict[str, int] = {}
+
+    def instances(self, step: ir.Step) -> list[int | None]:
+        if step.foreach is None:
+            return [None]
+        return list(range(len(self.foreach_items(step))))
+
+    def foreach_items(self, step: ir.Step, values: dict | None = None,
+                      artifacts: dict | None = None) -> list:
+        """The step's foreach list, evaluated over its upstream results."""
+        if step.foreach is None:
+            return []
+        if step.foreach.template is None:
+            items = step.foreach.literal
+        else:
+            if values is None:
+                values, artifacts = self.gather(step)
+            inputs = StepInputs(self.params, values, artifacts or {}, run_id=self.run_id, run_date=self.run_date)
+            try:
+                items = step.foreach.template.render(Lookup(self.pipeline, step, inputs, {}, {}))
+            except (EvalError, KeyError) as e:
+                raise LayoutError(f"cannot evaluate the foreach of step '{step.name}': {e}") from None
+        if not isinstance(items, list):
+            raise LayoutError(f"foreach of step '{step.name}' gave {type(items).__name__}, not a list")
+        return items
+
+    def gather(self, step: ir.Step) -> tuple[dict, dict]:
+        """({step: {output: value}}, {step: {output: path}}) for every input of ``step``."""
+        values: dict[str, dict] = {}
+        artifacts: dict[str, dict] = {}
+        for inp in step.inputs:
+            producer = self.pipeline.step(inp.step)
+            idxs = self.instances(producer)
+            if inp.is_artifact:
+                paths = [self.root.fetch(self.run_id, producer.name, i, inp.output) for i in idxs]
+                artifacts.setdefault(inp.step, {})[inp.output] = paths if producer.foreach is not None else paths[0]
+            else:
+                got = [self.root.read_values(self.run_id, producer.name, i).get("values", {}) for i in idxs]
+                for i, g in zip(idxs, got):
+                    if inp.output not in g:
+                        raise LayoutError(f"step '{producer.name}' (instance {slot(i)}) recorded no value "
+                                          f"'{inp.output}' in its {VALUES}")
+                vals = [g[inp.output] for g in got]
+                values.setdefault(inp.step, {})[inp.output] = vals if producer.foreach is not None else vals[0]
+        return values, artifacts
