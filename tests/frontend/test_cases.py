@@ -1,0 +1,88 @@
+"""Golden cases: every ``tests/cases/ok/*.yaml`` validates without errors, and every
+``tests/cases/err/*.yaml`` prints exactly its ``.out`` (``pipespec validate --color never -q``,
+run from the repo root). Refresh the ``.out`` files with ``pytest --update-golden``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pathlib
+import re
+
+import pytest
+
+from pipespec.cli import main
+from pipespec.codes import CODES
+from pipespec.frontend import load_spec
+
+from conftest import CASES, ROOT, check_golden, ok_cases
+
+ERR_CASES = sorted((CASES / "err").glob("*.yaml"))
+# E6xx/W6xx are compile-time codes of the targets: their cases live with the backends
+FRONTEND_CODES = sorted(c for c in CODES if not c[1] == "6")
+
+
+def _rel(p: pathlib.Path) -> str:
+    return p.relative_to(ROOT).as_posix()
+
+
+def validate(path: pathlib.Path) -> tuple[int, str, str]:
+    """Run the CLI from the repo root as the .out files were made."""
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(["validate", "--color", "never", "-q", _rel(path)])
+    finally:
+        os.chdir(cwd)
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("path", ok_cases(), ids=lambda p: p.stem)
+def test_ok_case_is_valid(path):
+    res = load_spec(str(path))
+    errors = [d for d in res.diagnostics if d.is_error]
+    assert not errors, "\n".join(f"{d.span.line}:{d.span.col} {d.code} {d.message}" for d in errors)
+    assert res.pipeline is not None
+    rc, out, err = validate(path)
+    assert rc == 0 and not err
+
+
+@pytest.mark.parametrize("path", ERR_CASES, ids=lambda p: p.stem)
+def test_err_case_matches_golden(path, update_golden):
+    rc, out, err = validate(path)
+    assert not err, err
+    check_golden(path.with_suffix(".out"), out, update_golden)
+    has_error = re.search(r"^\S+:\d+:\d+: error\[", out, re.M) is not None
+    assert rc == (1 if has_error else 0)
+    assert out, "an err case must report something"
+
+
+def test_there_are_enough_cases():
+    assert len(ok_cases()) >= 12
+    assert len(ERR_CASES) >= 45
+
+
+def test_every_frontend_code_has_an_err_case():
+    seen = set()
+    for p in ERR_CASES:
+        out = p.with_suffix(".out")
+        if out.exists():
+            seen |= set(re.findall(r"^\S+:\d+:\d+: (?:error|warning)\[(\w+)\]", out.read_text(encoding="utf-8"), re.M))
+    missing = [c for c in FRONTEND_CODES if c not in seen]
+    assert not missing, f"codes without an err case: {missing}"
+
+
+def test_every_err_case_names_a_code_it_shows():
+    """A case file is named for the code it is about (e101_..., w500_...): that code must appear."""
+    for p in ERR_CASES:
+        code = p.stem.split("_", 1)[0].upper()
+        assert code in CODES, p.name
+        assert f"[{code}]" in p.with_suffix(".out").read_text(encoding="utf-8"), p.name
+
+
+def test_no_stray_out_files():
+    for out in (CASES / "err").glob("*.out"):
+        assert out.with_suffix(".yaml").exists(), f"{out.name} has no case"
