@@ -139,7 +139,9 @@ class _Converter:
         items: list[tuple[ScalarNode, Node]] = []
         seen: dict = {}
         for knode, vnode in node.value:
-            if isinstance(knode, yaml.ScalarNode) and knode.tag == _STD + "merge":
+            # our resolver marks every plain scalar implicit, so a plain << arrives untagged
+            if isinstance(knode, yaml.ScalarNode) and (
+                    knode.tag == _STD + "merge" or (knode.tag == _IMPLICIT and knode.value == "<<")):
                 self.diags.append(Diagnostic("E106", "merge keys (<<) are not allowed", self.span(knode),
                                              help="write the keys out; merge keys are YAML 1.1 only"))
                 continue

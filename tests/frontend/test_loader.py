@@ -1,0 +1,44 @@
+"""The positioned YAML loader: positions of every node kind, YAML 1.2 core resolution, and
+every refusal (E100-E109)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipespec.loader import MAX_BYTES, load
+from pipespec.syntax import MapNode, ScalarNode, SeqNode
+
+
+def codes(text):
+    _, diags = load(text, "t.yaml")
+    return [d.code for d in diags]
+
+
+def only(text, code):
+    tree, diags = load(text, "t.yaml")
+    found = [d for d in diags if d.code == code]
+    assert found, f"expected {code}, got {[(d.code, d.message) for d in diags]}"
+    return found[0]
+
+
+def pos(span):
+    return (span.line, span.col, span.end_line, span.end_col)
+
+
+# -- merge keys ----------------------------------------------------------------------------------
+def test_merge_key_is_refused():
+    d = only("a: &x {k: 1}\nb:\n  <<: *x\n  j: 2\n", "E106")
+    assert "merge keys" in d.message
+    assert pos(d.span) == (3, 3, 3, 5)
+
+
+def test_merge_key_in_flow_mapping_is_refused():
+    d = only("a: &x {k: 1}\nb: {<<: *x}\n", "E106")
+    assert pos(d.span)[:2] == (2, 5)
+
+
+def test_quoted_double_angle_is_an_ordinary_key():
+    tree, diags = load('"<<": 1\n', "t.yaml")
+    assert not diags and tree.keys() == ["<<"]
