@@ -119,5 +119,5 @@ def _find_cycle(g: Graph) -> list[str] | None:
         if color[n] == WHITE:
             c = visit(n)
             if c:
-                return list(reversed(c))
+                return c  # in the direction of deps: each step depends on the next
     return None

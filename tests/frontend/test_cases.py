@@ -86,3 +86,16 @@ def test_every_err_case_names_a_code_it_shows():
 def test_no_stray_out_files():
     for out in (CASES / "err").glob("*.out"):
         assert out.with_suffix(".yaml").exists(), f"{out.name} has no case"
+
+
+def test_cycle_is_printed_in_dependency_order():
+    """Each note of E400 must be true: 'x' depends on 'y' means x reads y or needs y."""
+    from pipespec.frontend import check_text
+
+    text = ("pipespec: 1\nname: c\nsteps:\n"
+            "  a: {call: 'm:a', with: {i: '${{ steps.c.outputs.z }}'}, outputs: {x: file}}\n"
+            "  b: {call: 'm:b', with: {i: '${{ steps.a.outputs.x }}'}, outputs: {y: file}}\n"
+            "  c: {needs: [b], run: echo, outputs: {z: file}}\n")
+    [d] = [d for d in check_text(text, "c.yaml").diagnostics if d.code == "E400"]
+    assert d.message == "dependency cycle: a -> c -> b -> a"
+    assert d.notes == ("'a' depends on 'c'", "'c' depends on 'b'", "'b' depends on 'a'")
