@@ -23,15 +23,23 @@ class Result:
     pipeline: ir.Pipeline | None = None
 
     @property
+    def valid(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
     def ok(self) -> bool:
-        return self.pipeline is not None and not any(d.is_error for d in self.diagnostics)
+        """Valid, and the IR was built."""
+        return self.pipeline is not None and self.valid
 
 
 class SpecIOError(Exception):
     """The file cannot be read at all (missing, a directory, no permission): a usage error."""
 
 
-def check_text(text: str | bytes, file: str = "<string>") -> Result:
+def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True) -> Result:
+    """Every diagnostic of one spec and, when it has no errors and ``build_ir``, its IR.
+    ``validate`` passes ``build_ir=False``: the IR adds no diagnostics, only time."""
     from . import schema
     from .analysis import Analysis
     from .checks import Context, run_all
@@ -54,7 +62,7 @@ def check_text(text: str | bytes, file: str = "<string>") -> Result:
     analysis = Analysis(raw, diags).run()
     ctx = Context(raw, analysis, diags)
     run_all(ctx)
-    if not diags.has_errors:
+    if build_ir and not diags.has_errors:
         from .lower import Lowering
 
         res.pipeline = Lowering(raw, analysis, ctx.graph).pipeline()
@@ -62,7 +70,7 @@ def check_text(text: str | bytes, file: str = "<string>") -> Result:
     return res
 
 
-def load_spec(path: str) -> Result:
+def load_spec(path: str, build_ir: bool = True) -> Result:
     """Read and check one spec file. Raises SpecIOError when it cannot be read."""
     try:
         size = os.path.getsize(path)
@@ -79,4 +87,4 @@ def load_spec(path: str) -> Result:
         raise SpecIOError(f"{path}: no such file") from None
     except OSError as e:
         raise SpecIOError(f"{path}: {e.strerror or e}") from None
-    return check_text(data, path)
+    return check_text(data, path, build_ir)

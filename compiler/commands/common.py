@@ -10,9 +10,9 @@ from ..diagnostics import RENDERERS, SourceCache
 from ..frontend import Result, SpecIOError, load_spec
 
 
-def load_or_usage_error(path: str) -> Result:
+def load_or_usage_error(path: str, build_ir: bool = True) -> Result:
     try:
-        return load_spec(path)
+        return load_spec(path, build_ir)
     except SpecIOError as e:
         raise UsageError(str(e)) from None
 

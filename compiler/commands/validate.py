@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     results = []
     for f in args.files:
-        r = load_or_usage_error(f)
+        r = load_or_usage_error(f, build_ir=False)
         if args.strict:
             r.diagnostics = [d.as_error() for d in r.diagnostics]
         results.append(r)

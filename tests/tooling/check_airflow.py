@@ -135,11 +135,10 @@ def main(argv=None) -> int:
     if not os.path.exists(argv[0]):
         print(json.dumps({"ok": False, "errors": [f"no such file: {argv[0]}"], "warnings": []}))
         return 1
-    import contextlib
-    with contextlib.redirect_stdout(sys.stderr):  # DAG code / airflow logging must not corrupt the JSON
-        report = check(argv[0])
-    print(json.dumps(report, indent=1, default=repr))
-    return 0 if report["ok"] else 1
+    from _report import emit, json_stdout
+    out = json_stdout()
+    report = check(argv[0])
+    return emit(out, report)
 
 
 if __name__ == "__main__":

@@ -446,11 +446,10 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(json.dumps({"ok": False, "errors": [f"io: {exc}"], "warnings": []}))
         return 1
-    import contextlib
-    with contextlib.redirect_stdout(sys.stderr):
-        report = check_text(text)
-    print(json.dumps(report, indent=1, default=repr))
-    return 0 if report["ok"] else 1
+    from _report import emit, json_stdout
+    out = json_stdout()
+    report = check_text(text)
+    return emit(out, report)
 
 
 if __name__ == "__main__":

@@ -139,11 +139,10 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.conf:
         json.loads(a.conf)  # fail early on bad JSON
-    import contextlib
-    with contextlib.redirect_stdout(sys.stderr):
-        report = run(a.dag_file, a.dag_id, a.conf, a.workdir, a.timeout)
-    print(json.dumps(report, indent=1, default=repr))
-    return 0 if report["ok"] else 1
+    from _report import emit, json_stdout
+    out = json_stdout()
+    report = run(a.dag_file, a.dag_id, a.conf, a.workdir, a.timeout)
+    return emit(out, report)
 
 
 if __name__ == "__main__":

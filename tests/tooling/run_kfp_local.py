@@ -16,7 +16,6 @@ Artifacts are reported as {"uri", "path", "metadata", "schema_title"}.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
@@ -111,11 +110,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     ir = str(Path(a.ir).resolve())
     Path(a.workdir).mkdir(parents=True, exist_ok=True)
-    with contextlib.redirect_stdout(sys.stderr):
-        report = run(ir, json.loads(a.args), a.workdir)
+    from _report import emit, json_stdout
+    out = json_stdout()
+    report = run(ir, json.loads(a.args), a.workdir)
     report["log_hint"] = "task logs go to stderr"
-    print(json.dumps(report, indent=1, default=repr))
-    return 0 if report["ok"] else 1
+    return emit(out, report)
 
 
 if __name__ == "__main__":
