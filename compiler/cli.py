@@ -32,6 +32,14 @@ class UsageError(Exception):
     """Bad arguments or unreadable input: reported on stderr, exit 2."""
 
 
+class Failed(Exception):
+    """The spec or the work failed and has already been reported: exit with ``code``."""
+
+    def __init__(self, code: int = 1) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pipespec", description="Write an ML pipeline once, run it anywhere.")
     p.add_argument("--version", action="version", version=f"pipespec {__version__}")
@@ -63,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"pipespec {args._command}: error: {e}", file=sys.stderr)
         return 2
+    except Failed as e:
+        return e.code
     except KeyboardInterrupt:
         print("pipespec: interrupted", file=sys.stderr)
         return 130

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..cli import UsageError
+from ..cli import Failed, UsageError
 from ..diagnostics import RENDERERS, SourceCache
 from ..frontend import Result, SpecIOError, load_spec
 
@@ -39,5 +39,5 @@ def require_valid(path: str) -> Result:
     r = load_or_usage_error(path)
     if not r.ok:
         print_diagnostics([r], stream=sys.stderr)
-        raise SystemExit(1)
+        raise Failed(1)
     return r
