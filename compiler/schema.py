@@ -114,6 +114,11 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
     path = tuple(err.absolute_path)
     node = node_at(tree, path) or tree
     v = err.validator
+    # jsonschema reports a bad key under propertyNames with the inner keyword (pattern, not,
+    # maxLength) and the path of the mapping: find the key so the position is the key's own
+    if ("propertyNames" in err.absolute_schema_path and isinstance(node, MapNode)
+            and isinstance(err.instance, str) and err.instance in node):
+        v = "propertyNames"
     if v in ("oneOf", "anyOf") and err.context:
         code = _classes().get(id(err.schema))
         if code:
@@ -141,7 +146,10 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
         bad = err.instance if isinstance(err.instance, str) else None
         kn = node.key_node(bad) if bad is not None else None
         span = kn.span if kn else node.span
-        if path and path[0] in ("env",) or (len(path) >= 3 and path[-1] in ("env", "with")):
+        if path and path[-1] in ("env", "with"):
+            if err.validator == "not":
+                return [Diagnostic("E203", f"'{bad}' is reserved: pipespec sets the PIPESPEC_* variables itself",
+                                   span, help="choose another name")]
             return [Diagnostic("E203", f"'{bad}' is not a valid {'environment variable' if path[-1] == 'env' else 'argument'} name",
                                span, help="use letters, digits and underscores, not starting with a digit; PIPESPEC_* is reserved")]
         return [_name_diag(bad, span, path)]
