@@ -32,6 +32,14 @@ class ScalarNode:
         """
         if not isinstance(self.value, str):
             return self.span
+        if end <= start:
+            # an empty range (e.g. "found the end" of an expression): point at the one
+            # character there, or just past the last one
+            if start < len(self.value):
+                return self.offset_span(start, start + 1)
+            if start > 0:
+                s = self.offset_span(start - 1, start)
+                return Span(s.file, s.line, s.end_col, s.line, s.end_col + 1) if s is not self.span else s
         text = self.value[start:end]
         src = self.source
         # count how many times ``text`` occurs before ``start`` to pick the same occurrence

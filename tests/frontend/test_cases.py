@@ -99,3 +99,50 @@ def test_cycle_is_printed_in_dependency_order():
     [d] = [d for d in check_text(text, "c.yaml").diagnostics if d.code == "E400"]
     assert d.message == "dependency cycle: a -> c -> b -> a"
     assert d.notes == ("'a' depends on 'c'", "'c' depends on 'b'", "'b' depends on 'a'")
+
+
+# -- style item 8: an expression error's column is the host scalar's column plus the offset ----
+HEAD = "pipespec: 1\nname: cols\nparams:\n  n: {type: int, default: 1}\nsteps:\n  a:\n"
+
+
+def _expr_error(run_lines: str, code: str):
+    from pipespec.frontend import check_text
+
+    text = HEAD + run_lines
+    ds = [d for d in check_text(text, "cols.yaml").diagnostics if d.code == code]
+    assert ds, [(d.code, d.message) for d in check_text(text, "cols.yaml").diagnostics]
+    line = text.split("\n")[ds[0].span.line - 1]
+    s = ds[0].span
+    return line, s.col, line[s.col - 1:s.end_col - 1] if s.end_line == s.line else None
+
+
+@pytest.mark.parametrize("run", [
+    "    run: echo ${{ params.nn }}\n",                        # plain
+    "    run: 'echo ${{ params.nn }}'\n",                      # single-quoted
+    '    run: "echo ${{ params.nn }}"\n',                      # double-quoted
+    '    run: "echo \\"q\\" ${{ params.nn }}"\n',              # double-quoted with escapes before
+    "    run: 'it''s ${{ params.nn }}'\n",                     # single-quoted with '' before
+    "    run: |\n      echo one\n      echo ${{ params.nn }}\n",   # literal block, 2nd line
+    "    run: |-\n        indented more ${{ params.nn }}\n",       # block with deeper indent
+    "    env:\n      X: ${{ params.nn }}\n    run: echo\n",         # env value
+    "    run: [echo, \"${{ params.nn }}\"]\n",                 # argv item in a flow sequence
+])
+def test_unknown_param_column_is_exact(run):
+    line, col, text = _expr_error(run, "E303")
+    assert text == "params.nn", (line, col)
+
+
+@pytest.mark.parametrize("run, token", [
+    ("    run: echo ${{ params.n + }}\n", ""),
+    ("    run: 'echo ${{ params.n + }}'\n", ""),
+    ("    run: |\n      echo ${{ params.n + }}\n", ""),
+    ("    run: echo ${{ params.n == = 1 }}\n", "="),
+    ('    run: "echo ${{ params.n ** 2 }}"\n', "*"),
+])
+def test_syntax_error_column_is_exact(run, token):
+    line, col, text = _expr_error(run, "E300")
+    assert text is not None and text.startswith(token), (line, col, text)
+    if not token:  # "expected an operand after '+', found the end": between '+' and '}}'
+        assert line.index("+") < col - 1 <= line.index("}}") and len(text) == 1
+    else:
+        assert line.index("${{") < col - 1 < line.index("}}")
