@@ -99,11 +99,22 @@ def _where(path) -> str:
     return ".".join(str(p) for p in path) or "the document"
 
 
+@lru_cache(maxsize=1)
+def _fast():
+    from .schema_fast import Validity
+
+    return Validity(schema())
+
+
 def check(tree: Node) -> list[Diagnostic]:
-    """All shape errors of the document, positioned."""
+    """All shape errors of the document, positioned. A valid document is recognised without
+    importing jsonschema (``schema_fast``); jsonschema explains an invalid one."""
+    doc = tree.to_python()
+    if _fast().valid(schema(), doc):
+        return []
     validator = _validator()
     out: list[Diagnostic] = []
-    for err in validator.iter_errors(tree.to_python()):
+    for err in validator.iter_errors(doc):
         out.extend(_convert(err, tree))
     return out
 
