@@ -32,6 +32,8 @@ class ScalarNode:
         """
         if not isinstance(self.value, str):
             return self.span
+        if self.style == "|" or (self.style == "" and "\n" not in self.source and self.source == self.value):
+            return self._direct_span(start, end)
         if end <= start:
             # an empty range (e.g. "found the end" of an expression): point at the one
             # character there, or just past the last one
@@ -63,6 +65,26 @@ class ScalarNode:
         if "\n" in seg:
             return Span(self.span.file, line, col, line, col + len(seg.split("\n", 1)[0]) or col + 1)
         return Span(self.span.file, line, col, line, col + max(1, len(seg)))
+
+
+    def _direct_span(self, start: int, end: int) -> Span:
+        """Plain one-line and literal block scalars keep every character of their value in the
+        file (a block only loses its indentation), so an offset maps to a position directly."""
+        v, file = self.value, self.span.file
+        start = max(0, min(start, len(v)))
+        end = max(start + 1, end)
+        k = v.count("\n", 0, start)
+        c = start - (v.rfind("\n", 0, start) + 1)
+        if self.style == "|":
+            lines = self.source.split("\n")[1:]   # the first source line holds the | header
+            body = [ln for ln in lines if ln.strip()]
+            indent = len(body[0]) - len(body[0].lstrip(" ")) if body else 0
+            line, col = self.span.line + 1 + k, indent + c + 1
+        else:
+            line, col = self.span.line, self.span.col + c
+        nl = v.find("\n", start)
+        stop = end if nl < 0 or end <= nl else max(nl, start + 1)
+        return Span(file, line, col, line, col + (stop - start))
 
 
 @dataclass(frozen=True, slots=True)
