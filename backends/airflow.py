@@ -1,0 +1,514 @@
+"""The Apache Airflow 3 backend: the IR as one plain Python DAG file.
+
+Takes an ``ir.Pipeline``; gives the text of a DAG module that imports only Airflow (Task SDK,
+standard provider, and the cncf-kubernetes provider when ``targets.airflow.operator`` is
+``kubernetes``) and the standard library. Every step is a task that runs ``pipespec exec`` on
+the worker (or in a pod), so a step means what it means under ``pipespec run``; its result
+travels as the task's XCom. ``if:`` becomes a short-circuit task evaluating the condition,
+translated at compile time (``airflow_expr``); ``foreach:`` becomes dynamic task mapping;
+``finally:`` steps run with ``all_done``.
+
+Spec data enters the file only through ``py_literal`` (and ``_doc`` for the docstring), and the
+result is checked with ``compile()`` before it is returned: a spec cannot inject code.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import os
+import shlex
+import textwrap
+from dataclasses import dataclass, field
+
+import jinja2
+
+from pipespec import expr as E
+from pipespec import ir
+
+from .airflow_expr import Translator, Untranslatable, helper_source, py_literal
+from .base import EMULATED, FEATURES, NATIVE, UNSUPPORTED, Backend, CompileOptions, uses
+
+DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
+DEFAULT_IMAGE = "python:3.11-slim"
+XCOM_RESULT = "/airflow/xcom/return.json"
+
+_PARAM_TYPES = {"string": "string", "path": "string", "int": "integer", "float": "number",
+                "bool": "boolean", "list": "array", "map": "object", "any": None}
+
+# Lower-case names the generated module defines or imports: a step variable must not shadow them.
+_MODULE_NAMES = {"json", "os", "re", "signal", "subprocess", "tempfile", "datetime", "task", "dag",
+                 "k8s", "run_step", "run_finally", "fail_run", "annotations", "mask_secret"}
+
+
+def _var(step: str) -> str:
+    """The Python variable of a step's task: its name, unless that would shadow something.
+    (``__`` never occurs in a step name, so ``x__step`` cannot collide with another step.)"""
+    if (keyword.iskeyword(step) or keyword.issoftkeyword(step) or hasattr(builtins, step)
+            or step in _MODULE_NAMES):
+        return f"{step}__step"
+    return step
+
+
+def _seconds(s: float) -> str:
+    return f"datetime.timedelta(seconds={py_literal(float(s))})"
+
+
+def _cpu(cores: float) -> str:
+    return str(int(cores)) if float(cores).is_integer() else f"{int(round(cores * 1000))}m"
+
+
+def _memory(n: int) -> str:
+    for suffix, size in (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if n % size == 0:
+            return f"{n // size}{suffix}"
+    return str(n)
+
+
+def _doc(text: str) -> str:
+    """A docstring literal for ``text``: triple-quoted when that is safe, else a plain literal."""
+    safe = ('"""' not in text and "\\" not in text and not text.endswith('"')
+            and all(ch == "\n" or ch.isprintable() for ch in text))
+    return f'"""{text}\n"""' if safe else py_literal(text)
+
+
+@dataclass
+class _Task:
+    comment: list[str] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)
+
+
+def _call(head: str, kwargs: list[tuple[str, str]], tail: str = "", indent: str = "    ") -> str:
+    """``head(k=v, ...)tail`` on one line when short, else one argument per line."""
+    args = [f"{k}={v}" for k, v in kwargs]
+    one = f"{indent}{head}({', '.join(args)}){tail}"
+    if len(one) <= 100:
+        return one
+    inner = "".join(f"{indent}    {a},\n" for a in args)
+    return f"{indent}{head}(\n{inner}{indent}){tail}"
+
+
+def _list(names: list[str], indent: str = "    ") -> str:
+    one = "[" + ", ".join(names) + "]"
+    if len(one) + len(indent) <= 90:
+        return one
+    lines, cur = [], ""
+    for n in names:
+        piece = n + ", "
+        if cur and len(indent) + 4 + len(cur) + len(piece) > 100:
+            lines.append(cur.rstrip())
+            cur = ""
+        cur += piece
+    lines.append(cur.rstrip().rstrip(","))
+    body = "".join(f"{indent}    {ln}\n" for ln in lines)
+    return f"[\n{body}{indent}]"
+
+
+class AirflowBackend(Backend):
+    name = "airflow"
+    description = "Apache Airflow 3: one Python DAG file; each step runs `pipespec exec` on a worker"
+    extension = ".py"
+    capabilities = {
+        "params": (NATIVE, "DAG params as typed Param with JSON-Schema constraints"),
+        "schedule": (NATIVE, "DAG schedule (cron or preset), catchup=False"),
+        "run_steps": (NATIVE, "a task running `pipespec exec`"),
+        "call_steps": (NATIVE, "a task running `pipespec exec`"),
+        "value_outputs": (NATIVE, "the exec result is the task's XCom"),
+        "artifacts": (NATIVE, "files under targets.airflow.artifact_root (a shared folder or fsspec URL)"),
+        "if": (NATIVE, "a short-circuit task <step>__if; skips propagate through all_success"),
+        "foreach": (NATIVE, "dynamic task mapping (.expand) over the item indexes"),
+        "parallelism": (NATIVE, "max_active_tis_per_dagrun"),
+        "finally": (NATIVE, "trigger_rule all_done; a one_failed task keeps a failed run failed"),
+        "retries": (NATIVE, "retries, retry_delay, retry_exponential_backoff, max_retry_delay "
+                            "(Airflow adds up to 100% jitter to exponential delays)"),
+        "timeout": (NATIVE, "execution_timeout"),
+        "cache": (NATIVE, "Airflow runs every task of every run: cache: false is its own behaviour"),
+        "resources": (EMULATED, "tasks run on the worker itself, nothing is reserved; "
+                                "set targets.airflow.operator: kubernetes for requests"),
+        "gpu": (EMULATED, "tasks run on the worker itself, which must have the GPU; "
+                          "set targets.airflow.operator: kubernetes"),
+        "image": (EMULATED, "tasks run in the worker's environment, not in the image; "
+                            "set targets.airflow.operator: kubernetes"),
+        "env": (NATIVE, "set by `pipespec exec` from the spec"),
+        "secrets": (NATIVE, "Airflow Variables or Connections (conn:ID), read on the worker at run time"),
+    }
+    kubernetes_capabilities = {
+        **capabilities,
+        "run_steps": (NATIVE, "a KubernetesPodOperator running `pipespec exec` in the step's image"),
+        "call_steps": (NATIVE, "a KubernetesPodOperator running `pipespec exec` in the step's image"),
+        "value_outputs": (NATIVE, "the exec result is the pod's XCom (/airflow/xcom/return.json)"),
+        "resources": (NATIVE, "container requests (cpu, memory) and a memory limit"),
+        "gpu": (NATIVE, "an nvidia.com/gpu limit"),
+        "image": (NATIVE, "the pod's image"),
+        "secrets": (NATIVE, "Kubernetes secrets as environment variables"),
+    }
+
+    # -- options and capability checks -------------------------------------------------------
+    def options(self, pipe: ir.Pipeline) -> dict:
+        t = pipe.target("airflow")
+        return t if isinstance(t, dict) else {}
+
+    def table(self, pipe: ir.Pipeline) -> dict[str, tuple[str, str]]:
+        return self.kubernetes_capabilities if self.options(pipe).get("operator") == "kubernetes" else self.capabilities
+
+    def check_capabilities(self, pipe: ir.Pipeline) -> None:
+        """Errors for unsupported uses; ONE warning per emulated feature, at its first use and
+        naming every step, rather than one per step (defaults: apply resources to all)."""
+        table = self.table(pipe)
+        emulated: dict[str, list] = {}
+        for feature, span, what in uses(pipe):
+            level, how = table.get(feature, (NATIVE, ""))
+            if level == UNSUPPORTED:
+                self.unsupported(span, f"{what} is not supported on {self.name}" + (f": {how}" if how else ""))
+            elif level == EMULATED:
+                emulated.setdefault(feature, []).append((span, what))
+        for feature, items in emulated.items():
+            steps = [w.split("'")[1] for _, w in items if "'" in w]
+            what = FEATURES[feature] + (f" (step{'s' if len(steps) > 1 else ''} {', '.join(steps)})" if steps else "")
+            self.unsupported(items[0][0], f"{what}: emulated: {table[feature][1]}", emulated=True)
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
+        gen = _Generator(self, pipe, opts)
+        text = gen.render()
+        compile(text, opts.output_path or f"{pipe.name}.py", "exec", dont_inherit=True)
+        return text
+
+
+class _Generator:
+    def __init__(self, backend: AirflowBackend, pipe: ir.Pipeline, opts: CompileOptions) -> None:
+        self.b, self.pipe, self.opts = backend, pipe, opts
+        self.o = backend.options(pipe)
+        self.kubernetes = self.o.get("operator") == "kubernetes"
+        self.helpers: set[str] = set()
+        self.sdk = {"DAG", "Param", "task"}
+        self.main_tasks: list[str] = []        # task variables of every non-finally task
+        self.main_task_ids: list[str] = []
+
+    # -- the file ----------------------------------------------------------------------------
+    def render(self) -> str:
+        pipe = self.pipe
+        tasks = [self.step(st) for st in pipe.steps]
+        fin = [self.step(st) for st in pipe.finally_steps]
+        if pipe.finally_steps:
+            self.sdk.add("TriggerRule")
+            tasks += fin
+            tasks.append(_Task(["fail_run: keeps the run failed when a step failed (finally: "
+                                "steps end in success)"],
+                               [f"    {_list(self.main_tasks)} >> fail_run.override(task_id=\"run__failed\")()"]))
+        secrets = self.secrets()
+        if secrets and not self.kubernetes:
+            if any(ref[0] == "variable" for _, pairs in secrets for _, ref in pairs):
+                self.sdk.add("Variable")
+            if any(ref[0] == "connection" for _, pairs in secrets for _, ref in pairs):
+                self.sdk.add("Connection")
+        env = jinja2.Environment(loader=jinja2.PackageLoader("pipespec.backends", "templates"),
+                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                                 undefined=jinja2.StrictUndefined, autoescape=False)
+        env.filters["py"] = py_literal
+        env.filters["pylist"] = lambda xs: _list([py_literal(x) for x in xs], indent="")
+        sdk_imports = sorted(self.sdk, key=lambda n: (n != "DAG", n.lower()))
+        text = env.get_template("airflow_dag.py.j2").render(
+            docstring=self.docstring(),
+            sdk_imports=sdk_imports,
+            kubernetes=self.kubernetes,
+            connections="Connection" in self.sdk,
+            k8s_secrets=self.kubernetes and any(st.secrets for st in pipe.all_steps),
+            pipespec=shlex.split(self.o.get("pipespec") or "pipespec"),
+            spec=self.spec_path(),
+            artifact_root=self.o.get("artifact_root") or DEFAULT_ARTIFACT_ROOT,
+            param_names=[p.name for p in pipe.params],
+            secrets=[] if self.kubernetes else secrets,
+            finally_tasks=bool(pipe.finally_steps),
+            main_task_ids=self.main_task_ids,
+            helpers=helper_source(self.helpers).strip("\n").replace("\ndef ", "\n\n\ndef ") if self.helpers else "",
+            dag_args=self.dag_args(),
+            tasks=tasks,
+        )
+        while "\n\n\n\n" in text:
+            text = text.replace("\n\n\n\n", "\n\n\n")
+        return text
+
+    def docstring(self) -> str:
+        pipe = self.pipe
+        head = self.b.header_lines(pipe, self.opts)
+        title = f"Airflow DAG {pipe.name}" + (f": {pipe.description}" if pipe.description else ".")
+        lines = [*textwrap.wrap(title, 96), "", *head, "",
+                 "Each task runs one step through `pipespec exec` on the worker; the spec and its step",
+                 "code must be deployed there (see docs/targets/airflow.md)."]
+        return _doc("\n".join(lines))
+
+    def spec_path(self) -> str:
+        if self.o.get("spec_path"):
+            return self.o["spec_path"]
+        path = self.opts.spec_path
+        if self.opts.output_path and not os.path.isabs(path):
+            path = os.path.relpath(path, os.path.dirname(self.opts.output_path) or ".")
+        return path.replace(os.sep, "/")
+
+    def secrets(self) -> list[tuple[str, list[tuple[str, tuple[str, str]]]]]:
+        by_name = {s.name: s for s in self.pipe.secrets}
+        out = []
+        for st in self.pipe.all_steps:
+            pairs = []
+            for name in st.secrets:
+                sec = by_name[name]
+                ref = ("connection", sec.airflow[5:]) if sec.airflow.startswith("conn:") else ("variable", sec.airflow)
+                pairs.append((sec.env, ref))
+            if pairs:
+                out.append((st.name, sorted(pairs)))
+        return out
+
+    def dag_args(self) -> list[str]:
+        pipe = self.pipe
+        args = [f"dag_id={py_literal(pipe.name)}"]
+        if pipe.description:
+            args.append(f"description={py_literal(pipe.description)}")
+        args.append(f"schedule={py_literal(pipe.schedule)}")
+        args.append("catchup=False")
+        tags = self.o.get("tags") or ["pipespec"]
+        args.append(f"tags={py_literal(list(tags))}")
+        params = [self.param(p) for p in pipe.params]
+        if params:
+            args.append("params={\n" + "".join(f"        {p},\n" for p in params) + "    }")
+        return args
+
+    def param(self, p: ir.Param) -> str:
+        kw: list[str] = []
+        schema_type = _PARAM_TYPES.get(p.type.kind)
+        if not p.required and p.default is None and schema_type:
+            kw.append(f"type={py_literal([schema_type, 'null'])}")
+        elif schema_type:
+            kw.append(f"type={py_literal(schema_type)}")
+        if p.type.kind == "list" and p.type.item is not None and _PARAM_TYPES.get(p.type.item.kind):
+            kw.append(f"items={py_literal({'type': _PARAM_TYPES[p.type.item.kind]})}")
+        if p.enum is not None:
+            kw.append(f"enum={py_literal(list(p.enum))}")
+        if p.minimum is not None:
+            kw.append(f"minimum={py_literal(p.minimum)}")
+        if p.maximum is not None:
+            kw.append(f"maximum={py_literal(p.maximum)}")
+        if p.description:
+            kw.append(f"description={py_literal(p.description)}")
+        first = [] if p.required else [py_literal(p.default)]
+        return f"{py_literal(p.name)}: Param({', '.join(first + kw)})"
+
+    # -- one step ---------------------------------------------------------------------------
+    def translate(self, st: ir.Step, value: ir.Value, what: str) -> str | None:
+        tr = Translator(self.resolver(), lambda s: self.pipe.step(s).foreach is not None,
+                        lambda s, o: self.pipe.step(s).output(o).type)
+        try:
+            src = tr.translate(value.template.exprs[0].expr)
+        except Untranslatable as e:
+            self.b.unsupported(value.span, f"{what} of step '{st.name}': {e.message}")
+            return None
+        self.helpers |= tr.helpers
+        self._reads = sorted(tr.steps_read)
+        return src
+
+    def resolver(self):
+        pipe = self.pipe
+        outputs = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
+                   "list": E.list_of(E.ANY), "map": E.MAP}
+
+        def resolve(ref: E.Ref) -> E.Type:
+            if ref.root == "params":
+                t = pipe.param(ref.path[0]).type
+                return t if len(ref.path) == 1 else E.ANY
+            if ref.root == "run":
+                return E.STRING
+            if ref.root == "steps" and len(ref.path) >= 3:
+                prod = pipe.step(ref.path[0])
+                out = prod.output(ref.path[2])
+                if len(ref.path) > 3:
+                    t = E.FLOAT if out.type == "metrics" else E.ANY
+                else:
+                    t = outputs.get(out.type, E.PATH)
+                return E.list_of(t) if prod.foreach is not None else t
+            return E.ANY
+        return resolve
+
+    def gate(self, st: ir.Step, upstream: list[str], is_finally: bool) -> tuple[str, str] | None:
+        """The short-circuit task of an ``if:``: (its variable, its source)."""
+        cond = st.condition
+        if cond is None:
+            return None
+        var = f"{st.name}__if"
+        if cond.template is None:
+            if cond.literal is True:
+                return None                    # if: true is no condition at all
+            body = "return False"
+            reads: list[str] = []
+        else:
+            src = self.translate(st, cond, "if:")
+            if src is None:
+                return None
+            reads = [_var(s) for s in self._reads]
+            lines = []
+            if "ti" in _names(src):
+                lines.append('ti = context["ti"]')
+            if "params" in _names(src):
+                lines.append('params = context["params"]')
+            if cond.type != E.BOOL:
+                self.helpers.add("_bool")
+                src = f"_bool({src})"
+            body = "\n        ".join(lines + [f"return {src}"])
+        kw = [("task_id", py_literal(var)), ("ignore_downstream_trigger_rules", "False")]
+        if is_finally:
+            kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
+        source = cond.template.exprs[0].source.strip() if cond.template else str(cond.literal).lower()
+        code = (_call("@task.short_circuit", kw) + "\n"
+                f"    def _{var}(**context):\n"
+                f"        {py_literal('if: ' + source)}\n"
+                f"        {body}\n\n"
+                f"    {var} = _{var}()")
+        ups = sorted(set(upstream if is_finally else reads))
+        if ups:
+            code += f"\n    {_list(ups)} >> {var}" if len(ups) > 1 else f"\n    {ups[0]} >> {var}"
+        return var, code
+
+    def foreach(self, st: ir.Step, before: str | None, upstream: list[str], is_finally: bool) -> tuple[str, str]:
+        """What a mapped task expands over: a literal list of indexes, or a helper task."""
+        fe = st.foreach
+        if fe.template is None:
+            items = fe.literal if isinstance(fe.literal, list) else []
+            return py_literal(list(range(len(items)))), ""
+        var = f"{st.name}__foreach"
+        src = self.translate(st, fe, "foreach:")
+        if src is None:
+            return "[]", ""
+        reads = [_var(s) for s in self._reads]
+        lines = []
+        if "ti" in _names(src):
+            lines.append('ti = context["ti"]')
+        if "params" in _names(src):
+            lines.append('params = context["params"]')
+        body = "\n        ".join(lines + [f"return _items({src})"])
+        kw = [("task_id", py_literal(var))]
+        if is_finally and before is None:
+            kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
+        code = (_call("@task", kw) + "\n"
+                f"    def _{var}(**context):\n"
+                f"        {py_literal('foreach: ' + fe.template.exprs[0].source.strip())}\n"
+                f"        {body}\n\n"
+                f"    {var} = _{var}()")
+        ups = sorted(set(([before] if before else []) + (upstream if is_finally and before is None else reads)))
+        if ups:
+            code += f"\n    {_list(ups)} >> {var}" if len(ups) > 1 else f"\n    {ups[0]} >> {var}"
+        return var, code
+
+    def step(self, st: ir.Step) -> _Task:
+        var = _var(st.name)
+        is_fin = st.is_finally
+        t = _Task()
+        t.comment = [f"{st.name}" + (" (finally)" if is_fin else "")]
+        upstream_all = list(self.main_tasks) if is_fin else []
+        deps = [_var(d) for d in st.depends_on]
+        before: str | None = None
+        g = self.gate(st, upstream_all, is_fin)
+        if g:
+            before = g[0]
+            t.blocks.append(g[1])
+            if not is_fin:
+                self.main_tasks.append(g[0])
+                self.main_task_ids.append(g[0])
+        expand = None
+        if st.foreach is not None:
+            expand, code = self.foreach(st, before, upstream_all, is_fin)
+            if code:
+                t.blocks.append(code)
+                if not is_fin:
+                    self.main_tasks.append(expand)
+                    self.main_task_ids.append(expand)
+                before = expand
+        kw = self.task_kwargs(st)
+        if is_fin:
+            # a finally step waits for everything (all_done), unless a gate or foreach helper
+            # of its own stands in between: that one waited, and its skip must carry over
+            trigger = "ALL_SUCCESS" if before is not None else "ALL_DONE"
+            if self.kubernetes or trigger == "ALL_SUCCESS":
+                kw.append(("trigger_rule", f"TriggerRule.{trigger}"))
+        if self.kubernetes:
+            code = self.pod_task(st, var, kw, expand)
+        else:
+            head = f"{var} = {'run_finally' if is_fin else 'run_step'}.override"
+            if expand is None:
+                code = _call(head, kw, f"(step={py_literal(st.name)})")
+            else:
+                code = _call(head, kw, f".partial(step={py_literal(st.name)}).expand(index={expand})")
+        t.blocks.append(code)
+        ups = deps + ([before] if before else [])
+        if is_fin and before is None:
+            ups = upstream_all + deps
+        ups = sorted(set(ups), key=ups.index)
+        if ups:
+            t.blocks.append(f"    {_list(ups)} >> {var}" if len(ups) > 1 else f"    {ups[0]} >> {var}")
+        if not is_fin:
+            self.main_tasks.append(var)
+            self.main_task_ids.append(st.name)
+        return t
+
+    def task_kwargs(self, st: ir.Step) -> list[tuple[str, str]]:
+        kw = [("task_id", py_literal(st.name))]
+        if st.description:
+            kw.append(("doc_md", py_literal(st.description)))
+        r = st.retries
+        kw.append(("retries", py_literal(r.limit)))
+        if r.limit:
+            kw.append(("retry_delay", _seconds(r.delay_s)))
+            if r.backoff != 1.0:
+                kw.append(("retry_exponential_backoff", py_literal(float(r.backoff))))
+                kw.append(("max_retry_delay", _seconds(r.max_delay_s)))
+        if st.timeout_s is not None:
+            kw.append(("execution_timeout", _seconds(st.timeout_s)))
+        if st.parallelism is not None and st.foreach is not None:
+            kw.append(("max_active_tis_per_dagrun", py_literal(st.parallelism)))
+        return kw
+
+    def pod_task(self, st: ir.Step, var: str, kw: list[tuple[str, str]], expand: str | None) -> str:
+        image = st.image or self.o.get("image")
+        if not image:
+            image = DEFAULT_IMAGE
+            self.b.unsupported(st.span, f"step '{st.name}' has no image: its pod uses {DEFAULT_IMAGE}, "
+                                        "which must hold pipespec and the step code", emulated=True,
+                               help="set image: on the step or in defaults:, or targets.airflow.image")
+        kw = list(kw)
+        kw.append(("name", py_literal(f"{self.pipe.name}-{st.name}".replace("_", "-"))))
+        kw.append(("image", py_literal(image)))
+        if self.o.get("namespace"):
+            kw.append(("namespace", py_literal(self.o["namespace"])))
+        res = st.resources
+        requests, limits = {}, {}
+        if res.cpu is not None:
+            requests["cpu"] = _cpu(res.cpu)
+        if res.memory is not None:
+            requests["memory"] = limits["memory"] = _memory(res.memory)
+        if res.gpu:
+            limits["nvidia.com/gpu"] = str(res.gpu)
+        if res.accelerator:
+            self.b.unsupported(st.span, f"accelerator '{res.accelerator}' of step '{st.name}' is not mapped "
+                                        "to a node selector; the pod asks only for nvidia.com/gpu",
+                               emulated=True, help="pin the node pool in the cluster, or drop accelerator:")
+        if requests or limits:
+            kw.append(("container_resources",
+                       f"k8s.V1ResourceRequirements(requests={py_literal(requests)}, limits={py_literal(limits)})"))
+        by_name = {s.name: s for s in self.pipe.secrets}
+        if st.secrets:
+            items = []
+            for name in st.secrets:
+                sec = by_name[name]
+                secret_name, _, key = sec.kubernetes.partition("/")
+                items.append(f"Secret(\"env\", {py_literal(sec.env)}, {py_literal(secret_name)}, {py_literal(key)})")
+            kw.append(("secrets", "[" + ", ".join(items) + "]"))
+        if st.is_finally:
+            kw.append(("finally_step", "True"))
+        if expand is None:
+            return _call(f"{var} = PipespecPodOperator", [("step", py_literal(st.name))] + kw)
+        return _call(f"{var} = PipespecPodOperator.partial", [("step", py_literal(st.name))] + kw,
+                     f".expand(index={expand})")
+
+
+def _names(src: str) -> set[str]:
+    import ast
+
+    return {n.id for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name)}
