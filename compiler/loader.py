@@ -207,6 +207,8 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
+        if e.context_mark is not None and "end of stream" in str(e.problem or ""):
+            mark = e.context_mark  # the end of the file says nothing; where the scalar opened does
         line = mark.line if mark else 0
         hint = _flow_expression_hint(file, text, line)
         if hint:

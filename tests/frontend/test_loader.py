@@ -42,3 +42,9 @@ def test_merge_key_in_flow_mapping_is_refused():
 def test_quoted_double_angle_is_an_ordinary_key():
     tree, diags = load('"<<": 1\n', "t.yaml")
     assert not diags and tree.keys() == ["<<"]
+
+
+def test_unclosed_quote_points_at_the_opening_quote():
+    d = only('pipespec: 1\nsteps:\n  a:\n    run: "echo a\n', "E100")
+    assert pos(d.span)[:2] == (4, 10)
+    assert "quoted scalar" in d.message
