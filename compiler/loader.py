@@ -197,11 +197,14 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
-            return None, [Diagnostic("E109", f"file is not UTF-8 text ({e.reason} at byte {e.start})", start)]
+            return None, [Diagnostic("E109", f"file is not UTF-8 text ({e.reason} at byte {e.start})",
+                                     _offset_span(file, text[:e.start].decode("utf-8")),
+                                     help="save the file as UTF-8")]
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:
-        return None, [Diagnostic("E109", "file contains NUL bytes: not a text file", start)]
+        return None, [Diagnostic("E109", "file contains NUL bytes: not a text file",
+                                 _offset_span(file, text[:text.index("\x00")]))]
     loader = _ResolvingLoader(text)
     try:
         root = loader.get_single_node()
@@ -234,6 +237,13 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
     except RecursionError:
         return None, [Diagnostic("E104", "the document nests too deeply", start)]
     return tree, conv.diags
+
+
+def _offset_span(file: str, before: str) -> Span:
+    """The one-character span just after the text ``before``."""
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return Span(file, line, col, line, col + 1)
 
 
 def _mark_span(file: str, mark) -> Span:

@@ -48,3 +48,20 @@ def test_unclosed_quote_points_at_the_opening_quote():
     d = only('pipespec: 1\nsteps:\n  a:\n    run: "echo a\n', "E100")
     assert pos(d.span)[:2] == (4, 10)
     assert "quoted scalar" in d.message
+
+
+def test_non_utf8_points_at_the_bad_byte():
+    d = only(b"pipespec: 1\ndescription: caf\xe9\n", "E109")
+    assert "not UTF-8" in d.message and pos(d.span)[:2] == (2, 17)
+
+
+def test_non_utf8_after_multibyte_characters_counts_characters():
+    d = only("a: é€\n".encode() + b"\xff", "E109")
+    assert pos(d.span)[:2] == (2, 1)
+    d = only("a: é€".encode() + b"\xff", "E109")
+    assert pos(d.span)[:2] == (1, 6)
+
+
+def test_nul_byte_points_at_the_nul():
+    d = only("pipespec: 1\nname: a\x00b\n", "E109")
+    assert "NUL" in d.message and pos(d.span)[:2] == (2, 8)
