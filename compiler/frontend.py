@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from . import ir
 from .diagnostics import Diagnostic, Diagnostics
 from .loader import MAX_BYTES, load
 from .span import Span
 from .syntax import MapNode
+
+if TYPE_CHECKING:  # the IR is built only when asked for; validate never imports it
+    from . import ir
 
 
 @dataclass
@@ -20,7 +23,7 @@ class Result:
     file: str
     text: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    pipeline: ir.Pipeline | None = None
+    pipeline: "ir.Pipeline | None" = None
 
     @property
     def valid(self) -> bool:

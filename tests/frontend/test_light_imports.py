@@ -9,7 +9,7 @@ import sys
 from conftest import SPECS
 
 FORBIDDEN = ("jinja2", "pandas", "numpy", "sklearn", "sqlite3", "pipespec.backends", "pipespec.runner",
-             "pipespec.runtime", "pipespec.lower", "rich", "fsspec", "hypothesis",
+             "pipespec.runtime", "pipespec.lower", "pipespec.ir", "rich", "fsspec", "hypothesis",
              "jsonschema")  # valid specs are recognised without it (schema_fast)
 
 
