@@ -229,6 +229,15 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         loader.dispose()
     if root is None:
         return None, [Diagnostic("E109", "the file is empty", start, help="start with `pipespec: 1`")]
+    try:
+        bomb = _first_oversized(root, {}, set())
+    except RecursionError:
+        return None, [Diagnostic("E104", "the document nests too deeply", start)]
+    if bomb is not None:
+        return None, [Diagnostic(
+            "E104", f"the document expands to more than {MAX_NODES} nodes through aliases",
+            _Converter(file, text).span(bomb),
+            help="anchors and aliases (&a / *a) must not multiply the document; write the values out")]
     conv = _Converter(file, text)
     try:
         tree = conv.convert(root)
@@ -237,6 +246,29 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
     except RecursionError:
         return None, [Diagnostic("E104", "the document nests too deeply", start)]
     return tree, conv.diags
+
+
+def _first_oversized(node, sizes: dict, open_: set):
+    """The smallest collection whose expansion through aliases exceeds ``MAX_NODES``, or None.
+
+    Sizes are memoised per node, so this costs one visit per distinct node however many
+    aliases there are: a billion-laughs document is refused in microseconds, before it is
+    expanded. (A recursive alias is left to the converter, which names it.)"""
+    if not isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) or id(node) in open_:
+        return None
+    if id(node) in sizes:
+        return None
+    open_.add(id(node))
+    total = 1
+    children = node.value if isinstance(node, yaml.SequenceNode) else [c for kv in node.value for c in kv]
+    for child in children:
+        found = _first_oversized(child, sizes, open_)
+        if found is not None:
+            return found
+        total += sizes.get(id(child), 1)
+    open_.discard(id(node))
+    sizes[id(node)] = total
+    return node if total > MAX_NODES else None
 
 
 def _offset_span(file: str, before: str) -> Span:

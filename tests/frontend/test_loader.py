@@ -65,3 +65,31 @@ def test_non_utf8_after_multibyte_characters_counts_characters():
 def test_nul_byte_points_at_the_nul():
     d = only("pipespec: 1\nname: a\x00b\n", "E109")
     assert "NUL" in d.message and pos(d.span)[:2] == (2, 8)
+
+
+def _bomb(levels=9):
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    names = "abcdefghijklmnop"
+    for i in range(1, levels):
+        prev, cur = names[i - 1], names[i]
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_is_bounded_quickly():
+    t0 = time.perf_counter()
+    tree, diags = load(_bomb(), "t.yaml")
+    assert time.perf_counter() - t0 < 1.0
+    assert tree is None and [d.code for d in diags] == ["E104"]
+
+
+def test_billion_laughs_points_at_the_list_whose_aliases_expand():
+    d = only(_bomb(), "E104")
+    # a..e expand to 111111 nodes in all; f's list of *e aliases crosses the bound
+    assert pos(d.span)[:2] == (6, 4)  # the anchored list f: &f [*e, ...]
+
+
+def test_recursive_alias_is_refused():
+    d = only("a: &x\n  b: *x\n", "E104")
+    assert "refers to the node that contains it" in d.message
+    d = only("a: &x [1, *x]\n", "E104")
