@@ -1,0 +1,84 @@
+"""``pipespec run FILE``: run a pipeline on this machine — parallel, cached, resumable.
+
+Exit status: 0 the run succeeded, 1 a step failed, 2 a usage error (bad param value, unknown
+step), 130 interrupted (Ctrl-C; finally steps still ran). Details: docs/runner.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..cli import UsageError
+from .common import require_valid
+
+
+def add_arguments(p) -> None:
+    p.add_argument("file", metavar="FILE")
+    add_run_options(p)
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a param; lists as a,b or [a,b] or JSON")
+    p.add_argument("--params-json", metavar="JSON", help="param values as one JSON object")
+    p.add_argument("--no-cache", action="store_true", help="run every step, ignoring cached results")
+    p.add_argument("--only", action="append", default=[], metavar="STEP",
+                   help="run just this step (repeatable); its inputs come from earlier runs")
+    p.add_argument("--from", dest="from_", action="append", default=[], metavar="STEP",
+                   help="run STEP and everything downstream, reusing upstream results")
+
+
+def add_run_options(p) -> None:
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="steps at once (default: CPU count)")
+    p.add_argument("--explain", action="store_true", help="say why each step ran or was cached")
+    p.add_argument("--progress", choices=("auto", "tty", "plain"), default="auto")
+    p.add_argument("--store", metavar="DIR", help="run store (default: targets.local.store, else .pipespec beside the spec)")
+    p.add_argument("--kill-grace", type=float, default=5.0, metavar="S",
+                   help="seconds between SIGTERM and SIGKILL on timeout or Ctrl-C (default 5)")
+
+
+def store_dir(pipeline, given: str | None) -> str:
+    if given:
+        return os.path.abspath(given)
+    from ..runtime import spec_dir
+
+    local = pipeline.target("local")
+    configured = local.get("store") if isinstance(local, dict) else None
+    return os.path.join(spec_dir(pipeline), configured or ".pipespec")
+
+
+def main(args) -> int:
+    import json
+
+    from ..runtime import ParamError, coerce_params, parse_assignments
+
+    pipe = require_valid(args.file).pipeline
+    try:
+        given = json.loads(args.params_json) if args.params_json else {}
+        if not isinstance(given, dict):
+            raise UsageError("--params-json: expected a JSON object")
+        given.update(parse_assignments(args.param))
+        params = coerce_params(pipe, given)
+    except ParamError as e:
+        raise UsageError(str(e)) from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--params-json: {e}") from None
+    return execute(pipe, params, args, only=tuple(args.only), from_=tuple(args.from_),
+                   no_cache=args.no_cache)
+
+
+def execute(pipe, params: dict, args, only=(), from_=(), no_cache=False, resume=None) -> int:
+    from ..runner import PlanError, Runner
+    from ..runner.progress import make_display
+    from ..runner.report import summary
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("-j must be at least 1")
+    display = make_display(args.progress, args.explain)
+    try:
+        runner = Runner(pipe, params, store_dir=store_dir(pipe, args.store), jobs=args.jobs,
+                        no_cache=no_cache, only=only, from_=from_, display=display, resume=resume,
+                        argv=sys.argv[1:], kill_grace=args.kill_grace)
+    except PlanError as e:
+        raise UsageError(str(e)) from None
+    code = runner.run()
+    summary(runner, display)
+    return code

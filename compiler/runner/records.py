@@ -1,0 +1,167 @@
+"""Run records in one SQLite file (``.pipespec/runs.db``): runs, step executions, stat cache.
+
+WAL mode and a busy timeout let two runs (even of the same spec) write at once; each run
+batches its writes into one transaction per scheduler wake-up, which keeps the cost per step
+in microseconds while a ``kill -9`` loses at most the results not yet committed (those steps
+simply run again on ``resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs(
+  id TEXT PRIMARY KEY, spec TEXT NOT NULL, pipeline TEXT NOT NULL, spec_digest TEXT NOT NULL,
+  params TEXT NOT NULL, params_digest TEXT NOT NULL, git_commit TEXT, status TEXT NOT NULL,
+  started REAL NOT NULL, ended REAL, pid INTEGER, host TEXT, argv TEXT);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+CREATE TABLE IF NOT EXISTS executions(
+  run_id TEXT NOT NULL, step TEXT NOT NULL, item_index INTEGER NOT NULL, item TEXT,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, started REAL, ended REAL,
+  cache_hit INTEGER NOT NULL DEFAULT 0, reused_from TEXT, cache_key TEXT, key_parts TEXT,
+  input_hashes TEXT, output_hashes TEXT, output_paths TEXT, values_json TEXT, metrics_json TEXT,
+  stdout_path TEXT, stderr_path TEXT, exit_code INTEGER, error TEXT, reason TEXT,
+  PRIMARY KEY(run_id, step, item_index));
+CREATE INDEX IF NOT EXISTS executions_key ON executions(cache_key, status);
+CREATE INDEX IF NOT EXISTS executions_step ON executions(step, item_index, ended);
+CREATE TABLE IF NOT EXISTS stat_cache(
+  path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, ctime_ns INTEGER,
+  digest TEXT, checked_ns INTEGER);
+"""
+
+EXEC_COLUMNS = ("run_id", "step", "item_index", "item", "status", "attempts", "started", "ended",
+                "cache_hit", "reused_from", "cache_key", "key_parts", "input_hashes",
+                "output_hashes", "output_paths", "values_json", "metrics_json", "stdout_path",
+                "stderr_path", "exit_code", "error", "reason")
+_INSERT = (f"INSERT OR REPLACE INTO executions({','.join(EXEC_COLUMNS)}) "
+           f"VALUES({','.join('?' * len(EXEC_COLUMNS))})")
+NO_INDEX = -1          # item_index of a step without foreach (and of a step-level record)
+
+
+class RecordError(Exception):
+    """A run id that matches nothing, or more than one run."""
+
+
+def dumps(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class Records:
+    def __init__(self, store_dir: str) -> None:
+        os.makedirs(store_dir, exist_ok=True)
+        self.path = os.path.join(store_dir, "runs.db")
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")   # durable against a crashed process
+        self.db.executescript(SCHEMA)
+        self.pending: list[tuple[str, tuple]] = []
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()
+
+    # ---------------------------------------------------------------- writes (batched)
+
+    def queue(self, sql: str, params: tuple) -> None:
+        self.pending.append((sql, params))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in batch:
+                self.db.execute(sql, params)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def new_run(self, run_id: str, spec: str, pipeline: str, digest: str, params: dict,
+                git_commit: str | None, argv: list[str]) -> None:
+        text = dumps(params)
+        import hashlib
+
+        self.queue("INSERT INTO runs(id,spec,pipeline,spec_digest,params,params_digest,git_commit,"
+                   "status,started,pid,host,argv) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (run_id, spec, pipeline, digest, text, hashlib.sha256(text.encode()).hexdigest()[:12],
+                    git_commit, "running", time.time(), os.getpid(), os.uname().nodename, dumps(argv)))
+        self.flush()
+
+    def reopen_run(self, run_id: str, digest: str) -> None:
+        self.queue("UPDATE runs SET status='running', ended=NULL, pid=?, host=?, spec_digest=? WHERE id=?",
+                   (os.getpid(), os.uname().nodename, digest, run_id))
+        self.flush()
+
+    def end_run(self, run_id: str, status: str) -> None:
+        self.queue("UPDATE runs SET status=?, ended=? WHERE id=?", (status, time.time(), run_id))
+        self.flush()
+
+    def record(self, row: dict) -> None:
+        self.queue(_INSERT, tuple(row.get(c) for c in EXEC_COLUMNS))
+
+    # ---------------------------------------------------------------- reads
+
+    def find_cached(self, key: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM executions WHERE cache_key=? AND status='succeeded' ORDER BY ended DESC LIMIT 1",
+            (key,)).fetchone()
+
+    def previous(self, spec: str, step: str, index: int, exclude_run: str) -> sqlite3.Row | None:
+        """The latest execution of the same step instance of the same spec (for --explain)."""
+        return self.db.execute(
+            "SELECT e.* FROM executions e JOIN runs r ON r.id = e.run_id WHERE r.spec=? AND e.step=? "
+            "AND e.item_index=? AND e.run_id != ? AND e.key_parts IS NOT NULL ORDER BY e.ended DESC LIMIT 1",
+            (spec, step, index, exclude_run)).fetchone()
+
+    def run(self, ref: str) -> sqlite3.Row:
+        """A run by id, unique id prefix, or 'latest'."""
+        if ref == "latest":
+            row = self.db.execute("SELECT * FROM runs ORDER BY started DESC LIMIT 1").fetchone()
+            if row is None:
+                raise RecordError("no runs recorded yet")
+            return row
+        rows = self.db.execute("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY started DESC",
+                               (ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",)).fetchall()
+        exact = [r for r in rows if r["id"] == ref]
+        if exact:
+            return exact[0]
+        if not rows:
+            raise RecordError(f"no run matches '{ref}'")
+        if len(rows) > 1:
+            raise RecordError(f"'{ref}' matches {len(rows)} runs ({', '.join(r['id'] for r in rows[:5])}"
+                              f"{', ...' if len(rows) > 5 else ''}); give more of the id")
+        return rows[0]
+
+    def runs(self, limit: int | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM runs ORDER BY started DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return self.db.execute(sql).fetchall()
+
+    def executions(self, run_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM executions WHERE run_id=? ORDER BY started, step, item_index",
+                               (run_id,)).fetchall()
+
+    def consumers(self, digests: Iterable[str]) -> list[sqlite3.Row]:
+        """Executions whose input hashes mention any of ``digests`` (artifact lineage)."""
+        out = []
+        for d in set(digests):
+            out += self.db.execute("SELECT run_id, step, item_index FROM executions WHERE input_hashes LIKE ?",
+                                   (f"%{d}%",)).fetchall()
+        return out
+
+    # ---------------------------------------------------------------- stat cache
+
+    def stat_entry(self, path: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM stat_cache WHERE path=?", (path,)).fetchone()
+
+    def put_stat(self, path: str, st: os.stat_result, digest: str, checked_ns: int) -> None:
+        self.queue("INSERT OR REPLACE INTO stat_cache VALUES(?,?,?,?,?,?,?)",
+                   (path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest, checked_ns))

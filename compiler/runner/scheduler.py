@@ -1,0 +1,551 @@
+"""The local runner: the IR's DAG on this machine, parallel, cached and resumable.
+
+``Runner(pipeline, params, store_dir=...).run()`` schedules up to ``jobs`` step instances at
+once on worker threads; each worker calls ``pipespec.runtime.run_step`` (the executor every
+backend uses), so a step means the same here as on Airflow, Kubeflow or GitHub Actions.
+The main thread owns the plan, the cache keys, the SQLite records and the display.
+
+Rules: ``if:`` false skips the step and everything depending on it; ``foreach`` fans out
+(at most ``parallelism`` at once) and fans back in as lists in item order; a failure stops
+new steps from starting while running ones finish; Ctrl-C terminates the running process
+groups and marks the run ``interrupted``; ``finally`` steps run last in every case, with
+``run.status`` ``succeeded`` or ``failed`` (an interrupted run counts as failed).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from .. import ir
+from ..expr import EvalError
+from ..runtime import Lookup, StepInputs, kill_group, run_step, slot, spec_dir
+from . import cachekey
+from .objects import FileHasher, ObjectStore
+from .progress import Display
+from .records import NO_INDEX, Records, dumps
+from .state import Instance, StepState
+
+
+class PlanError(Exception):
+    """--only/--from name unknown steps, or a run to resume does not fit the spec."""
+
+
+def new_run_id() -> str:
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def git_commit(folder: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+class Runner:
+    def __init__(self, pipeline: ir.Pipeline, params: dict, *, store_dir: str, jobs: int | None = None,
+                 no_cache: bool = False, only: tuple[str, ...] = (), from_: tuple[str, ...] = (),
+                 display: Display | None = None, resume: str | None = None, argv: list[str] | None = None,
+                 kill_grace: float = 5.0) -> None:
+        self.pipeline, self.params = pipeline, params
+        self.store_dir = os.path.abspath(store_dir)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.no_cache = no_cache
+        self.display = display or Display()
+        self.resume = resume
+        self.argv = argv or []
+        self.grace = kill_grace
+        self.spec_path = os.path.abspath(pipeline.source)
+        self.spec_dir = spec_dir(pipeline)
+        self.states = {s.name: StepState(s) for s in pipeline.all_steps}
+        self.reads = {s.name: cachekey.StepReads(s) for s in pipeline.all_steps}
+        self._plan(only, from_)
+
+    # ---------------------------------------------------------------- plan
+
+    def _plan(self, only: tuple[str, ...], from_: tuple[str, ...]) -> None:
+        names = set(self.states)
+        for n in (*only, *from_):
+            if n not in names:
+                raise PlanError(f"no step '{n}' (steps: {', '.join(self.states)})")
+        for st in self.states.values():
+            for d in st.step.depends_on:
+                self.states[d].dependents.append(st)
+        if not only and not from_:
+            return
+        chosen = set(only)
+        for n in from_:
+            stack = [n]
+            while stack:
+                cur = stack.pop()
+                if cur not in chosen:
+                    chosen.add(cur)
+                    stack += [d.name for d in self.states[cur].dependents]
+        ancestors: set[str] = set()
+        stack = [d for n in chosen for d in self.states[n].step.depends_on]
+        while stack:
+            cur = stack.pop()
+            if cur not in ancestors and cur not in chosen:
+                ancestors.add(cur)
+                stack += list(self.states[cur].step.depends_on)
+        for st in self.states.values():
+            if st.name in chosen:
+                st.mode = "force"
+            elif st.name in ancestors:
+                st.mode = "reuse"
+            elif st.step.is_finally and not only:
+                st.mode = "run"
+            else:
+                st.mode = "exclude"
+
+    # ---------------------------------------------------------------- run
+
+    def run(self) -> int:
+        self.records = Records(self.store_dir)
+        self.objects = ObjectStore(self.store_dir)
+        self.hasher = FileHasher(self.records)
+        self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
+        self.base_env = dict(os.environ)
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.running = 0
+        self.failed = False
+        self.interrupted: int | None = None
+        self.cancel = threading.Event()
+        self.run_status: str | None = None             # set for the finally phase
+        self.resume_rows: dict = {}
+        if self.resume:
+            self.run_id = self.resume
+            self.resume_rows = {(r["step"], r["item_index"]): r for r in self.records.executions(self.resume)
+                                if r["status"] == "succeeded"}
+            self.records.reopen_run(self.run_id, self.pipeline.digest())
+        else:
+            self.run_id = new_run_id()
+            self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.pipeline.digest(),
+                                 self.params, git_commit(self.spec_dir), self.argv)
+        self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+        self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
+        self.log_dir = os.path.join(self.store_dir, "logs", self.run_id)
+        self.scratch = os.path.join(self.store_dir, "tmp", self.run_id)
+        os.makedirs(self.log_dir, exist_ok=True)
+        os.makedirs(self.scratch, exist_ok=True)
+        self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
+                          f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
+        self.display.counts["pending"] = len(self.pipeline.all_steps)
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
+               } if threading.current_thread() is threading.main_thread() else {}
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="step")
+        self.pool = pool
+        try:
+            main = [self.states[s.name] for s in self.pipeline.steps]
+            self._phase(main)
+            run_status = "failed" if self.failed or self.interrupted else "succeeded"
+            fin = [self.states[s.name] for s in self.pipeline.finally_steps]
+            if fin:
+                self.cancel = threading.Event()       # finally steps run even after Ctrl-C
+                self.run_status = run_status
+                self._phase(fin)
+            final = ("interrupted" if self.interrupted else
+                     "failed" if self.failed else "succeeded")
+            self.records.flush()
+            self.records.end_run(self.run_id, final)
+        finally:
+            pool.shutdown(wait=True)
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.records.close()
+            try:
+                os.rmdir(self.scratch)
+            except OSError:
+                pass
+        self.status = final
+        self.display.close()
+        if self.interrupted:
+            return 128 + self.interrupted
+        return 1 if self.failed else 0
+
+    def _rel(self, path: str) -> str:
+        rel = os.path.relpath(path)
+        return rel if not rel.startswith("../..") else path
+
+    # ---------------------------------------------------------------- the loop
+
+    def _phase(self, states: list[StepState]) -> None:
+        self.ready: deque[StepState] = deque()
+        for st in states:
+            st.waiting_on = sum(1 for d in st.step.depends_on if not self.states[d].terminal)
+            if st.waiting_on == 0:
+                self.ready.append(st)
+        self.launchable: list[StepState] = []
+        while True:
+            while self.ready:
+                self._activate(self.ready.popleft())
+            self._launch_some()
+            if self.ready:
+                continue                                # cache hits settled steps: go on at once
+            if self.running == 0 and not self.launchable:
+                break                                   # every step of the phase is settled
+            self.records.flush()
+            try:
+                ev = self.events.get(timeout=0.25)
+            except queue.Empty:
+                self.display.tick()
+                continue
+            self._complete(*ev)
+            while True:
+                try:
+                    ev = self.events.get_nowait()
+                except queue.Empty:
+                    break
+                self._complete(*ev)
+        self.records.flush()
+
+    @property
+    def stopping(self) -> bool:
+        """No new steps start after a failure or Ctrl-C (finally steps excepted)."""
+        return (self.failed or self.interrupted is not None) and self.run_status is None
+
+    # ---------------------------------------------------------------- step level
+
+    def _terminal(self, st: StepState, status: str, reason: str = "") -> None:
+        st.status, st.reason = status, reason
+        c = self.display.counts
+        c["pending"] -= 1
+        if status in ("skipped", "not_run"):
+            if status == "skipped":
+                c["skipped"] += 1
+            self.display.event("skipped" if status == "skipped" else "not_run", st.name,
+                               f"skipped ({reason})" if status == "skipped" else f"not run ({reason})")
+        if status in ("skipped", "not_run", "failed") and not st.instances:
+            now = time.time()
+            self.records.record({"run_id": self.run_id, "step": st.name, "item_index": NO_INDEX,
+                                 "status": status, "started": now, "ended": now, "reason": reason,
+                                 "error": reason if status == "failed" else None})
+        for d in st.dependents:
+            d.waiting_on -= 1
+            if d.waiting_on == 0 and d.status == "waiting" and d.step.is_finally == st.step.is_finally:
+                self.ready.append(d)
+
+    def _activate(self, st: StepState) -> None:
+        if st.mode == "exclude":
+            return self._terminal(st, "excluded", "not selected")
+        deps = [self.states[d] for d in st.step.depends_on]
+        broken = [d.name for d in deps if d.status in ("failed", "not_run")]
+        if broken:
+            return self._terminal(st, "not_run", f"upstream '{broken[0]}' did not succeed")
+        skipped = [d.name for d in deps if d.status == "skipped"]
+        if skipped:
+            return self._terminal(st, "skipped", f"upstream '{skipped[0]}' was skipped")
+        if self.stopping:
+            return self._terminal(st, "not_run", "the run is stopping")
+        values, artifacts, hashes = self._inputs(st.step)
+        st.inputs = (values, artifacts, hashes)
+        probe = StepInputs(self.params, values, artifacts, run_id=self.run_id, run_date=self.run_date,
+                           run_status=self.run_status)
+        try:
+            if st.step.condition is not None:
+                ok = self._eval(st.step.condition, st.step, probe)
+                if not isinstance(ok, bool):
+                    raise EvalError(f"if: gave {ok!r}, not a bool", 0, 0)
+                if not ok:
+                    return self._terminal(st, "skipped", "if: false")
+            if st.step.foreach is not None:
+                items = self._eval(st.step.foreach, st.step, probe)
+                if not isinstance(items, list):
+                    raise EvalError(f"foreach: gave {type(items).__name__}, not a list", 0, 0)
+                st.instances = [Instance(st, i, it) for i, it in enumerate(items)]
+            else:
+                st.instances = [Instance(st, None)]
+        except (EvalError, KeyError, OSError, ValueError) as e:
+            self.failed = True
+            self.display.counts["failed"] += 1
+            self.display.event("failed", st.name, "FAILED", f"evaluating its if:/foreach: failed: {e}")
+            return self._terminal(st, "failed", f"evaluating its if:/foreach: failed: {e}")
+        st.status = "active"
+        if not st.instances:
+            st.gather()
+            self.display.event("done", st.name, "(foreach: no items)")
+            now = time.time()
+            self.records.record({"run_id": self.run_id, "step": st.name, "item_index": NO_INDEX,
+                                 "status": "succeeded", "started": now, "ended": now,
+                                 "reason": "foreach: no items", "values_json": dumps(st.values)})
+            return self._terminal(st, "succeeded")
+        st.pending.extend(st.instances)
+        self.launchable.append(st)
+
+    def _eval(self, value: ir.Value, step: ir.Step, inputs: StepInputs):
+        if value.template is None:
+            return value.literal
+        return value.template.render(Lookup(self.pipeline, step, inputs, {}, {}, self.display.line))
+
+    def _inputs(self, step: ir.Step) -> tuple[dict, dict, dict]:
+        """Upstream values and artifact paths the step reads, and their digests for its key."""
+        values: dict[str, dict] = {}
+        artifacts: dict[str, dict] = {}
+        hashes: dict[str, object] = {}
+        for inp in step.inputs:
+            p = self.states[inp.step]
+            if p.status != "succeeded":
+                continue                          # a finally step reading a step that did not run
+            ref = f"steps.{inp.step}.outputs.{inp.output}"
+            if inp.is_artifact:
+                artifacts.setdefault(inp.step, {})[inp.output] = p.artifacts[inp.output]
+                hashes[ref] = p.hashes[inp.output]
+            else:
+                values.setdefault(inp.step, {})[inp.output] = p.values[inp.output]
+                hashes[ref] = p.values[inp.output]
+        return values, artifacts, hashes
+
+    def _finish_step(self, st: StepState) -> None:
+        statuses = {i.status for i in st.instances}
+        if statuses == {"succeeded"}:
+            st.gather()
+            self._terminal(st, "succeeded")
+        elif statuses & {"failed", "timeout"}:
+            self._terminal(st, "failed")
+        else:
+            self._terminal(st, "not_run", "cancelled")
+
+    # ---------------------------------------------------------------- instance level
+
+    def _launch_some(self) -> None:
+        if self.stopping:
+            for st in self.launchable:
+                for inst in st.pending:
+                    inst.status = "not_run"
+                    self._record(inst, reason="the run is stopping")
+                st.finished += len(st.pending)
+                st.pending.clear()
+                if st.running == 0:
+                    self._finish_step(st)
+            self.launchable = []
+            return
+        i = 0
+        while i < len(self.launchable) and self.running < self.jobs and not self.stopping:
+            st = self.launchable[i]
+            limit = st.step.parallelism or self.jobs
+            while st.pending and st.running < limit and self.running < self.jobs and not self.stopping:
+                self._launch(st.pending.popleft())
+            if not st.pending:
+                self.launchable.pop(i)
+            else:
+                i += 1
+
+    def _key(self, inst: Instance) -> None:
+        step = inst.step
+        r = self.reads[step.name]
+        run_fields = {"id": self.run_id, "date": self.run_date, "status": self.run_status}
+        inst.input_hashes = inst.state.inputs[2]
+        inst.parts = {
+            "definition": r.definition,
+            "params": {p: self.params[p] for p in r.params},
+            "inputs": inst.input_hashes,
+            "deps": cachekey.dep_digests(self.spec_dir, step.deps, self.hasher) if step.deps else {},
+            "modules": self.modules.digests(step.module) if step.kind == "call" else {},
+            "item": inst.item,
+            "run": {k: run_fields.get(k) for k in r.run},
+            "env": {k: self.base_env.get(k) for k in r.env},
+        }
+        inst.key = cachekey.make_key(inst.parts)
+
+    def _launch(self, inst: Instance) -> None:
+        st, step = inst.state, inst.step
+        self._key(inst)
+        idx = NO_INDEX if inst.index is None else inst.index
+        row = None
+        resumed = self.resume_rows.get((step.name, idx)) if not step.is_finally else None
+        if resumed is not None and resumed["cache_key"] == inst.key:
+            row, why = resumed, "succeeded earlier in this run"
+        elif st.mode == "reuse" or (st.mode == "run" and step.cache and not self.no_cache):
+            row, why = self.records.find_cached(inst.key), "cached"
+        if row is not None and self._restore(inst, row):
+            inst.reason = why if why != "cached" else f"cache key unchanged (from run {row['run_id']})"
+            inst.status, inst.cache_hit = "succeeded", True
+            inst.reused_from = row["run_id"]
+            inst.started = inst.ended = time.time()
+            self.display.counts["cached"] += 1
+            self.display.event("cached", inst.label, "cached", inst.reason)
+            return self._settle(inst)
+        if st.mode == "reuse":
+            inst.status = "failed"
+            inst.error = (f"step '{step.name}' is not selected, and the store has no successful execution "
+                          "of it with its current cache key (params, code or inputs changed since?): "
+                          f"run it first, e.g. pipespec run {self._rel(self.spec_path)} --only {step.name}")
+            self.failed = True
+            self.display.counts["failed"] += 1
+            self.display.event("failed", inst.label, "NOT IN STORE", inst.error)
+            return self._settle(inst)
+        inst.reason = self._why(inst)
+        inst.status = "running"
+        inst.started = time.time()
+        self.running += 1
+        st.running += 1
+        self.display.counts["running"] += 1
+        self.display.started(id(inst), inst.label)
+        values, artifacts, _ = st.inputs
+        fut = self.pool.submit(self._work, inst, values, artifacts, self.run_status, self.cancel)
+        fut.add_done_callback(lambda f, inst=inst: self.events.put((inst, f)))
+
+    def _why(self, inst: Instance) -> str:
+        step, st = inst.step, inst.state
+        if st.mode == "force":
+            return "selected by --only/--from"
+        if not step.cache:
+            return "cache: false"
+        if self.no_cache:
+            return "--no-cache"
+        idx = NO_INDEX if inst.index is None else inst.index
+        prev = self.records.previous(self.spec_path, step.name, idx, self.run_id)
+        if prev is None:
+            return "no earlier execution of this step"
+        changes = cachekey.explain(json.loads(prev["key_parts"]), inst.parts)
+        if changes:
+            return "; ".join(changes)
+        if prev["status"] != "succeeded":
+            return f"its last execution (run {prev['run_id']}) {prev['status']}"
+        return "its stored outputs are gone"
+
+    def _restore(self, inst: Instance, row) -> bool:
+        try:
+            hashes = json.loads(row["output_hashes"] or "{}")
+            if not all(self.objects.has(h) for h in hashes.values()):
+                return False
+            paths = {}
+            for name, h in hashes.items():
+                dst = os.path.join(self.run_dir, inst.step.name, slot(inst.index), name)
+                self.objects.restore(h, dst)
+                paths[name] = dst
+        except (OSError, ValueError):
+            return False
+        inst.hashes, inst.artifacts = hashes, paths
+        inst.values = json.loads(row["values_json"] or "{}")
+        inst.metrics = json.loads(row["metrics_json"] or "{}")
+        inst.attempts = 0
+        return True
+
+    def _work(self, inst: Instance, values: dict, artifacts: dict, run_status, cancel):
+        """On a worker thread: run the instance through the shared executor, store its outputs."""
+        step = inst.step
+        outs = {o.name: os.path.join(self.run_dir, step.name, slot(inst.index), o.name)
+                for o in step.artifact_outputs}
+        base = step.name if inst.index is None else f"{step.name}.{inst.index}"
+        inst.stdout = os.path.join(self.log_dir, base + ".out")
+        inst.stderr = os.path.join(self.log_dir, base + ".err")
+        inputs = StepInputs(self.params, values, artifacts, item=inst.item, index=inst.index,
+                            run_id=self.run_id, run_date=self.run_date, run_status=run_status)
+        with open(inst.stdout, "wb", buffering=0) as so, open(inst.stderr, "wb", buffering=0) as se:
+            def warn(msg: str) -> None:
+                se.write((msg + "\n").encode())
+                self.display.line(f"  {inst.label}: {msg}")
+
+            def retry(n: int, delay: float, why: str) -> None:
+                self.display.event("retry", inst.label, f"attempt {n} failed ({why}); retrying in {delay:g}s")
+
+            res = run_step(self.pipeline, step, inputs, outs, scratch=self.scratch, base_env=self.base_env,
+                           stdout=so, stderr=se, cancel=cancel, on_start=self._proc_started,
+                           on_end=self._proc_ended, on_retry=retry, warn=warn, grace=self.grace)
+        hashes = {}
+        if res.ok:
+            try:
+                for name, path in res.artifacts.items():
+                    hashes[name] = self.objects.ingest(path)
+            except OSError as e:
+                res.status, res.exit_code, res.error = "failed", 1, f"storing its outputs failed: {e}"
+        return res, hashes
+
+    def _proc_started(self, proc: subprocess.Popen) -> None:
+        self.procs[proc.pid] = proc
+        if self.cancel.is_set():
+            threading.Thread(target=kill_group, args=(proc, self.grace), daemon=True).start()
+
+    def _proc_ended(self, proc: subprocess.Popen) -> None:
+        self.procs.pop(proc.pid, None)
+
+    def _complete(self, inst: Instance, fut) -> None:
+        st = inst.state
+        self.running -= 1
+        st.running -= 1
+        self.display.counts["running"] -= 1
+        self.display.stopped(id(inst))
+        try:
+            res, hashes = fut.result()
+        except Exception as e:                   # a bug of ours, not the step's: say so
+            from ..runtime import StepResult
+
+            res, hashes = StepResult(inst.step.name, inst.index, "failed", 1, error=f"internal error: {e!r}"), {}
+        inst.ended = time.time()
+        inst.status, inst.attempts, inst.exit_code, inst.error = res.status, res.attempts, res.exit_code, res.error
+        inst.values, inst.metrics, inst.artifacts, inst.hashes = res.values, res.metrics, res.artifacts, hashes
+        d = self.display
+        if res.ok:
+            d.counts["done"] += 1
+            tries = f", {res.attempts} attempts" if res.attempts > 1 else ""
+            d.event("done", inst.label, f"({res.duration_s:.1f}s{tries})", inst.reason)
+        elif res.status == "cancelled":
+            d.event("not_run", inst.label, "cancelled")
+        else:
+            self.failed = True
+            d.counts["failed"] += 1
+            what = "TIMED OUT" if res.status == "timeout" else f"FAILED (exit {res.exit_code})"
+            d.event("failed", inst.label, f"{what} — see {self._rel(inst.stderr)}", res.error or "")
+            for line in _tail(inst.stderr, 6):
+                d.line(f"    | {line}")
+        self._settle(inst)
+
+    def _settle(self, inst: Instance) -> None:
+        st = inst.state
+        self._record(inst)
+        st.finished += 1
+        if st.finished == len(st.instances) and st.running == 0 and not st.pending:
+            self._finish_step(st)
+
+    def _record(self, inst: Instance, reason: str | None = None) -> None:
+        self.records.record({
+            "run_id": self.run_id, "step": inst.step.name,
+            "item_index": NO_INDEX if inst.index is None else inst.index,
+            "item": dumps(inst.item) if inst.index is not None else None,
+            "status": inst.status, "attempts": inst.attempts, "started": inst.started, "ended": inst.ended,
+            "cache_hit": int(inst.cache_hit), "reused_from": inst.reused_from, "cache_key": inst.key,
+            "key_parts": dumps(inst.parts) if inst.parts is not None else None,
+            "input_hashes": dumps(inst.input_hashes), "output_hashes": dumps(inst.hashes),
+            "output_paths": dumps(inst.artifacts), "values_json": dumps(inst.values),
+            "metrics_json": dumps(inst.metrics), "stdout_path": inst.stdout, "stderr_path": inst.stderr,
+            "exit_code": inst.exit_code, "error": inst.error, "reason": reason or inst.reason})
+
+    # ---------------------------------------------------------------- signals
+
+    def _on_signal(self, signum, frame) -> None:
+        again = self.interrupted is not None
+        if not again:
+            self.interrupted = signum
+            self.display.line(f"interrupted ({signal.Signals(signum).name}): stopping the running steps; "
+                              "finally steps still run (Ctrl-C again to stop them too)")
+        elif self.run_status is None:
+            self.display.line("interrupted again: killing the running steps now")
+        self.cancel.set()
+        for proc in list(self.procs.values()):
+            threading.Thread(target=kill_group, args=(proc, 0.0 if again else self.grace), daemon=True).start()
+
+
+def _tail(path: str | None, n: int) -> list[str]:
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if ln.strip()][-n:]
