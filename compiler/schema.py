@@ -173,10 +173,11 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
     if v == "type":
         want = err.validator_value
         want_s = want if isinstance(want, str) else " or ".join(want)
-        if (isinstance(node, ScalarNode) and node.style == "" and "string" in want
+        if (isinstance(node, ScalarNode) and node.style == "" and want == "string"
                 and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)):
+            changed = f" (YAML reads {node.source} as {node.value!r})" if str(node.value) != node.source else ""
             return [Diagnostic("E108", f"{node.source} is read as a number here, where {_where(path)} expects a string",
-                               node.span, help=f"quote it: \"{node.source}\" (YAML reads 3.10 as 3.1)")]
+                               node.span, help=f"quote it: \"{node.source}\"{changed}")]
         return [Diagnostic("E200", f"{_where(path)} must be {_article(want_s)}, not {_article(_json_type(err.instance))}",
                            node.span)]
     if v == "enum":

@@ -59,3 +59,22 @@ def test_with_argument_names():
     text = STEPS.replace("run: echo", "call: m:f") + "    with:\n      ok: 1\n      bad-arg: 2\n"
     [d] = diags(text, "E203")
     assert at(d) == (8, 7) and d.message == "'bad-arg' is not a valid argument name"
+
+
+# -- E108 ---------------------------------------------------------------------------------------
+def test_version_like_float_where_a_string_is_expected():
+    [d] = diags(STEPS.replace("steps:", "defaults:\n  image: 3.10\nsteps:"), "E108")
+    assert at(d) == (4, 10) and d.help == 'quote it: "3.10" (YAML reads 3.10 as 3.1)'
+
+
+def test_e108_help_names_the_number_actually_read():
+    [d] = diags(STEPS + "    description: 1e3\n", "E108")
+    assert d.help == 'quote it: "1e3" (YAML reads 1e3 as 1000.0)'
+    [d] = diags(STEPS.replace("run: echo", "run: 42"), "E108")
+    assert d.help == 'quote it: "42"'
+
+
+def test_no_e108_where_a_string_is_only_one_of_the_choices():
+    ds = diags(STEPS + "    if: 1\n")
+    assert "E108" not in [d.code for d in ds]
+    assert [d.message for d in ds if d.code == "E200"] == ["steps.a.if must be a string or boolean, not an integer"]
