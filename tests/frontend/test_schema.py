@@ -78,3 +78,7 @@ def test_no_e108_where_a_string_is_only_one_of_the_choices():
     ds = diags(STEPS + "    if: 1\n")
     assert "E108" not in [d.code for d in ds]
     assert [d.message for d in ds if d.code == "E200"] == ["steps.a.if must be a string or boolean, not an integer"]
+
+
+def test_a_number_in_if_is_reported_once():
+    assert [d.code for d in diags(STEPS + "    if: 1\n") if d.is_error] == ["E200"]
