@@ -118,24 +118,30 @@ def show_run(records, run, out: TextIO) -> None:
 
 
 def _lineage(records, run, rows, out: TextIO) -> None:
-    arts = []
+    """Each artifact: who produced it (this run, or the run a cache hit came from), its
+    digest, and the step instances of this run that read it."""
+    readers: dict[str, list[str]] = {}
     for e in rows:
-        hashes = json.loads(e["output_hashes"] or "{}")
-        for name, h in hashes.items():
-            arts.append((e, name, h))
-    if not arts:
-        return
-    out.write("\nartifacts (lineage):\n")
-    for e, name, h in arts:
-        label = e["step"] + (f"[{e['item_index']}]" if e["item_index"] >= 0 else "")
-        made = f"produced by run {e['reused_from']}" if e["cache_hit"] and e["reused_from"] else "produced here"
-        users = sorted({f"{c['step']}" + (f"[{c['item_index']}]" if c["item_index"] >= 0 else "")
-                        for c in records.consumers([h]) if c["run_id"] == run["id"]})
-        out.write(f"  {label}.{name}  {h[:19]}  {made}; read by {', '.join(users) or 'nobody'}\n")
+        for ref in json.loads(e["input_hashes"] or "{}"):
+            readers.setdefault(ref, []).append(_label(e))
+    lines = []
+    for e in rows:
+        for name, h in json.loads(e["output_hashes"] or "{}").items():
+            made = f"from run {e['reused_from']}" if e["cache_hit"] and e["reused_from"] else "made here"
+            users = readers.get(f"steps.{e['step']}.outputs.{name}", [])
+            lines.append(f"  {_label(e)}.{name}  sha256:{h.removeprefix('dir:')[:16]}"
+                         f"{' (dir)' if h.startswith('dir:') else ''}  {made}; read by {', '.join(users) or 'no step'}")
+    if lines:
+        out.write("\nartifacts (lineage):\n" + "\n".join(lines) + "\n")
 
 
-def metrics_table(records, runs, out: TextIO) -> None:
-    """Rows = runs, columns = step.metric (fan-out instances as step[i].metric)."""
+def _label(e) -> str:
+    return e["step"] + (f"[{e['item_index']}]" if e["item_index"] >= 0 else "")
+
+
+def metrics_table(records, runs, out: TextIO, only: list[str] | None = None) -> None:
+    """Rows = runs, columns = step.metric (fan-out instances as step[i].metric); ``only``
+    keeps the columns containing any of its substrings."""
     columns: list[str] = []
     data: list[tuple[str, dict]] = []
     for r in runs:
@@ -146,6 +152,8 @@ def metrics_table(records, runs, out: TextIO) -> None:
             for out_name, fields in m.items():
                 for k, v in fields.items():
                     col = f"{label}.{k}" if len(m) == 1 else f"{label}.{out_name}.{k}"
+                    if only and not any(o in col for o in only):
+                        continue
                     cells[col] = v
                     if col not in columns:
                         columns.append(col)

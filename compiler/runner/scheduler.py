@@ -371,7 +371,8 @@ class Runner:
         if row is not None and self._restore(inst, row):
             inst.reason = why if why != "cached" else f"cache key unchanged (from run {row['run_id']})"
             inst.status, inst.cache_hit = "succeeded", True
-            inst.reused_from = row["run_id"]
+            # the run that really made it, through any chain of cache hits
+            inst.reused_from = row["reused_from"] if row["cache_hit"] and row["reused_from"] else row["run_id"]
             inst.started = inst.ended = time.time()
             self.display.counts["cached"] += 1
             self.display.event("cached", inst.label, "cached", inst.reason)
