@@ -1,0 +1,437 @@
+"""The GitHub Actions backend: IR -> one workflow file for ``.github/workflows/``.
+
+Takes an ``ir.Pipeline``, gives YAML text. The workflow is built as plain data and written with
+PyYAML, never from a text template; the only edit to the serialised text is the ``# vX.Y.Z``
+comment after each pinned ``uses:`` (``github_pins.annotate``), and a test loads the result
+back and compares it with the data.
+
+The shape (docs/targets/github.md has the full mapping):
+
+- ``on``: ``workflow_dispatch`` with one typed input per param, ``schedule`` from the spec,
+  ``push``/``pull_request`` from ``targets.github``.
+- one job per step, ``needs`` = the step's dependencies. Every job runs the shared step executor
+  (``pipespec exec``), which also does the retries (GitHub has none). ``if:`` is translated by
+  ``github_expr``; GitHub's implied ``success()`` skips everything downstream of a skipped job.
+- ``foreach:`` is a matrix over the items; the leg's ``strategy.job-index`` is the item index.
+- artifacts and value outputs travel as GitHub artifacts (upload/download-artifact, one per
+  step instance, named ``pipespec--<step>--<index or _>``) or, with ``targets.github.artifact_root``,
+  through the executor's artifact root with no action at all. Value outputs of single jobs are
+  also job outputs, for ``if:``/``foreach:``; fan-in never goes through job outputs.
+- ``finally:`` steps are jobs with ``if: always()`` and ``run.status`` computed from ``needs``.
+- security: ``permissions: {}`` at the top, ``contents: read`` only where the code is checked
+  out; actions pinned by SHA; ``persist-credentials: false``; no ``${{ }}`` in any ``run:``
+  (values reach the shell through ``env:``); secrets only as ``${{ secrets.NAME }}`` in ``env:``.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+
+import yaml
+
+from pipespec import ir
+from pipespec.expr import ast as A
+from pipespec.units import memory_bytes
+
+from .base import EMULATED, NATIVE, Backend, CompileOptions, uses
+from .github_expr import Translator, Untranslatable, compact_json
+from .github_pins import action_step, annotate
+
+MAX_INPUTS = 25            # workflow_dispatch inputs
+MAX_MATRIX = 256           # jobs per matrix
+HOSTED_JOB_MINUTES = 360   # GitHub-hosted runners stop a job after 6 h
+ROOT_TMP = "${{ runner.temp }}/pipespec/${{ github.run_id }}"
+RUN_STATUS = ("((contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled'))"
+              " && 'failed' || 'succeeded')")
+PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0",
+           "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *"}
+_SECRET_NAME = re.compile(r"^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class GithubBackend(Backend):
+    name = "github"
+    description = "GitHub Actions workflow (.github/workflows/<name>.yml)"
+    extension = ".yml"
+    capabilities = {
+        "params": (NATIVE, "workflow_dispatch inputs (<= 25); defaults written out for scheduled runs"),
+        "schedule": (NATIVE, "on.schedule cron (UTC)"),
+        "run_steps": (NATIVE, "a job running pipespec exec"),
+        "call_steps": (NATIVE, "a job running pipespec exec"),
+        "value_outputs": (NATIVE, "job outputs via $GITHUB_OUTPUT, and _values.json beside the artifacts"),
+        "artifacts": (NATIVE, "upload/download-artifact, or targets.github.artifact_root"),
+        "if": (NATIVE, "job if: with fromJSON; skipped needs skip their dependants"),
+        "foreach": (NATIVE, "strategy.matrix (<= 256 legs); fan-in through artifacts"),
+        "parallelism": (NATIVE, "strategy.max-parallel"),
+        "finally": (NATIVE, "a job with if: always() needing every step"),
+        "retries": (EMULATED, "GitHub has no job retries: pipespec exec --retries-by-executor retries in the job"),
+        "timeout": (NATIVE, "timeout-minutes on every job (all attempts + setup) and per attempt by the executor"),
+        "cache": (NATIVE, "jobs always run; the executor's cache applies with a shared artifact_root"),
+        "resources": (EMULATED, "cpu/memory pick a runner label from targets.github.runners; not enforced"),
+        "gpu": (EMULATED, "a GPU runner label from targets.github.runners or gpu_runs_on"),
+        "image": (NATIVE, "job container:"),
+        "env": (NATIVE, "set by the step executor"),
+        "secrets": (NATIVE, "${{ secrets.NAME }} in the job's env:"),
+    }
+
+    # resources and gpu pick runner labels; generate() reports what cannot be placed
+    def check_capabilities(self, pipe: ir.Pipeline) -> None:
+        for feature, span, what in uses(pipe):
+            if feature in ("resources", "gpu"):
+                continue
+            level, how = self.capabilities.get(feature, (NATIVE, ""))
+            if level == EMULATED:
+                self.unsupported(span, f"{what} is emulated on {self.name}: {how}", emulated=True)
+
+    def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
+        doc = _Builder(self, pipe, opts).workflow()
+        header = "".join(f"# {line}\n" for line in self.header_lines(pipe, opts))
+        return header + annotate(dump(doc))
+
+
+class _Config:
+    """``targets.github``, with defaults. The JSON schema has checked the types."""
+
+    def __init__(self, backend: GithubBackend, pipe: ir.Pipeline, opts: CompileOptions) -> None:
+        t = pipe.target("github")
+        self.runs_on = t.get("runs_on", "ubuntu-latest")
+        self.gpu_runs_on = t.get("gpu_runs_on")
+        self.runners = list(t.get("runners", []))
+        self.artifact_root = t.get("artifact_root")
+        self.setup = t.get("setup", True)
+        self.python = t.get("python", "3.11")
+        self.install = t.get("install", "python -m pip install pipespec")
+        self.pipespec = t.get("pipespec", "pipespec")
+        self.push = t.get("push")
+        self.pull_request = t.get("pull_request")
+        self.fail_if_skipped = list(t.get("fail_if_skipped", []))
+        spec = t.get("spec_path") or opts.spec_path.replace("\\", "/")
+        self.spec_path = posixpath.normpath(spec)
+        for key in ("artifact_root", "python", "install", "pipespec", "spec_path", "runs_on", "gpu_runs_on"):
+            if "${{" in compact_json(getattr(self, key)):
+                backend.unsupported(pipe.span, f"targets.github.{key} holds '${{{{': GitHub would "
+                                    "evaluate it as an expression", help="write the value literally")
+        for r in self.runners:
+            if "${{" in compact_json(r):
+                backend.unsupported(pipe.span, "targets.github.runners holds '${{': GitHub would evaluate it")
+
+
+class _Builder:
+    def __init__(self, backend: GithubBackend, pipe: ir.Pipeline, opts: CompileOptions) -> None:
+        self.b = backend
+        self.pipe = pipe
+        self.cfg = _Config(backend, pipe, opts)
+        self.tr = Translator(pipe)
+        self.conditions: dict[str, str] = {}
+        self.matrices: dict[str, object] = {}
+        self.step_names = {s.name for s in pipe.all_steps}
+
+    # -- the document ----------------------------------------------------------------------
+    def workflow(self) -> dict:
+        pipe = self.pipe
+        for st in pipe.all_steps:
+            self._translate(st)
+        doc: dict = {"name": pipe.name, "on": self._triggers(), "permissions": {}}
+        env = {"PIPESPEC_SPEC": self.cfg.spec_path, "PIPESPEC_RUN_ID": "${{ github.run_id }}"}
+        if pipe.params:
+            env["PIPESPEC_PARAMS"] = "${{ github.event_name == 'workflow_dispatch' && toJSON(inputs) || '{}' }}"
+        if self.cfg.artifact_root:
+            env["PIPESPEC_ARTIFACT_ROOT"] = self.cfg.artifact_root
+        doc["env"] = env
+        doc["defaults"] = {"run": {"shell": "bash"}}
+        jobs = {st.name: self._job(st) for st in pipe.all_steps}
+        jobs.update(self._gates())
+        doc["jobs"] = jobs
+        return doc
+
+    def _triggers(self) -> dict:
+        pipe, on = self.pipe, {}
+        if len(pipe.params) > MAX_INPUTS:
+            self.b.unsupported(pipe.params[MAX_INPUTS].span,
+                               f"{len(pipe.params)} params, but workflow_dispatch takes at most {MAX_INPUTS} inputs",
+                               limit=True, help="group related params into one map param")
+        inputs = {p.name: _input(p) for p in pipe.params}
+        on["workflow_dispatch"] = {"inputs": inputs} if inputs else {}
+        if pipe.schedule:
+            on["schedule"] = [{"cron": PRESETS.get(pipe.schedule, pipe.schedule)}]
+        for event in ("push", "pull_request"):
+            value = getattr(self.cfg, event)
+            if value is not None:
+                on[event] = value
+        automatic = [e for e in ("schedule", "push", "pull_request") if e in on]
+        for p in pipe.params:
+            if p.required and automatic:
+                self.b.unsupported(p.span, f"param '{p.name}' has no default, but {automatic[0]} runs "
+                                   "pass no inputs", help="give it a default")
+        return on
+
+    # -- expressions -------------------------------------------------------------------------
+    def _translate(self, st: ir.Step) -> None:
+        self.tr.run_status = RUN_STATUS if st.is_finally else None
+        if st.condition is not None:
+            text = self._expression(st, st.condition, "if:")
+            if text is not None:
+                self.conditions[st.name] = text
+        if st.foreach is not None:
+            self.matrices[st.name] = self._matrix(st)
+
+    def _expression(self, st: ir.Step, value: ir.Value, where: str) -> str | None:
+        if value.is_literal:
+            return "true" if value.literal is True else "false" if value.literal is False else None
+        te = value.template.exprs[0]
+        try:
+            res = self.tr.translate(te.expr)
+        except Untranslatable as e:
+            self.b.unsupported(_at(value, te, e.start, e.end),
+                               f"{where} of step '{st.name}': {e.message}")
+            return None
+        for msg, start, end in res.warnings:
+            self.b.unsupported(_at(value, te, start, end), f"{where} of step '{st.name}': {msg}", emulated=True)
+        return res.text
+
+    def _matrix(self, st: ir.Step):
+        fe = st.foreach
+        if fe.is_literal:
+            items = list(fe.literal)
+            if len(items) > MAX_MATRIX:
+                self.b.unsupported(fe.span, f"foreach: of step '{st.name}' has {len(items)} items; a GitHub "
+                                   f"matrix has at most {MAX_MATRIX} legs", limit=True)
+            plain = all(isinstance(i, (int, float, bool)) or isinstance(i, str) and "${{" not in i for i in items)
+            return items if plain and items else list(range(len(items)))
+        te = fe.template.exprs[0]
+        if isinstance(te.expr, A.Ref) and te.expr.root == "params":
+            p = self.pipe.param(te.expr.path[0])
+            if isinstance(p.default, list) and len(p.default) > MAX_MATRIX:
+                self.b.unsupported(fe.span, f"foreach: of step '{st.name}': the default of param "
+                                   f"'{p.name}' has {len(p.default)} items; a GitHub matrix has at most "
+                                   f"{MAX_MATRIX} legs", limit=True)
+        text = self._expression(st, fe, "foreach:")
+        return None if text is None else "${{ " + text + " }}"
+
+    # -- jobs --------------------------------------------------------------------------------
+    def _job(self, st: ir.Step) -> dict:
+        job: dict = {}
+        needs = list(st.depends_on)
+        if st.is_finally:
+            needs = [s.name for s in self.pipe.steps] + [n for n in st.depends_on if n not in self.step_names]
+        if needs:
+            job["needs"] = needs
+        cond = self.conditions.get(st.name)
+        if st.is_finally:
+            job["if"] = "${{ always() && (" + cond + ") }}" if cond else "${{ always() }}"
+        elif cond is not None:
+            job["if"] = "${{ " + cond + " }}"
+        job["runs-on"] = self._runs_on(st)
+        if st.image:
+            if "${{" in st.image:
+                self.b.unsupported(st.span, f"image of step '{st.name}' holds '${{{{'")
+            job["container"] = {"image": st.image}
+        job["timeout-minutes"] = self._timeout(st)
+        if self.cfg.setup:
+            job["permissions"] = {"contents": "read"}
+        if st.foreach is not None:
+            strategy: dict = {"fail-fast": False}
+            if st.parallelism:
+                strategy["max-parallel"] = st.parallelism
+            strategy["matrix"] = {"item": self.matrices.get(st.name) or []}
+            job["strategy"] = strategy
+        outputs = self._outputs(st)
+        if outputs:
+            job["outputs"] = outputs
+        job["steps"] = self._setup(st) + self._downloads(st) + self._exec(st) + self._uploads(st)
+        return job
+
+    def _runs_on(self, st: ir.Step):
+        r, cfg = st.resources, self.cfg
+        gpu = bool(r.gpu or r.accelerator)
+        for rule in cfg.runners:
+            if _fits(rule, r) and (gpu or not rule.get("gpu")):
+                return rule["runs_on"]
+        if gpu:
+            if cfg.gpu_runs_on and not r.accelerator:
+                return cfg.gpu_runs_on
+            what = f"accelerator {r.accelerator}" if r.accelerator else f"{r.gpu} GPU(s)"
+            self.b.unsupported(st.span, f"step '{st.name}' asks for {what}, but no GitHub runner offers it",
+                               help="add targets.github.runners: [{runs_on: <label>, gpu: N, accelerator: ...}]"
+                               + ("" if r.accelerator else " or set targets.github.gpu_runs_on"))
+        return cfg.runs_on
+
+    def _timeout(self, st: ir.Step) -> int:
+        setup = (10 if self.cfg.setup else 0) + 5          # checkout/python/install; transfers, start
+        if st.timeout_s is None:
+            return HOSTED_JOB_MINUTES
+        r = st.retries
+        delays = sum(min(r.delay_s * r.backoff ** k, r.max_delay_s) for k in range(r.limit))
+        minutes = math.ceil((st.timeout_s * (r.limit + 1) + delays) / 60) + setup
+        if minutes > HOSTED_JOB_MINUTES:
+            self.b.unsupported(st.span, f"step '{st.name}' may need {minutes} min (timeout x {r.limit + 1} "
+                               f"attempts + delays + setup); GitHub-hosted runners stop a job after "
+                               f"{HOSTED_JOB_MINUTES} min (self-hosted: up to 5 days)", emulated=True)
+        return minutes
+
+    def _outputs(self, st: ir.Step) -> dict:
+        if st.foreach is not None or st.is_finally:
+            return {}
+        # pipespec exec writes value outputs, and metrics as one line of JSON, to $GITHUB_OUTPUT
+        return {o.name: "${{ steps.exec.outputs." + o.name + " }}"
+                for o in st.outputs if not o.is_artifact or o.type == "metrics"}
+
+    def _setup(self, st: ir.Step) -> list:
+        if not self.cfg.setup:
+            return []
+        steps = [action_step("actions/checkout", {"persist-credentials": False}, "check out the spec and step code")]
+        if not st.image:
+            steps.append(action_step("actions/setup-python", {"python-version": self.cfg.python}, "set up Python"))
+        steps.append({"name": "install pipespec", "run": self.cfg.install})
+        return steps
+
+    def _downloads(self, st: ir.Step) -> list:
+        if self.cfg.artifact_root:
+            return []
+        producers = sorted({i.step for i in st.inputs})
+        return [action_step("actions/download-artifact", {
+            "pattern": f"pipespec--{p}--*", "path": f"{ROOT_TMP}/{p}", "merge-multiple": True},
+            f"download outputs of {p}") for p in producers]
+
+    def _uploads(self, st: ir.Step) -> list:
+        if self.cfg.artifact_root or not st.outputs or st.is_finally:
+            return []
+        index = "${{ strategy.job-index }}" if st.foreach is not None else "_"
+        return [action_step("actions/upload-artifact", {
+            "name": f"pipespec--{st.name}--{index}", "path": f"{ROOT_TMP}/{st.name}",
+            "if-no-files-found": "error", "overwrite": True}, f"upload outputs of {st.name}")]
+
+    def _exec(self, st: ir.Step) -> list:
+        root = '"$PIPESPEC_ARTIFACT_ROOT"' if self.cfg.artifact_root else '"$RUNNER_TEMP/pipespec"'
+        args = [f'{self.cfg.pipespec} exec "$PIPESPEC_SPEC"', f"--step {st.name}",
+                '--run-id "$PIPESPEC_RUN_ID"', f"--artifact-root {root}"]
+        if self.pipe.params:
+            args.append('--params-json "$PIPESPEC_PARAMS"')
+        env: dict = {}
+        if st.foreach is not None:
+            env["PIPESPEC_ITEM_INDEX"] = "${{ strategy.job-index }}"
+            args.append('--item-index "$PIPESPEC_ITEM_INDEX"')
+        if st.is_finally:
+            env["PIPESPEC_RUN_STATUS"] = "${{ " + RUN_STATUS + " }}"
+            args.append('--run-status "$PIPESPEC_RUN_STATUS"')
+        for name in st.secrets:
+            sec = next(s for s in self.pipe.secrets if s.name == name)
+            if not _SECRET_NAME.match(sec.github) or not _SECRET_NAME.match(sec.env):
+                self.b.unsupported(sec.span, f"secret '{name}': '{sec.github}' / '{sec.env}' is not a valid "
+                                   "GitHub secret / environment variable name")
+                continue
+            env[sec.env] = "${{ secrets." + sec.github + " }}"
+        args.append("--retries-by-executor")
+        step: dict = {"name": f"run {st.name}", "id": "exec"}
+        if env:
+            step["env"] = env
+        step["run"] = " \\\n  ".join(args) + "\n"
+        return [step]
+
+    def _gates(self) -> dict:
+        jobs = {}
+        for name in self.cfg.fail_if_skipped:
+            if name not in self.step_names:
+                self.b.unsupported(self.pipe.span, f"targets.github.fail_if_skipped names unknown step '{name}'")
+                continue
+            jobs[f"{name}-required"] = {
+                "needs": [name],
+                "if": "${{ always() && needs." + name + ".result == 'skipped' }}",
+                "runs-on": self.cfg.runs_on,
+                "timeout-minutes": 5,
+                "steps": [{"name": f"fail: {name} was skipped", "run":
+                           f"echo \"::error title=pipespec::step '{name}' was skipped; "
+                           "targets.github.fail_if_skipped requires it to run\"\nexit 1\n"}]}
+        return jobs
+
+
+def _fits(rule: dict, r: ir.Resources) -> bool:
+    if r.cpu is not None and rule.get("cpu") is not None and rule["cpu"] < r.cpu:
+        return False
+    if r.memory is not None and rule.get("memory") is not None and memory_bytes(rule["memory"]) < r.memory:
+        return False
+    if r.gpu and (rule.get("gpu") or 0) < r.gpu:
+        return False
+    if r.accelerator and rule.get("accelerator") != r.accelerator:
+        return False
+    return True
+
+
+def _input(p: ir.Param) -> dict:
+    d: dict = {}
+    desc = p.description or p.name
+    kind = p.type.kind
+    if kind in ("list", "map"):
+        desc += f" (JSON {'list' if kind == 'list' else 'object'})"
+    d["description"] = desc
+    d["required"] = p.required
+    if p.enum is not None:
+        d["type"] = "choice"
+        d["options"] = [_text(e) for e in p.enum]
+    elif kind == "bool":
+        d["type"] = "boolean"
+    elif kind in ("int", "float"):
+        d["type"] = "number"
+    else:
+        d["type"] = "string"
+    if not p.required:
+        if d["type"] in ("boolean", "number"):
+            d["default"] = p.default
+        else:
+            d["default"] = _text(p.default)
+    return d
+
+
+def _text(v) -> str:
+    return v if isinstance(v, str) else compact_json(v)
+
+
+def _at(value: ir.Value, te, start: int, end: int):
+    """The span of [start, end) inside expression ``te`` of ``value``: the host scalar's position
+    plus the offset (exact for a one-line plain or quoted scalar; else the whole scalar)."""
+    span, text = value.span, _source_text(value)
+    if span.line != span.end_line:
+        return span
+    width = span.end_col - span.col
+    quote = 0 if width == len(text) else 1 if width == len(text) + 2 else None
+    if quote is None:
+        return span
+    return span.at_offset(quote + te.offset + start, quote + te.offset + end)
+
+
+def _source_text(value: ir.Value) -> str:
+    return "".join(p if isinstance(p, str) else "${{" + p.source + "}}" for p in value.template.parts)
+
+
+# -- serialising ------------------------------------------------------------------------------
+# Strings a YAML 1.2 reader (GitHub's) would take for a number, bool or null although PyYAML's
+# YAML 1.1 resolver does not (1e3, 0o17, 0x1F, .5e1 ...): always quoted.
+_YAML12_NONSTRING = re.compile(
+    r"^(?:[-+]?(?:\d[\d_]*)?\.?\d*(?:[eE][-+]?\d+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)"
+    r"|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~|)$")
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
+        return super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, s: str):
+    tag = "tag:yaml.org,2002:str"
+    if "\n" in s and not any(line != line.rstrip() for line in s.split("\n")):
+        return dumper.represent_scalar(tag, s, style="|")
+    if _YAML12_NONSTRING.match(s):
+        return dumper.represent_scalar(tag, s, style="'")
+    return dumper.represent_scalar(tag, s)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump(doc: dict) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True, width=4096)
