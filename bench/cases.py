@@ -1,0 +1,293 @@
+"""The benchmark cases. Each returns a list of table rows: (case, what, pipespec s, peer, peer s,
+ratio, bar) -- ratios are pipespec/peer measured in the same run, which holds on a noisy machine
+where absolute times drift."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import gen, peers
+from .measure import ROOT, measure, run_once, tool
+
+CHURN = ROOT / "specs" / "churn" / "pipeline.yaml"
+SCHEMA = ROOT / "schemas" / "pipeline.v1.schema.json"
+
+
+@dataclass
+class Row:
+    case: str
+    what: str
+    ours: float
+    peer: str
+    theirs: float | None
+    bar: float | None = None         # pipespec/peer must be <= bar
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ours / self.theirs if self.theirs else None
+
+    @property
+    def verdict(self) -> str:
+        if self.bar is None or self.ratio is None:
+            return ""
+        return "met" if self.ratio <= self.bar else "MISSED"
+
+
+@dataclass
+class Ctx:
+    work: Path
+    repeat: int
+    quick: bool
+
+    def sizes(self, full, quick):
+        return quick if self.quick else full
+
+
+def case_validate_latency(ctx: Ctx) -> list[Row]:
+    r = ctx.repeat
+    ours = measure("1", "pipespec validate", [tool("pipespec"), "validate", "-q", str(CHURN)], repeat=r)
+    floor = measure("1", "python -c pass", [tool("python"), "-c", "pass"], repeat=r)
+    cj = peers.env_exe("bench-checkjsonschema", "check-jsonschema")
+    peer = measure("1", "check-jsonschema", [cj, "--schemafile", str(SCHEMA), str(CHURN)], repeat=r)
+    return [Row("1 validate latency", "churn spec, whole process", ours.median, "check-jsonschema", peer.median, 0.25),
+            Row("1 validate latency", "churn spec, whole process", ours.median, "python -c pass", floor.median, 6.0)]
+
+
+def case_validate_throughput(ctx: Ctx) -> list[Row]:
+    n = ctx.sizes(100, 5)
+    d = ctx.work / "many"
+    text = CHURN.read_text()
+    files = []
+    for i in range(n):
+        # distinct pipelines (names differ), same size as the example; step code is not read
+        files.append(str(gen.write(d / f"p{i}" / "pipeline.yaml", text.replace("name: churn", f"name: churn-{i}"))))
+    ours = measure("2", "pipespec", [tool("pipespec"), "validate", "-q", *files], repeat=ctx.repeat)
+    cj = peers.env_exe("bench-checkjsonschema", "check-jsonschema")
+    peer = measure("2", "check-jsonschema", [cj, "--schemafile", str(SCHEMA), *files], repeat=ctx.repeat)
+    return [Row("2 validate throughput", f"{n} specs, one call", ours.median, "check-jsonschema", peer.median, 0.25)]
+
+
+def _slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares seconds per step."""
+    xs, ys = zip(*points)
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
+
+
+def _targets() -> list[str]:
+    from pipespec import backends
+
+    return backends.available()
+
+
+def case_compile_scaling(ctx: Ctx) -> list[Row]:
+    rows = []
+    sizes = ctx.sizes([10, 100, 1000, 10000], [10, 100])
+    for target in _targets():
+        for shape in ("chain", "fanout"):
+            pts = []
+            for n in sizes:
+                spec = gen.write(ctx.work / "compile" / f"{shape}{n}" / "pipeline.yaml", gen.spec(shape, n))
+                out = spec.parent / f"out.{target}"
+                res = measure("3", target, [tool("pipespec"), "compile", str(spec), "-t", target, "-o", str(out)],
+                              repeat=ctx.repeat if n <= 1000 else max(1, ctx.repeat // 2))
+                pts.append((n, res.median))
+            slope = _slope(pts)
+            detail = ", ".join(f"{n}: {t:.3f}s" for n, t in pts)
+            rows.append(Row("3 compile scaling", f"{target} {shape} ({detail}); slope {slope * 1000:.3f} ms/step",
+                            pts[-1][1], "", None, note=_linearity(pts)))
+    rows += _kfp_sdk(ctx)
+    return rows
+
+
+def _linearity(pts) -> str:
+    """Time per step at the largest size vs at the middle one: ~1 means linear."""
+    if len(pts) < 3:
+        return ""
+    (n1, t1), (n2, t2) = pts[-2], pts[-1]
+    per1, per2 = (t1) / n1, (t2) / n2
+    return f"per-step time {per2 / per1:.2f}x from {n1} to {n2} steps (1.0 = linear; startup amortises)"
+
+
+KFP_SCRIPT = r'''
+import sys, time, json
+from kfp import dsl, compiler
+n = int(sys.argv[1]); out = sys.argv[2]
+
+@dsl.container_component
+def noop():
+    return dsl.ContainerSpec(image="python:3.11-slim", command=["true"])
+
+t0 = time.perf_counter()
+@dsl.pipeline(name="bench")
+def pipe():
+    prev = None
+    for i in range(n):
+        t = noop().set_display_name(f"s{i}")
+        if prev is not None:
+            t.after(prev)
+        prev = t
+compiler.Compiler().compile(pipe, out)
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+'''
+
+
+def _kfp_sdk(ctx: Ctx) -> list[Row]:
+    if "kubeflow" not in _targets():
+        return []
+    from tests.tooling import envs
+
+    py = str(envs.env_python(envs.ensure("kfp", quiet=True)))
+    script = gen.write(ctx.work / "kfp_sdk.py", KFP_SCRIPT)
+    rows = []
+    for n in ctx.sizes([10, 100, 500], [10]):
+        times = []
+        for _ in range(max(1, ctx.repeat if n < 500 else 2)):
+            out = subprocess.run([py, str(script), str(n), str(ctx.work / f"kfp{n}.yaml")], capture_output=True,
+                                 text=True, check=True, timeout=900)
+            times.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+        spec = gen.write(ctx.work / "compile" / f"chain{n}k" / "pipeline.yaml", gen.spec("chain", n))
+        ours = measure("3", "kubeflow", [tool("pipespec"), "compile", str(spec), "-t", "kubeflow",
+                                          "-o", str(spec.parent / "out.yaml")], repeat=ctx.repeat)
+        rows.append(Row("3 compile vs kfp SDK", f"{n}-step chain: pipespec whole process vs SDK define+compile "
+                        f"(SDK import excluded)", ours.median, "kfp SDK", statistics.median(times),
+                        0.1 if n == 500 else None))
+    return rows
+
+
+def _runner_cmd(spec: Path, store: Path) -> list[str]:
+    return [tool("pipespec"), "run", str(spec), "-j", "2", "--progress", "plain", "--store", str(store)]
+
+
+def case_runner(ctx: Ctx) -> list[Row]:
+    """Cases 5 and 6: first run (every step executes) and fully cached re-run."""
+    rows = []
+    sizes = ctx.sizes([100, 1000], [10])
+    for shape in ("chain", "fanout"):
+        for n in sizes:
+            d = ctx.work / "runner" / f"{shape}{n}"
+            spec = gen.write(d / "pipeline.yaml", gen.spec(shape, n))
+            store = d / ".store"
+            mk = gen.write(d / "make" / "Makefile", gen.makefile(shape, n))
+
+            def fresh_store():
+                shutil.rmtree(store, ignore_errors=True)
+
+            def fresh_make():
+                for f in mk.parent.glob("*.done"):
+                    f.unlink()
+
+            cold = measure("5", "pipespec", _runner_cmd(spec, store), repeat=ctx.repeat, prepare=fresh_store)
+            warm = measure("6", "pipespec", _runner_cmd(spec, store), repeat=ctx.repeat)
+            make_cold = measure("5", "make", ["make", "-s", "-j2"], cwd=mk.parent, repeat=ctx.repeat, prepare=fresh_make)
+            make_warm = measure("6", "make", ["make", "-s", "-j2"], cwd=mk.parent, repeat=ctx.repeat)
+            what = f"{n} no-op steps, {shape}, -j 2"
+            rows.append(Row("5 runner overhead", what, cold.median, "make -j2", make_cold.median,
+                            3.0 if n == 1000 else None, note=f"{cold.median / n * 1000:.2f} ms/step"))
+            rows.append(Row("6 cached re-run", what, warm.median, "make -j2 (no-op)", make_warm.median))
+            if shape == "chain" or ctx.quick:
+                rows += _snakemake(ctx, shape, n, d, cold.median, warm.median)
+            if n <= 100:
+                rows += _dvc(ctx, shape, n, d, cold.median, warm.median)
+    rows += _big_artifacts(ctx)
+    return rows
+
+
+def _snakemake(ctx, shape, n, d, ours_cold, ours_warm) -> list[Row]:
+    sm = peers.env_exe("bench-snakemake", "snakemake")
+    w = d / "snakemake"
+    gen.write(w / "Snakefile", gen.snakefile(shape, n))
+
+    def fresh():
+        for f in w.glob("*.done"):
+            f.unlink()
+        shutil.rmtree(w / ".snakemake", ignore_errors=True)
+
+    cmd = [sm, "--cores", "2", "--quiet", "all"]
+    reps = max(1, min(ctx.repeat, 3))
+    cold = measure("5", "snakemake", cmd, cwd=w, repeat=reps, warmup=0, prepare=fresh)
+    warm = measure("6", "snakemake", cmd, cwd=w, repeat=reps, warmup=0)
+    what = f"{n} no-op steps, {shape}, -j 2"
+    return [Row("5 runner overhead", what, ours_cold, "snakemake --cores 2", cold.median, 0.1),
+            Row("6 cached re-run", what, ours_warm, "snakemake (no-op)", warm.median, 0.1)]
+
+
+def _dvc(ctx, shape, n, d, ours_cold, ours_warm) -> list[Row]:
+    dvc = peers.env_exe("bench-dvc", "dvc")
+    w = d / "dvc"
+    env = {"DVC_NO_ANALYTICS": "1", "DO_NOT_TRACK": "1"}
+
+    def fresh():
+        shutil.rmtree(w, ignore_errors=True)
+        w.mkdir(parents=True)
+        subprocess.run(["git", "init", "-q"], cwd=w, check=True)
+        subprocess.run([dvc, "init", "-q"], cwd=w, check=True, env={**__import__("os").environ, **env})
+        gen.write(w / "dvc.yaml", gen.dvc_yaml(shape, n))
+
+    reps = max(1, min(ctx.repeat, 2))
+    cold = measure("5", "dvc", [dvc, "repro", "-q"], cwd=w, env=env, repeat=reps, warmup=0, prepare=fresh)
+    warm = measure("6", "dvc", [dvc, "repro", "-q"], cwd=w, env=env, repeat=reps, warmup=0)
+    what = f"{n} no-op steps, {shape}, -j 2"
+    return [Row("5 runner overhead", what, ours_cold, "dvc repro", cold.median, 0.05),
+            Row("6 cached re-run", what, ours_warm, "dvc repro (no-op)", warm.median, 0.1)]
+
+
+BIG_SPEC = """pipespec: 1
+name: big
+steps:
+  make:
+    run: head -c {size} /dev/urandom > "$OUT"
+    env: {{OUT: "${{{{ outputs.blob }}}}"}}
+    outputs: {{blob: file}}
+  use:
+    run: wc -c < "$IN"
+    env: {{IN: "${{{{ steps.make.outputs.blob }}}}"}}
+"""
+
+
+def _big_artifacts(ctx: Ctx) -> list[Row]:
+    size = 16 * 2**20 if ctx.quick else 2**30
+    d = ctx.work / "runner" / "big"
+    spec = gen.write(d / "pipeline.yaml", BIG_SPEC.format(size=size))
+    small = gen.write(d / "small" / "pipeline.yaml", BIG_SPEC.format(size=16))
+    store, store_small = d / ".store", d / "small" / ".store"
+    run_once(_runner_cmd(spec, store))
+    run_once(_runner_cmd(small, store_small))
+    warm = measure("6", "pipespec", _runner_cmd(spec, store), repeat=ctx.repeat)
+    warm_small = measure("6", "pipespec", _runner_cmd(small, store_small), repeat=ctx.repeat)
+    label = f"{size // 2**20} MiB" if size < 2**30 else "1 GiB"
+    return [Row("6 cached re-run", f"2 steps with a {label} artifact vs the same with 16 bytes", warm.median,
+                "same DAG, tiny artifact", warm_small.median, 1.5,
+                note="stat-based fast path: re-hashing must not dominate")]
+
+
+def case_memory(ctx: Ctx) -> list[Row]:
+    n = ctx.sizes(10000, 100)
+    spec = gen.write(ctx.work / "mem" / "pipeline.yaml", gen.spec("chain", n))
+    rows = []
+    v = measure("7", "validate", [tool("pipespec"), "validate", "-q", str(spec)], repeat=1, warmup=0)
+    rows.append(Row("7 memory", f"validate, {n}-step spec: peak RSS {v.rss_mb:.0f} MB", v.median, "", None))
+    for target in _targets():
+        c = measure("7", target, [tool("pipespec"), "compile", str(spec), "-t", target, "-o",
+                                  str(spec.parent / f"out.{target}")], repeat=1, warmup=0)
+        rows.append(Row("7 memory", f"compile {target}, {n}-step spec: peak RSS {c.rss_mb:.0f} MB", c.median, "", None))
+    m = ctx.sizes(1000, 10)
+    rspec = gen.write(ctx.work / "mem" / "run" / "pipeline.yaml", gen.spec("fanout", m))
+    r = measure("7", "run", _runner_cmd(rspec, rspec.parent / ".store"), repeat=1, warmup=0)
+    rows.append(Row("7 memory", f"run, {m} no-op steps: peak RSS {r.rss_mb:.0f} MB", r.median, "", None))
+    return rows
+
+
+CASES = {
+    "1": case_validate_latency,
+    "2": case_validate_throughput,
+    "3": case_compile_scaling,
+    "5": case_runner,       # 5 and 6
+    "7": case_memory,
+}
