@@ -241,10 +241,9 @@ class _Generator:
     def spec_path(self) -> str:
         if self.o.get("spec_path"):
             return self.o["spec_path"]
-        path = self.opts.spec_path
-        if self.opts.output_path and not os.path.isabs(path):
-            path = os.path.relpath(path, os.path.dirname(self.opts.output_path) or ".")
-        return path.replace(os.sep, "/")
+        # as the user named it to `pipespec compile`; the DAG resolves a relative path against
+        # $PIPESPEC_PROJECT_DIR, else its own folder, on the worker
+        return self.opts.spec_path.replace(os.sep, "/")
 
     def secrets(self) -> list[tuple[str, list[tuple[str, tuple[str, str]]]]]:
         by_name = {s.name: s for s in self.pipe.secrets}
@@ -410,7 +409,8 @@ class _Generator:
             before = g[0]
             t.blocks.append(g[1])
             if not is_fin:
-                self.main_tasks.append(g[0])
+                # not an upstream of the finally tasks: a short-circuit skips every direct
+                # downstream task whatever its trigger rule. Its step waits for it anyway.
                 self.main_task_ids.append(g[0])
         expand = None
         if st.foreach is not None:
