@@ -1,0 +1,163 @@
+"""Inside a Kubeflow task: turn what KFP hands a component into one ``pipespec.runtime`` step run.
+
+The compiled pipeline gives every step a lightweight-Python executor (``kfp.dsl.executor_main``
+bootstrap, so it also runs under ``kfp.local``). Its function only declares the step's inputs
+and outputs with KFP annotations and calls ``run_task(spec, step, digest, locals())`` here.
+
+Input names carry their meaning (docs/targets/kubeflow.md, "Names"):
+``params__P`` a parameter, ``steps__S__O`` an upstream output (value, artifact or a list of
+them for a fan-in), ``foreach__item``/``foreach__items`` the loop item and the whole list,
+``run__status`` the exit handler's final status. Outputs keep their own names; ``metrics__M``
+is metrics output M as a Struct parameter, for conditions. Names in the spec never hold
+``__``, so the two kinds cannot collide.
+
+KFP delivers every number as a double: values are brought back to their declared types before
+the step sees them. The step runs with ``retry=False``: KFP's retryPolicy retries the task.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from typing import Any
+
+RUN_ID_FLAG = "--pipespec-run-id"
+RUN_DATE_FLAG = "--pipespec-run-date"
+
+
+def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any],
+             argv: list[str] | None = None) -> None:
+    from pipespec import runtime as rt
+    from pipespec.frontend import load_spec
+
+    res = load_spec(spec_path)
+    if not res.ok:
+        for d in res.diagnostics:
+            print(f"pipespec: {spec_path}: {d.code}: {d.message}", file=sys.stderr)
+        raise SystemExit(2)
+    pipe = res.pipeline
+    if digest and "sha256:" + pipe.digest() != digest:
+        print(f"pipespec: {spec_path} in this image is not the spec this pipeline was compiled from "
+              f"(IR sha256:{pipe.digest()}, compiled from {digest}); rebuild the image or recompile",
+              file=sys.stderr)
+        raise SystemExit(2)
+    step = pipe.step(step_name)
+    run_id, run_date = _run_ids(sys.argv if argv is None else argv)
+    given, values, artifacts = {}, {}, {}
+    item, items, status = None, None, None
+    for key, v in kwargs.items():
+        parts = key.split("__")
+        if parts[0] == "params" and len(parts) == 2:
+            given[parts[1]] = from_kfp(pipe.param(parts[1]).type.kind, pipe.param(parts[1]).type, v)
+        elif parts[0] == "steps" and len(parts) == 3:
+            src, out = parts[1], parts[2]
+            o = pipe.step(src).output(out)
+            fan_in = pipe.step(src).foreach is not None
+            if o.is_artifact:
+                artifacts.setdefault(src, {})[out] = [a.path for a in v] if fan_in else v.path
+            else:
+                values.setdefault(src, {})[out] = ([output_value(o.type, x) for x in v] if fan_in
+                                                   else output_value(o.type, v))
+        elif key == "foreach__item":
+            item = v
+        elif key == "foreach__items":
+            items = v
+        elif key == "run__status":
+            status = "succeeded" if _state(v) == "SUCCEEDED" else "failed"
+    try:
+        params = rt.coerce_params(pipe, given)
+    except rt.ParamError as e:
+        print(f"pipespec: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    index = None
+    if step.foreach is not None:
+        item = from_kfp(step.item_type.kind if step.item_type else "any", step.item_type, item)
+        listed = [from_kfp(step.item_type.kind if step.item_type else "any", step.item_type, x)
+                  for x in (items or [])]
+        # KFP iterates over the items, not their positions: the first equal item gives the
+        # index (equal items give equal steps, so only PIPESPEC_ITEM_INDEX can differ).
+        index = next((i for i, x in enumerate(listed) if _same(x, item)), 0)
+    outs = {o.name: kwargs[o.name].path for o in step.artifact_outputs}
+    inputs = rt.StepInputs(params, values, artifacts, item=item, index=index, run_id=run_id,
+                           run_date=run_date, run_status=status)
+    result = rt.run_step(pipe, step, inputs, outs, retry=False)
+    if not result.ok:
+        print(f"pipespec: step '{step.name}' {result.status}: {result.error or 'exit ' + str(result.exit_code)}",
+              file=sys.stderr)
+        raise SystemExit(result.exit_code or 1)
+    for o in step.value_outputs:
+        if o.name in result.values:
+            write_parameter(kwargs[o.name], o.type, result.values[o.name])
+    for o in step.artifact_outputs:
+        if o.type != "metrics":
+            continue
+        fields = result.metrics.get(o.name, {})
+        art = kwargs[o.name]
+        for k in sorted(fields):
+            if isinstance(fields[k], (int, float)) and not isinstance(fields[k], bool):
+                art.log_metric(k, fields[k])
+        if "metrics__" + o.name in kwargs:
+            write_parameter(kwargs["metrics__" + o.name], "map", fields)
+
+
+def _run_ids(argv: list[str]) -> tuple[str, str]:
+    """run.id and run.date from the executor's extra arguments (KFP placeholders)."""
+    def flag(name: str) -> str | None:
+        for i, a in enumerate(argv[:-1]):
+            if a == name:
+                return argv[i + 1]
+        return None
+
+    run_id = flag(RUN_ID_FLAG)
+    if not run_id or run_id.startswith("{{"):
+        run_id = "kfp-" + _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    created = flag(RUN_DATE_FLAG) or ""
+    if len(created) >= 10 and created[:4].isdigit() and created[4] == "-":
+        run_date = created[:10]
+    else:   # a runner that does not fill {{$.pipeline_job_create_time_utc}} (kfp.local)
+        run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+    return run_id, run_date
+
+
+def _state(status: Any) -> str:
+    state = getattr(status, "state", None)
+    if state is None and isinstance(status, dict):
+        state = status.get("state")
+    return str(state or "").upper()
+
+
+def _same(a: Any, b: Any) -> bool:
+    from pipespec.expr.values import equal
+
+    return equal(a, b)
+
+
+def from_kfp(kind: str, typ: Any, v: Any) -> Any:
+    """A KFP parameter value (numbers are doubles) as the language type ``kind`` wants it."""
+    if v is None:
+        return None
+    if kind == "int" and isinstance(v, float) and v.is_integer():
+        return int(v)
+    if kind == "float" and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if kind == "list" and isinstance(v, list):
+        item = getattr(typ, "item", None)
+        if item is not None:
+            return [from_kfp(item.kind, item, x) for x in v]
+    return v
+
+
+def output_value(out_type: str, v: Any) -> Any:
+    """An upstream value output as its producer declared it."""
+    return from_kfp(out_type, None, v)
+
+
+def write_parameter(path: str, out_type: str, value: Any) -> None:
+    """Write an output parameter file as KFP reads it back: text raw, everything else JSON."""
+    import os
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    text = value if out_type in ("string", "path") and isinstance(value, str) else json.dumps(value)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
