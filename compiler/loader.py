@@ -224,7 +224,13 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
             msg = f"{e.problem} ({e.context})"
         return None, [Diagnostic("E100", msg, _mark_span(file, mark))]
     except yaml.YAMLError as e:  # reader errors: control characters and the like
-        return None, [Diagnostic("E100", str(e).splitlines()[0], start)]
+        where = getattr(e, "position", None)
+        span = _offset_span(file, text[:where]) if isinstance(where, int) else start
+        if isinstance(e, yaml.reader.ReaderError):
+            ch = e.character if isinstance(e.character, str) else chr(e.character)
+            return None, [Diagnostic("E100", f"control character {ch!r} is not allowed in YAML", span,
+                                     help=f"remove it, or write it as the escape \"\\x{ord(ch):02x}\" inside double quotes")]
+        return None, [Diagnostic("E100", str(e).splitlines()[0], span)]
     finally:
         loader.dispose()
     if root is None:

@@ -93,3 +93,9 @@ def test_recursive_alias_is_refused():
     d = only("a: &x\n  b: *x\n", "E104")
     assert "refers to the node that contains it" in d.message
     d = only("a: &x [1, *x]\n", "E104")
+
+
+def test_control_character_points_at_the_character():
+    d = only("pipespec: 1\nname: \x07bell\n", "E100")
+    assert pos(d.span)[:2] == (2, 7)
+    assert d.message == "control character '\\x07' is not allowed in YAML"
