@@ -34,14 +34,13 @@ def definition_digest(step: ir.Step) -> str:
 
 
 def step_refs(step: ir.Step) -> list[Ref]:
-    """Every context reference of the step's expressions that can change what it computes
-    (its ``if:`` only decides whether it runs, so it is left out)."""
+    """Every context reference of the step's expressions that can change what one instance
+    computes. ``if:`` only decides whether the step runs, and ``foreach:`` only which items
+    there are (each instance is keyed by its own item), so both are left out."""
     values: list[ir.Value] = [v for _, v in step.args] + [v for _, v in step.env]
     if step.shell is not None:
         values.append(step.shell)
     values += list(step.argv or ())
-    if step.foreach is not None:
-        values.append(step.foreach)
     out: list[Ref] = []
     for v in values:
         if v.template is not None:
@@ -59,6 +58,7 @@ class StepReads:
         self.run = sorted({r.path[0] for r in rs if r.root == "run" and r.path})
         own_env = {n for n, _ in step.env}
         self.env = sorted({r.path[0] for r in rs if r.root == "env" and r.path and r.path[0] not in own_env})
+        self.inputs = {".".join(("steps",) + r.path[:3]) for r in rs if r.root == "steps" and len(r.path) >= 3}
         self.definition = definition_digest(step)
 
 

@@ -345,7 +345,7 @@ class Runner:
         step = inst.step
         r = self.reads[step.name]
         run_fields = {"id": self.run_id, "date": self.run_date, "status": self.run_status}
-        inst.input_hashes = inst.state.inputs[2]
+        inst.input_hashes = {k: v for k, v in inst.state.inputs[2].items() if k in r.inputs}
         inst.parts = {
             "definition": r.definition,
             "params": {p: self.params[p] for p in r.params},

@@ -229,8 +229,13 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
             timer.cancel()
         if on_end is not None:
             on_end(proc)
-    # leftovers of the step (background processes) go with it, as on a CI runner
-    _signal_group(proc.pid, signal.SIGTERM)
+    if fired or (cancel is not None and cancel.is_set()):
+        if timer is not None:
+            timer.join()                 # its SIGKILL of the group must not be lost at exit
+        kill_group(proc, 0.0)            # the leader is gone: what is left of the group dies now
+    else:
+        # leftovers of the step (background processes) go with it, as on a CI runner
+        _signal_group(proc.pid, signal.SIGTERM)
     if fired:
         return "timeout", EXIT_TIMEOUT, f"timed out after {_secs(timeout_s)}; its process group was killed"
     if cancel is not None and cancel.is_set():
