@@ -33,7 +33,7 @@ import yaml
 
 from pipespec import ir
 from pipespec.expr import ast as A
-from pipespec.units import memory_bytes
+from pipespec.units import cores, memory_bytes
 
 from .base import EMULATED, NATIVE, Backend, CompileOptions, uses
 from .github_expr import Translator, Untranslatable, compact_json
@@ -125,7 +125,7 @@ class _Builder:
         self.tr = Translator(pipe)
         self.conditions: dict[str, str] = {}
         self.matrices: dict[str, object] = {}
-        self.step_names = {s.name for s in pipe.all_steps}
+        self.gates: list[str] = []
 
     # -- the document ----------------------------------------------------------------------
     def workflow(self) -> dict:
@@ -140,8 +140,10 @@ class _Builder:
             env["PIPESPEC_ARTIFACT_ROOT"] = self.cfg.artifact_root
         doc["env"] = env
         doc["defaults"] = {"run": {"shell": "bash"}}
-        jobs = {st.name: self._job(st) for st in pipe.all_steps}
-        jobs.update(self._gates())
+        gates = self._gates()
+        jobs = {st.name: self._job(st) for st in pipe.steps}
+        jobs.update(gates)
+        jobs.update({st.name: self._job(st) for st in pipe.finally_steps})
         doc["jobs"] = jobs
         return doc
 
@@ -198,7 +200,9 @@ class _Builder:
                 self.b.unsupported(fe.span, f"foreach: of step '{st.name}' has {len(items)} items; a GitHub "
                                    f"matrix has at most {MAX_MATRIX} legs", limit=True)
             plain = all(isinstance(i, (int, float, bool)) or isinstance(i, str) and "${{" not in i for i in items)
-            return items if plain and items else list(range(len(items)))
+            if not plain or len({compact_json(i) for i in items}) < len(items):
+                items = list(range(len(items)))       # legs named by index: distinct, no '${{'
+            return items, compact_json(items)
         te = fe.template.exprs[0]
         if isinstance(te.expr, A.Ref) and te.expr.root == "params":
             p = self.pipe.param(te.expr.path[0])
@@ -207,14 +211,15 @@ class _Builder:
                                    f"'{p.name}' has {len(p.default)} items; a GitHub matrix has at most "
                                    f"{MAX_MATRIX} legs", limit=True)
         text = self._expression(st, fe, "foreach:")
-        return None if text is None else "${{ " + text + " }}"
+        return (None, None) if text is None else ("${{ " + text + " }}", "${{ toJSON(" + text + ") }}")
 
     # -- jobs --------------------------------------------------------------------------------
     def _job(self, st: ir.Step) -> dict:
         job: dict = {}
         needs = list(st.depends_on)
         if st.is_finally:
-            needs = [s.name for s in self.pipe.steps] + [n for n in st.depends_on if n not in self.step_names]
+            normal = [s.name for s in self.pipe.steps]   # after everything, fail_if_skipped gates too
+            needs = normal + [f"{n}-required" for n in self.gates] + [n for n in st.depends_on if n not in normal]
         if needs:
             job["needs"] = needs
         cond = self.conditions.get(st.name)
@@ -234,7 +239,7 @@ class _Builder:
             strategy: dict = {"fail-fast": False}
             if st.parallelism:
                 strategy["max-parallel"] = st.parallelism
-            strategy["matrix"] = {"item": self.matrices.get(st.name) or []}
+            strategy["matrix"] = {"item": self.matrices[st.name][0] or []}
             job["strategy"] = strategy
         outputs = self._outputs(st)
         if outputs:
@@ -309,8 +314,12 @@ class _Builder:
         if self.pipe.params:
             args.append('--params-json "$PIPESPEC_PARAMS"')
         env: dict = {}
+        prelude = ""
         if st.foreach is not None:
             env["PIPESPEC_ITEM_INDEX"] = "${{ strategy.job-index }}"
+            env["PIPESPEC_ITEM"] = "${{ toJSON(matrix.item) }}"
+            env["PIPESPEC_ITEMS"] = self.matrices[st.name][1] or "[]"
+            prelude = _INDEX_FALLBACK
             args.append('--item-index "$PIPESPEC_ITEM_INDEX"')
         if st.is_finally:
             env["PIPESPEC_RUN_STATUS"] = "${{ " + RUN_STATUS + " }}"
@@ -326,15 +335,17 @@ class _Builder:
         step: dict = {"name": f"run {st.name}", "id": "exec"}
         if env:
             step["env"] = env
-        step["run"] = " \\\n  ".join(args) + "\n"
+        step["run"] = prelude + " \\\n  ".join(args) + "\n"
         return [step]
 
     def _gates(self) -> dict:
         jobs = {}
         for name in self.cfg.fail_if_skipped:
-            if name not in self.step_names:
-                self.b.unsupported(self.pipe.span, f"targets.github.fail_if_skipped names unknown step '{name}'")
+            if name not in {s.name for s in self.pipe.steps}:
+                self.b.unsupported(self.pipe.span, f"targets.github.fail_if_skipped names '{name}', "
+                                   "which is not a step (finally: steps always run)")
                 continue
+            self.gates.append(name)
             jobs[f"{name}-required"] = {
                 "needs": [name],
                 "if": "${{ always() && needs." + name + ".result == 'skipped' }}",
@@ -346,8 +357,21 @@ class _Builder:
         return jobs
 
 
+# The leg's item index is strategy.job-index; nektos/act leaves that empty (act#5976), so then
+# the leg finds its item in the list (foreach items are distinct there, or legs use indices).
+_INDEX_FALLBACK = """\
+if [ -z "$PIPESPEC_ITEM_INDEX" ]; then
+  PIPESPEC_ITEM_INDEX=$(python3 -c 'import json, os
+items, item = json.loads(os.environ["PIPESPEC_ITEMS"]), json.loads(os.environ["PIPESPEC_ITEM"])
+if items.count(item) != 1:
+    raise SystemExit("pipespec: no strategy.job-index and the foreach item is not unique in its list")
+print(items.index(item))')
+fi
+"""
+
+
 def _fits(rule: dict, r: ir.Resources) -> bool:
-    if r.cpu is not None and rule.get("cpu") is not None and rule["cpu"] < r.cpu:
+    if r.cpu is not None and rule.get("cpu") is not None and cores(rule["cpu"]) < r.cpu:
         return False
     if r.memory is not None and rule.get("memory") is not None and memory_bytes(rule["memory"]) < r.memory:
         return False

@@ -48,7 +48,6 @@ class Translation:
     text: str
     kind: str
     warnings: list[tuple[str, int, int]] = field(default_factory=list)
-    metrics: set[tuple[str, str]] = field(default_factory=set)   # (step, metrics output) read
 
 
 def literal(value) -> str:
@@ -104,9 +103,8 @@ class Translator:
 
     def translate(self, expr: A.Expr) -> Translation:
         self._warnings: list[tuple[str, int, int]] = []
-        self._metrics: set[tuple[str, str]] = set()
         text, kind = self._expr(expr, top=True)
-        return Translation(text, kind, self._warnings, self._metrics)
+        return Translation(text, kind, self._warnings)
 
     def _warn(self, msg: str, node: A.Expr) -> None:
         self._warnings.append((msg, node.start, node.end))
@@ -165,7 +163,6 @@ class Translator:
                 "artifacts, not expressions", e)
         ref = f"needs.{step}.outputs.{name}"
         if out.type == "metrics":
-            self._metrics.add((step, name))
             text = f"fromJSON({ref})"
             for f in rest:
                 text = _member(text, f)
