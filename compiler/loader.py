@@ -170,14 +170,17 @@ class _Converter:
 
 
 _FLOW_EXPR = re.compile(r"[\[{,]\s*(?:[^'\"\s][^:'\"]*:\s*)?(\$\{\{)")
+# inside a flow collection that spans lines, an entry may also start a line
+_FLOW_EXPR_LINE = re.compile(r"(?:^|[\[{,])\s*(?:[^'\"\s][^:'\"]*:\s*)?(\$\{\{)")
 
 
-def _flow_expression_hint(file: str, text: str, line: int) -> Diagnostic | None:
+def _flow_expression_hint(file: str, text: str, line: int, in_flow: bool = False) -> Diagnostic | None:
     """Recognise the commonest YAML mistake: an unquoted ${{ inside a flow collection."""
     lines = text.split("\n")
+    rx = _FLOW_EXPR_LINE if in_flow else _FLOW_EXPR
     for ln in (line, line - 1, line + 1):
         if 0 <= ln < len(lines):
-            m = _FLOW_EXPR.search(lines[ln])
+            m = rx.search(lines[ln])
             if m:
                 col = m.start(1) + 1
                 return Diagnostic(
@@ -213,7 +216,7 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         if e.context_mark is not None and "end of stream" in str(e.problem or ""):
             mark = e.context_mark  # the end of the file says nothing; where the scalar opened does
         line = mark.line if mark else 0
-        hint = _flow_expression_hint(file, text, line)
+        hint = _flow_expression_hint(file, text, line, "flow" in str(e.context or ""))
         if hint:
             return None, [hint]
         if "expected a single document" in str(e.context or "") + str(e.problem or ""):
