@@ -236,7 +236,8 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         return None, [Diagnostic("E100", str(e).splitlines()[0], span)]
     finally:
         loader.dispose()
-    if root is None:
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _IMPLICIT and root.value == ""
+                        and not root.style):  # a lone '---' is an empty document too
         return None, [Diagnostic("E109", "the file is empty", start, help="start with `pipespec: 1`")]
     try:
         bomb = _first_oversized(root, {}, set())
