@@ -47,6 +47,7 @@ class Scope:
     comp: str | None               # this scope's component
     parent: "Scope | None"
     step: ir.Step | None = None
+    guards: tuple = ()             # cond: the steps whose if: this group tests (ANDed)
     tasks: dict = field(default_factory=dict)
     in_params: dict = field(default_factory=dict)
     in_artifacts: dict = field(default_factory=dict)
@@ -149,9 +150,8 @@ class Builder:
             self._step(st)
         for st in pipe.all_steps:
             self._wire_step(st)
-        for st in pipe.steps:
-            if st.condition is not None:
-                self._condition(st)
+        for sc in list(self.conds.values()):
+            self._condition(sc)
         for st in pipe.all_steps:
             self._dependencies(st)
         for sc in self._scopes():
@@ -204,15 +204,14 @@ class Builder:
                   for s in pipe.steps}
         for st in pipe.steps:
             chain = sorted(guards[st.name], key=lambda a: (len(guards[a]), a))
-            for outer, inner in zip(chain, chain[1:]):
-                if outer not in guards[inner]:
-                    self.b.unsupported(st.span, f"step '{st.name}' depends on conditional steps '{outer}' and "
-                                       f"'{inner}', whose if: are independent: KFP skips a task only inside "
-                                       "nested condition groups", help=f"make '{inner}' depend on '{outer}' "
-                                       "(needs:), or merge the two conditions into one step's if:")
+            nested = all(outer in guards[inner] for outer, inner in zip(chain, chain[1:]))
             scope = self.main
-            for a in chain:
-                scope = self._cond_scope(pipe.step(a), scope)
+            if nested:
+                for a in chain:
+                    scope = self._cond_scope(pipe.step(a), scope)
+            else:
+                # independent conditions: one group of its own, testing all of them at once
+                scope = self._cond_scope(st, scope, tuple(pipe.step(a) for a in chain))
             if st.foreach is not None:
                 scope = self._loop_scope(st, scope)
             self.container[st.name] = scope
@@ -222,10 +221,10 @@ class Builder:
                                    "task runs exactly once, unconditionally")
             self.container[st.name] = self.root
 
-    def _cond_scope(self, st: ir.Step, parent: Scope) -> Scope:
+    def _cond_scope(self, st: ir.Step, parent: Scope, guards: tuple[ir.Step, ...] = ()) -> Scope:
         if st.name not in self.conds:
             name = "condition-" + self.task[st.name]
-            sc = Scope("cond", name, self._alloc("comp-" + name), parent, st)
+            sc = Scope("cond", name, self._alloc("comp-" + name), parent, st, guards=guards or (st,))
             self._add_task(parent, name, {"componentRef": {"name": sc.comp}, "taskInfo": {"name": name}},
                            st.span)
             self.conds[st.name] = sc
@@ -287,7 +286,12 @@ class Builder:
         the channel name it was threaded under."""
         lca = self._common(self.container[step], target)
         rep = self._rep(step, lca)
-        if rep != self.task[step]:                    # a loop: the fan-in list
+        if any(sc.task == rep and sc.parent is lca for sc in self.conds.values()):
+            self.b.unsupported(self.pipe.step(step).span, f"output '{key}' of step '{step}' is read outside "
+                               f"the condition group of its if: (by a step that also depends on another, "
+                               "independent if:); KFP cannot pass a value out of a skippable group",
+                               help="make one of the conditional steps depend on the other (needs:)")
+        elif rep != self.task[step]:                    # a loop: the fan-in list
             loop = self.loops[step]
             if artifact:
                 spec = {**spec, "isArtifactList": True}
@@ -406,25 +410,31 @@ class Builder:
         ins["parameters"]["foreach__items"] = {"parameterType": "LIST"}
 
     # -- conditions ------------------------------------------------------------------------------
-    def _condition(self, st: ir.Step) -> None:
-        scope = self.conds[st.name]
+    def _condition(self, scope: Scope) -> None:
         task = scope.parent.tasks[scope.task]
+        parts = []
+        for st in scope.guards:
+            cel = self._condition_cel(st, scope)
+            if cel is None:
+                return
+            parts.append(cel if len(scope.guards) == 1 else f"({cel})")
+        task["triggerPolicy"] = {"condition": " && ".join(parts)}
+
+    def _condition_cel(self, st: ir.Step, scope: Scope) -> str | None:
         v = st.condition
         if v.is_literal:
-            cel = "true" if v.literal else "false"
-        else:
-            te = v.template.exprs[0]
-            types: dict = {}
-            E.typecheck(te.expr, self._ref_type, types)
-            try:
-                cel = to_cel(te.expr, lambda ref: self._ref_cel(ref, scope), lambda n: types.get(n, E.ANY))
-            except CelError as e:
-                span = v.span.at_offset(te.offset + e.node.start, te.offset + e.node.end) \
-                    if v.span.line == v.span.end_line else v.span
-                self.b.unsupported(span, f"if: of step '{st.name}': {e.message}",
-                                   help="compute the decision in a step and test its bool output")
-                return
-        task["triggerPolicy"] = {"condition": cel}
+            return "true" if v.literal else "false"
+        te = v.template.exprs[0]
+        types: dict = {}
+        E.typecheck(te.expr, self._ref_type, types)
+        try:
+            return to_cel(te.expr, lambda ref: self._ref_cel(ref, scope), lambda n: types.get(n, E.ANY))
+        except CelError as e:
+            span = v.span.at_offset(te.offset + e.node.start, te.offset + e.node.end) \
+                if v.span.line == v.span.end_line else v.span
+            self.b.unsupported(span, f"if: of step '{st.name}': {e.message}",
+                               help="compute the decision in a step and test its bool output")
+            return None
 
     def _ref_type(self, ref: E.Ref) -> E.Type:
         if ref.root == "params":
