@@ -60,6 +60,9 @@ class Analysis:
         self.diags = diags
         self.sites: list[Site] = []
         self._item_types: dict[str, E.Type] = {}
+        # (root, name) of every params./secrets. reference, resolved or not: a read inside a
+        # broken expression is still a read (no "never read" warning on top of the error)
+        self.mentioned: set[tuple[str, str]] = set()
 
     # -- collecting ---------------------------------------------------------------------
     def run(self) -> "Analysis":
@@ -78,6 +81,9 @@ class Analysis:
                 if key == "with" or key == "env":
                     for _, val in map_items(v):
                         self._scalars(st, key, val)
+                elif key == "run" and isinstance(v, SeqNode):
+                    for item in v.items:      # argv: each item is one value
+                        self._scalars(st, key, item)
                 else:
                     self._scalars(st, key, v)
         d = as_map(raw.root.get("defaults"))
@@ -86,17 +92,23 @@ class Analysis:
                 self._scalars(None, "pipeline_env", val)
         return self
 
-    def _scalars(self, step: RawStep | None, fld: str, node: Node) -> list[Site]:
+    def _scalars(self, step: RawStep | None, fld: str, node: Node, nested: bool = False) -> list[Site]:
+        """Sites for the expressions in ``node``. An expression nested inside a list or map
+        literal would not be evaluated (the literal is passed as it is written): refuse it."""
         out = []
         if isinstance(node, ScalarNode):
             if isinstance(node.value, str) and "${{" in node.value:
-                out.append(self._site(step, fld, node))
+                if nested:
+                    self.diags.add("E203", "an expression inside a list or map literal is not evaluated", node.span,
+                                   help="write the whole value as one expression, e.g. ${{ [params.a, 'b'] }}")
+                else:
+                    out.append(self._site(step, fld, node))
         elif isinstance(node, SeqNode):
             for i in node.items:
-                out += self._scalars(step, fld, i)
+                out += self._scalars(step, fld, i, True)
         elif isinstance(node, MapNode):
             for _, v in node.items:
-                out += self._scalars(step, fld, v)
+                out += self._scalars(step, fld, v, True)
         return out
 
     def _site(self, step: RawStep | None, fld: str, node: ScalarNode) -> Site:
@@ -148,6 +160,8 @@ class Analysis:
         raw, st, fld = self.raw, site.step, site.field
         root, path = ref.root, tuple(ref.path)
         allowed = FIELD_CONTEXTS[fld]
+        if root in ("params", "secrets") and path:
+            self.mentioned.add((root, path[0]))
 
         def issue(code, msg, help=None):
             return E.TypeIssue(code, msg, ref.start, ref.end, help)
@@ -261,7 +275,7 @@ class Analysis:
         if isinstance(node, SeqNode):
             types = {_literal_type(i.to_python()) for i in node.items}
             for i in node.items:
-                self._scalars(st, "foreach", i)
+                self._scalars(st, "foreach", i, True)
             return types.pop() if len(types) == 1 else E.ANY
         if isinstance(node, ScalarNode) and isinstance(node.value, str) and "${{" in node.value:
             site = self._site(st, "foreach", node)

@@ -56,7 +56,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E403": ("argument-shadows-output", ERROR, "a with: argument has the name of an output of the same step"),
     "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
     "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
-    "E406": ("artifact-as-value", ERROR, "an artifact used where a value is needed, e.g. in if: or arithmetic"),
+    "E406": ("artifact-as-value", ERROR, "an artifact (a path) read in if: or foreach:, where a value is needed"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),
@@ -64,7 +64,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),
-    "W502": ("unused-output", WARNING, "a value output that nothing reads"),
+    "W502": ("unused-output", WARNING, "an output that nothing reads, of a step whose other outputs are read"),
     "W503": ("credential-literal", WARNING, "a literal that looks like a credential in env: or a command"),
     "W504": ("unused-secret", WARNING, "a declared secret that nothing reads"),
 }

@@ -106,6 +106,9 @@ class SourceCache:
         return lines[n - 1]
 
 
+_CONTROL_PICTURES = {c: 0x2400 + c for c in range(32) if c != 9} | {127: 0x2421}
+
+
 def render_text(diags: list[Diagnostic], sources: SourceCache, color: bool = False) -> str:
     out: list[str] = []
     for d in diags:
@@ -119,6 +122,9 @@ def render_text(diags: list[Diagnostic], sources: SourceCache, color: bool = Fal
         out.append(head)
         src = sources.line(s.file, s.line)
         if src is not None:
+            # control characters are shown as their Unicode pictures (one column each), so a
+            # NUL or an escape in the file cannot garble the terminal or shift the caret
+            src = src.translate(_CONTROL_PICTURES)
             gutter = str(s.line)
             pad = " " * len(gutter)
             width = (s.end_col - s.col) if s.end_line == s.line else len(src) - s.col + 1

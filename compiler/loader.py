@@ -148,9 +148,10 @@ class _Converter:
             key = self.convert(knode)
             value = self.convert(vnode)
             if not isinstance(key, ScalarNode) or not isinstance(key.value, str):
-                shown = key.source if isinstance(key, ScalarNode) else "a collection"
+                shown = key.source if isinstance(key, ScalarNode) else None
                 self.diags.append(Diagnostic(
-                    "E102", f"mapping key {shown} is not a string", key.span,
+                    "E102", f"mapping key {shown} is not a string" if shown else "a mapping key is a collection, not a string",
+                    key.span,
                     help=f"quote the key: '{shown}'" if isinstance(key, ScalarNode) else "keys must be plain strings"))
                 continue
             if key.style == "" and key.value in YAML11_BOOL_WORDS:

@@ -73,7 +73,8 @@ def did_you_mean(word: str, choices) -> str | None:
 
 def suggest_name(bad: str, hyphen: bool = False) -> str:
     sep = "-" if hyphen else "_"
-    s = re.sub(r"[^a-z0-9]+", sep, bad.lower()).strip(sep)
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", sep, bad)   # learningRate -> learning_Rate
+    s = re.sub(r"[^a-z0-9]+", sep, words.lower()).strip(sep)
     if not s or not s[0].isalpha():
         s = "x" + sep + s if s else "x"
     return s[:63 if hyphen else 40].strip(sep)

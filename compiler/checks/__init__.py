@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..spec import RawPipeline
-from . import conditions, credentials, graph, params, skipped_outputs, step_shape, unused
+from . import conditions, credentials, graph, number_text, params, skipped_outputs, step_shape, unused
 
 
 @dataclass
@@ -31,6 +31,7 @@ CHECKS = (
     skipped_outputs.check,
     unused.check,
     credentials.check,
+    number_text.check,
 )
 
 

@@ -31,6 +31,17 @@ def _scan(ctx, node: ScalarNode, where: str) -> None:
             return
 
 
+def _leaves(node):
+    if isinstance(node, ScalarNode):
+        yield node
+    elif isinstance(node, SeqNode):
+        for i in node.items:
+            yield from _leaves(i)
+    elif node is not None and hasattr(node, "items"):
+        for _, v in node.items:
+            yield from _leaves(v)
+
+
 def check(ctx) -> None:
     raw = ctx.raw
     envs = [("pipeline env:", raw.root.get("env"))]
@@ -39,6 +50,9 @@ def check(ctx) -> None:
         envs.append(("defaults env:", dflt.get("env")))
     for st in raw.all_steps:
         envs.append((f"env: of step '{st.name}'", st.get("env")))
+        for k, v in map_items(st.get("with")):
+            for n in _leaves(v):
+                _scan(ctx, n, f"argument '{k.value}' of step '{st.name}'")
         run = st.get("run")
         for n in ([run] if isinstance(run, ScalarNode) else run.items if isinstance(run, SeqNode) else []):
             if isinstance(n, ScalarNode):

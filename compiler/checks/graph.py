@@ -73,9 +73,12 @@ def check(ctx) -> None:
             if n.value == st.name:
                 d.add("E401", f"step '{st.name}' needs itself", n.span, help="remove it from needs:")
             elif n.value not in raw.steps:
-                what = "a finally: step" if n.value in raw.finally_steps else "no step"
-                d.add("E304", f"needs: '{n.value}' names {what}", n.span,
-                      help=_dym(n.value, raw.steps) or f"steps: {', '.join(raw.steps)}")
+                if n.value in raw.finally_steps:
+                    d.add("E304", f"needs: '{n.value}' names a finally: step", n.span,
+                          help="finally: steps run after every other step; nothing can need them")
+                else:
+                    d.add("E304", f"needs: '{n.value}' names no step", n.span,
+                          help=_dym(n.value, raw.steps) or f"steps: {', '.join(raw.steps)}")
     g = build(ctx)
     ctx.graph = g
     cycle = _find_cycle(g)

@@ -43,7 +43,7 @@ def check(ctx) -> None:
             if isinstance(dn, ScalarNode) and dn.style == "" and kind in ("string", "path") and isinstance(v, (int, float)):
                 extra = f"; quote it: \"{dn.source}\""
             d.add("E209", f"default {v!r} of parameter '{name}' is not {kind}", dn.span,
-                  help=f"give a {kind} value{extra}")
+                  help=f"give {'an' if kind[0] in 'aeiou' else 'a'} {kind} value{extra}")
             continue
         if kind == "list" and items and isinstance(v, list):
             for i, x in enumerate(v):

@@ -35,6 +35,10 @@ def check(ctx) -> None:
             if k.value in outs:
                 d.add("E403", f"argument '{k.value}' has the name of an output of step '{st.name}'", k.span,
                       help="output artifacts are passed to the function under their own names; rename the argument")
+        par = st.node.key_node("parallelism")
+        if par is not None and "foreach" not in st.node:
+            d.add("E203", "parallelism: limits the instances of a foreach:, and this step has none", par.span,
+                  help="remove parallelism:, or add foreach:")
         img = st.get("image")
         if isinstance(img, ScalarNode) and isinstance(img.value, str) and "${{" in img.value:
             d.add("E203", "image: cannot hold expressions (targets need it when the pipeline is compiled)", img.span)

@@ -15,6 +15,8 @@ def check(ctx) -> None:
                 read_secrets.add(r.name)
             elif r.kind == "output":
                 read_outputs.add((r.step, r.name))
+    read_params |= {n for r, n in ctx.analysis.mentioned if r == "params"}
+    read_secrets |= {n for r, n in ctx.analysis.mentioned if r == "secrets"}
     for name, (key, _) in raw.params.items():
         if name not in read_params:
             d.add("W501", f"parameter '{name}' is never read", key.span,

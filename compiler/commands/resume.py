@@ -44,8 +44,11 @@ def main(args) -> int:
 
         if run_status(run) == "running":
             raise UsageError(f"run {run['id']} is still running (pid {run['pid']} on {run['host']})")
-    pipe = require_valid(run["spec"]).pipeline
-    if pipe.digest() != run["spec_digest"]:
+    from ..runner.ircache import load
+
+    compiled = load(run["spec"], require_valid)
+    pipe = compiled.pipeline
+    if compiled.digest != run["spec_digest"]:
         print(f"pipespec resume: note: {run['spec']} changed since run {run['id']}; changed steps run again",
               file=sys.stderr)
     try:
@@ -56,4 +59,4 @@ def main(args) -> int:
         import os
 
         args.store = os.path.dirname(records.path)
-    return execute(pipe, params, args, resume=run["id"])
+    return execute(compiled, params, args, resume=run["id"])

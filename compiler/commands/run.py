@@ -50,7 +50,10 @@ def main(args) -> int:
 
     from ..runtime import ParamError, coerce_params, parse_assignments
 
-    pipe = require_valid(args.file).pipeline
+    from ..runner.ircache import load
+
+    compiled = load(args.file, require_valid)
+    pipe = compiled.pipeline
     try:
         given = json.loads(args.params_json) if args.params_json else {}
         if not isinstance(given, dict):
@@ -61,11 +64,11 @@ def main(args) -> int:
         raise UsageError(str(e)) from None
     except json.JSONDecodeError as e:
         raise UsageError(f"--params-json: {e}") from None
-    return execute(pipe, params, args, only=tuple(args.only), from_=tuple(args.from_),
+    return execute(compiled, params, args, only=tuple(args.only), from_=tuple(args.from_),
                    no_cache=args.no_cache)
 
 
-def execute(pipe, params: dict, args, only=(), from_=(), no_cache=False, resume=None) -> int:
+def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, resume=None) -> int:
     from ..runner import PlanError, Runner
     from ..runner.progress import make_display
     from ..runner.report import summary
@@ -74,9 +77,11 @@ def execute(pipe, params: dict, args, only=(), from_=(), no_cache=False, resume=
         raise UsageError("-j must be at least 1")
     display = make_display(args.progress, args.explain)
     try:
+        pipe = compiled.pipeline
         runner = Runner(pipe, params, store_dir=store_dir(pipe, args.store), jobs=args.jobs,
                         no_cache=no_cache, only=only, from_=from_, display=display, resume=resume,
-                        argv=sys.argv[1:], kill_grace=args.kill_grace)
+                        argv=sys.argv[1:], kill_grace=args.kill_grace, explain=args.explain,
+                        compiled=compiled)
     except PlanError as e:
         raise UsageError(str(e)) from None
     code = runner.run()

@@ -27,6 +27,7 @@ def main(args) -> int:
     print_diagnostics(results, args.format, color=args.color)
     errors = sum(d.is_error for r in results for d in r.diagnostics)
     warnings = sum(not d.is_error for r in results for d in r.diagnostics)
+    sys.stdout.flush()
     if not args.quiet and args.format == "text":
         n = len(results)
         bad = sum(1 for r in results if any(d.is_error for d in r.diagnostics))

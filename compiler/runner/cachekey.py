@@ -52,14 +52,14 @@ def step_refs(step: ir.Step) -> list[Ref]:
 class StepReads:
     """Per step, computed once: which params, run fields and env variables it reads."""
 
-    def __init__(self, step: ir.Step) -> None:
+    def __init__(self, step: ir.Step, definition: str | None = None) -> None:
         rs = step_refs(step)
         self.params = sorted({r.path[0] for r in rs if r.root == "params" and r.path})
         self.run = sorted({r.path[0] for r in rs if r.root == "run" and r.path})
         own_env = {n for n, _ in step.env}
         self.env = sorted({r.path[0] for r in rs if r.root == "env" and r.path and r.path[0] not in own_env})
         self.inputs = {".".join(("steps",) + r.path[:3]) for r in rs if r.root == "steps" and len(r.path) >= 3}
-        self.definition = definition_digest(step)
+        self.definition = definition or definition_digest(step)
 
 
 class ModuleSources:

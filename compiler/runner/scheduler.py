@@ -56,7 +56,11 @@ class Runner:
     def __init__(self, pipeline: ir.Pipeline, params: dict, *, store_dir: str, jobs: int | None = None,
                  no_cache: bool = False, only: tuple[str, ...] = (), from_: tuple[str, ...] = (),
                  display: Display | None = None, resume: str | None = None, argv: list[str] | None = None,
-                 kill_grace: float = 5.0) -> None:
+                 kill_grace: float = 5.0, explain: bool = False, compiled=None) -> None:
+        from .ircache import compile_fresh
+
+        self.compiled = compiled or compile_fresh(pipeline)
+        self.explain = explain
         self.pipeline, self.params = pipeline, params
         self.store_dir = os.path.abspath(store_dir)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
@@ -68,7 +72,8 @@ class Runner:
         self.spec_path = os.path.abspath(pipeline.source)
         self.spec_dir = spec_dir(pipeline)
         self.states = {s.name: StepState(s) for s in pipeline.all_steps}
-        self.reads = {s.name: cachekey.StepReads(s) for s in pipeline.all_steps}
+        self.reads = {s.name: cachekey.StepReads(s, self.compiled.step_digests[s.name])
+                      for s in pipeline.all_steps}
         self._plan(only, from_)
 
     # ---------------------------------------------------------------- plan
@@ -123,15 +128,16 @@ class Runner:
         self.interrupted: int | None = None
         self.cancel = threading.Event()
         self.run_status: str | None = None             # set for the finally phase
+        self._urgent, self._last_flush = False, time.monotonic()
         self.resume_rows: dict = {}
         if self.resume:
             self.run_id = self.resume
             self.resume_rows = {(r["step"], r["item_index"]): r for r in self.records.executions(self.resume)
                                 if r["status"] == "succeeded"}
-            self.records.reopen_run(self.run_id, self.pipeline.digest())
+            self.records.reopen_run(self.run_id, self.compiled.digest)
         else:
             self.run_id = new_run_id()
-            self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.pipeline.digest(),
+            self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.compiled.digest,
                                  self.params, git_commit(self.spec_dir), self.argv)
         self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
         self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
@@ -195,7 +201,7 @@ class Runner:
                 continue                                # cache hits settled steps: go on at once
             if self.running == 0 and not self.launchable:
                 break                                   # every step of the phase is settled
-            self.records.flush()
+            self._maybe_flush()
             try:
                 ev = self.events.get(timeout=0.25)
             except queue.Empty:
@@ -209,6 +215,15 @@ class Runner:
                     break
                 self._complete(*ev)
         self.records.flush()
+
+    def _maybe_flush(self) -> None:
+        """Commit the queued records when a result that was costly to make is among them, or
+        0.1 s after the last commit: a kill -9 then loses at most 0.1 s of cheap results."""
+        now = time.monotonic()
+        if self._urgent or now - self._last_flush >= 0.1:
+            self.records.flush()
+            self._urgent = False
+            self._last_flush = now
 
     @property
     def stopping(self) -> bool:
@@ -405,6 +420,8 @@ class Runner:
             return "cache: false"
         if self.no_cache:
             return "--no-cache"
+        if not self.explain:
+            return "not cached"
         idx = NO_INDEX if inst.index is None else inst.index
         prev = self.records.previous(self.spec_path, step.name, idx, self.run_id)
         if prev is None:
@@ -487,6 +504,8 @@ class Runner:
         inst.ended = time.time()
         inst.status, inst.attempts, inst.exit_code, inst.error = res.status, res.attempts, res.exit_code, res.error
         inst.values, inst.metrics, inst.artifacts, inst.hashes = res.values, res.metrics, res.artifacts, hashes
+        if res.duration_s >= 0.05 or not res.ok:
+            self._urgent = True
         d = self.display
         if res.ok:
             d.counts["done"] += 1
