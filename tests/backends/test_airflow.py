@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from conftest import GOLDEN, ROOT, check_golden, example_specs, ok_cases
+from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases
 
 from pipespec import expr as E
 from pipespec.backends.airflow import AirflowBackend

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, example_specs, ok_cases
+from support import ROOT, example_specs, ok_cases
 
 from pipespec.backends.airflow import AirflowBackend
 from pipespec.backends.base import CompileOptions

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import yaml
 
-from conftest import GOLDEN, ROOT, check_golden, example_specs
+from support import GOLDEN, ROOT, check_golden, example_specs
 
 from pipespec import backends
 from pipespec.backends.base import CompileOptions

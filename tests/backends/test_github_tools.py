@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, example_specs
+from support import ROOT, example_specs
 
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.github import GithubBackend, dump

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, example_specs, ok_cases
+from support import ROOT, example_specs, ok_cases
 
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.kubeflow import KubeflowBackend

@@ -16,7 +16,7 @@ from pipespec.cli import main
 from pipespec.codes import CODES
 from pipespec.frontend import load_spec
 
-from conftest import CASES, ROOT, check_golden, ok_cases
+from support import CASES, ROOT, check_golden, ok_cases
 
 ERR_CASES = sorted((CASES / "err").glob("*.yaml"))
 # E6xx/W6xx are compile-time codes of the targets: their cases live with the backends

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import CASES, ROOT
+from support import CASES, ROOT
 from pipespec.cli import main
 
 OK = CASES / "ok" / "minimal.yaml"

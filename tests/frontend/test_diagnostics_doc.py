@@ -17,7 +17,7 @@ import shlex
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 from pipespec.cli import main
 from pipespec.codes import CODES
 

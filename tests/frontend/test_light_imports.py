@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import SPECS
+from support import SPECS
 
 FORBIDDEN = ("jinja2", "pandas", "numpy", "sklearn", "sqlite3", "pipespec.backends", "pipespec.runner",
              "pipespec.runtime", "pipespec.lower", "pipespec.ir", "rich", "fsspec", "hypothesis",

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from conftest import CASES, SPECS
+from support import CASES, SPECS
 
 from pipespec.schema import schema
 from pipespec.schema_fast import SUPPORTED, Validity, keywords_used

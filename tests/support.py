@@ -1,0 +1,35 @@
+"""Paths and golden-file helpers shared by the tests: ``from support import ROOT, check_golden``.
+
+(Not in conftest.py: with several conftest.py files, ``from conftest import`` is ambiguous.)
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+CASES = ROOT / "tests" / "cases"
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def check_golden(path: pathlib.Path, actual: str, update: bool) -> None:
+    """Compare ``actual`` with the golden file at ``path`` (or rewrite it with --update-golden)."""
+    if update or not path.exists():
+        if not update:
+            pytest.fail(f"golden file {path.relative_to(ROOT)} is missing; run pytest --update-golden")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"{path.relative_to(ROOT)} differs; if the change is intended, run pytest --update-golden"
+
+
+def example_specs() -> list[pathlib.Path]:
+    return sorted(SPECS.glob("*/pipeline.yaml"))
+
+
+def ok_cases() -> list[pathlib.Path]:
+    return sorted((CASES / "ok").glob("*.yaml"))
