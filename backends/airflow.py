@@ -190,6 +190,12 @@ class _Generator:
         pipe = self.pipe
         tasks = [self.step(st) for st in pipe.steps]
         fin = [self.step(st) for st in pipe.finally_steps]
+        root = self.o.get("artifact_root") or DEFAULT_ARTIFACT_ROOT
+        if self.kubernetes and "://" not in root and any(st.outputs for st in pipe.all_steps):
+            self.b.unsupported(pipe.span, f"artifact_root {root!r} is a local folder, but every step runs in "
+                                          "its own pod: outputs only travel if it is a volume mounted in "
+                                          "every pod", emulated=True,
+                               help="set targets.airflow.artifact_root to an object store URL, e.g. s3://bucket/pipespec")
         if pipe.finally_steps:
             self.sdk.add("TriggerRule")
             tasks += fin
