@@ -123,7 +123,8 @@ def prepare(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pat
             value_file = os.path.join(scratch, f"values-{step.name}-{token}")
             env["PIPESPEC_OUTPUT"] = value_file
             if step.shell is not None:
-                argv = ["/bin/sh", "-c", _text(step.shell, lookup)]
+                text = _text(step.shell, lookup)
+                argv = _direct_argv(text) or ["/bin/sh", "-c", text]
             else:
                 argv = [_text(v, lookup) for v in step.argv or ()]
         else:
@@ -151,6 +152,24 @@ def prepare(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pat
         raise
     return Invocation(step, argv, env, spec_dir(pipeline), final, temp, tdirs, value_file,
                       result_file, job_file)
+
+
+# As make does: a command line with no shell syntax is executed directly, saving a shell
+# process per step; anything a shell would treat specially goes through /bin/sh -c.
+_SHELL_CHARS = frozenset("#;\"'*?[]&|<>(){}$`\\!~=%^\n")
+_SHELL_WORDS = frozenset(
+    ". : [ alias bg break case cd command continue echo eval exec exit export false fc fg for "
+    "getopts hash if jobs kill local printf pwd read readonly return set shift test times trap "
+    "type ulimit umask unalias unset until wait while function select source".split())
+
+
+def _direct_argv(text: str) -> list[str] | None:
+    if any(c in _SHELL_CHARS for c in text):
+        return None
+    words = text.split()
+    if not words or words[0] in _SHELL_WORDS:
+        return None
+    return words
 
 
 def _text(v: ir.Value, lookup: Lookup) -> str:

@@ -1,0 +1,70 @@
+"""Per-step overhead of ``pipespec run`` beside ``make -j2`` on the same DAG (not a test).
+
+    python tests/runner/bench_runner.py [--reps 5] [--sizes 100,1000]
+
+Chain: each step needs the previous one. Fan-out: independent steps. Every step is
+``run: "true"``. Whole-process wall time; configurations interleaved, min and median of
+``--reps``; the cached re-run is timed after a first run filled the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def write(folder: str, n: int, shape: str) -> tuple[str, str]:
+    spec = ["pipespec: 1", f"name: {shape}{n}", "steps:"]
+    mk = [".PHONY: all " + " ".join(f"s{i}" for i in range(n)), "all: " + " ".join(f"s{i}" for i in range(n))]
+    for i in range(n):
+        spec += [f"  s{i}:", '    run: "true"']
+        dep = f"s{i - 1}" if shape == "chain" and i else ""
+        if dep:
+            spec.append(f"    needs: [{dep}]")
+        mk += [f"s{i}: {dep}", "\t@true"]
+    d = os.path.join(folder, f"{shape}{n}")
+    os.makedirs(d)
+    with open(os.path.join(d, "pipeline.yaml"), "w") as f:
+        f.write("\n".join(spec) + "\n")
+    with open(os.path.join(d, "Makefile"), "w") as f:
+        f.write("\n".join(mk) + "\n")
+    return d, os.path.join(d, "pipeline.yaml")
+
+
+def timed(cmd: list[str], cwd: str) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--sizes", default="100,1000")
+    args = ap.parse_args()
+    pipespec = [sys.executable, "-m", "pipespec", "run", "pipeline.yaml", "-j", "2", "--progress", "plain"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [(n, shape, *write(tmp, n, shape)) for n in map(int, args.sizes.split(","))
+                 for shape in ("chain", "fan")]
+        times: dict[tuple, list[float]] = {}
+        for _ in range(args.reps):
+            for n, shape, d, spec in cases:
+                times.setdefault((n, shape, "make -j2"), []).append(timed(["make", "-s", "-j2"], d))
+                shutil.rmtree(os.path.join(d, ".pipespec"), ignore_errors=True)
+                times.setdefault((n, shape, "pipespec -j2"), []).append(timed(pipespec, d))
+                times.setdefault((n, shape, "pipespec cached"), []).append(timed(pipespec, d))
+        print(f"{'steps':>6} {'shape':6} {'runner':16} {'min s':>7} {'median s':>8} {'ms/step':>8} {'x make':>7}")
+        for (n, shape, who), ts in times.items():
+            make = min(times[(n, shape, "make -j2")])
+            print(f"{n:>6} {shape:6} {who:16} {min(ts):7.3f} {statistics.median(ts):8.3f} "
+                  f"{min(ts) / n * 1e3:8.3f} {min(ts) / make:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
