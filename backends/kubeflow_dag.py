@@ -200,8 +200,8 @@ class Builder:
             for d in st.depends_on:
                 anc |= ancestors.get(d, set()) | {d}
             ancestors[st.name] = anc
-        guards = {s.name: {a for a in ancestors[s.name] | {s.name} if pipe.step(a).condition is not None}
-                  for s in pipe.steps}
+        conditional = {s.name for s in pipe.steps if s.condition is not None}
+        guards = {s.name: (ancestors[s.name] | {s.name}) & conditional for s in pipe.steps}
         for st in pipe.steps:
             chain = sorted(guards[st.name], key=lambda a: (len(guards[a]), a))
             nested = all(outer in guards[inner] for outer, inner in zip(chain, chain[1:]))

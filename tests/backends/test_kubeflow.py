@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 import yaml
-from conftest import GOLDEN, ROOT, check_golden, example_specs, ok_cases
+from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases
 
 from pipespec import expr as E
 from pipespec.backends.base import CompileOptions
@@ -56,6 +56,15 @@ def test_every_valid_spec_compiles_byte_identically(spec):
     doc = next(yaml.safe_load_all(a.text))
     assert doc["schemaVersion"] == "2.1.0"
     assert "comp-" + doc["pipelineInfo"]["name"] not in doc["components"]
+
+
+@pytest.mark.parametrize("spec", example_specs() + ok_cases(), ids=lambda p: p.stem if p.stem != "pipeline" else p.parent.name)
+def test_libyaml_and_python_emitters_write_the_same_bytes(spec):
+    from pipespec.backends import kubeflow as K
+
+    res = compile_path(spec)
+    doc = next(yaml.safe_load_all(res.text))
+    assert K._dump(doc, K._PyDumper) == K._dump(doc, K._Dumper)
 
 
 def test_churn_structure():
