@@ -145,6 +145,11 @@ class Builder:
             self.main = Scope("exit", EXIT_TASK, self._alloc("comp-" + EXIT_TASK), self.root)
             self._add_task(self.root, EXIT_TASK, {"componentRef": {"name": self.main.comp},
                                                   "taskInfo": {"name": EXIT_TASK}}, pipe.span)
+        if "pipespec" in self.cfg:
+            self.b.unsupported(pipe.span, "targets.kubeflow.pipespec is not used: tasks import pipespec in "
+                               "Python (kfp.dsl.executor_main) rather than run a pipespec command",
+                               emulated=True, help="make pipespec importable in the image, or set "
+                               "targets.kubeflow.install")
         self._place()
         for st in pipe.all_steps:
             self._step(st)

@@ -176,6 +176,18 @@ def test_spec_path_install_image_and_pipeline_root_from_targets():
     assert doc["defaultPipelineRoot"] == "s3://bucket/root"
 
 
+def test_unused_pipespec_command_setting_is_a_warning_not_a_silent_drop():
+    res = compile_text("""
+        pipespec: 1
+        name: t
+        targets: {kubeflow: {pipespec: /opt/bin/pipespec}}
+        steps:
+          a: {run: echo hi}
+        """)
+    assert res.ok
+    assert any(d.code == "W600" and "targets.kubeflow.pipespec is not used" in d.message for d in res.diagnostics)
+
+
 def test_pipeline_name_never_collides_with_a_component():
     doc, _ = docs(compile_text("""
         pipespec: 1
