@@ -145,9 +145,9 @@ class Runner:
         self.scratch = os.path.join(self.store_dir, "tmp", self.run_id)
         os.makedirs(self.log_dir, exist_ok=True)
         os.makedirs(self.scratch, exist_ok=True)
+        self.display.counts["pending"] = len(self.pipeline.all_steps)
         self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
-        self.display.counts["pending"] = len(self.pipeline.all_steps)
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
                } if threading.current_thread() is threading.main_thread() else {}
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="step")
@@ -233,9 +233,10 @@ class Runner:
     # ---------------------------------------------------------------- step level
 
     def _terminal(self, st: StepState, status: str, reason: str = "") -> None:
-        st.status, st.reason = status, reason
         c = self.display.counts
-        c["pending"] -= 1
+        if st.status == "waiting":
+            c["pending"] -= 1
+        st.status, st.reason = status, reason
         if status in ("skipped", "not_run"):
             if status == "skipped":
                 c["skipped"] += 1
@@ -287,6 +288,7 @@ class Runner:
             self.display.event("failed", st.name, "FAILED", f"evaluating its if:/foreach: failed: {e}")
             return self._terminal(st, "failed", f"evaluating its if:/foreach: failed: {e}")
         st.status = "active"
+        self.display.counts["pending"] -= 1
         if not st.instances:
             st.gather()
             self.display.event("done", st.name, "(foreach: no items)")
