@@ -27,7 +27,7 @@ from pipespec import expr as E
 from pipespec import ir
 
 from .airflow_expr import Translator, Untranslatable, helper_source, py_literal
-from .base import EMULATED, FEATURES, NATIVE, UNSUPPORTED, Backend, CompileOptions, uses
+from .base import EMULATED, NATIVE, Backend, CompileOptions
 
 DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
 DEFAULT_IMAGE = "python:3.11-slim"
@@ -148,24 +148,8 @@ class AirflowBackend(Backend):
         t = pipe.target("airflow")
         return t if isinstance(t, dict) else {}
 
-    def table(self, pipe: ir.Pipeline) -> dict[str, tuple[str, str]]:
+    def capability_table(self, pipe: ir.Pipeline) -> dict[str, tuple[str, str]]:
         return self.kubernetes_capabilities if self.options(pipe).get("operator") == "kubernetes" else self.capabilities
-
-    def check_capabilities(self, pipe: ir.Pipeline) -> None:
-        """Errors for unsupported uses; ONE warning per emulated feature, at its first use and
-        naming every step, rather than one per step (defaults: apply resources to all)."""
-        table = self.table(pipe)
-        emulated: dict[str, list] = {}
-        for feature, span, what in uses(pipe):
-            level, how = table.get(feature, (NATIVE, ""))
-            if level == UNSUPPORTED:
-                self.unsupported(span, f"{what} is not supported on {self.name}" + (f": {how}" if how else ""))
-            elif level == EMULATED:
-                emulated.setdefault(feature, []).append((span, what))
-        for feature, items in emulated.items():
-            steps = [w.split("'")[1] for _, w in items if "'" in w]
-            what = FEATURES[feature] + (f" (step{'s' if len(steps) > 1 else ''} {', '.join(steps)})" if steps else "")
-            self.unsupported(items[0][0], f"{what}: emulated: {table[feature][1]}", emulated=True)
 
     # -- generation ---------------------------------------------------------------------------
     def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:

@@ -72,14 +72,32 @@ class Backend:
         code = "W600" if emulated else ("E601" if limit else "E600")
         self.diagnostics.append(Diagnostic(code, f"{self.name}: {message}", span, help=help))
 
+    # features whose uses generate() reports itself, with more precise messages
+    reported_by_generate: tuple[str, ...] = ()
+
+    def capability_table(self, pipe: ir.Pipeline) -> dict[str, tuple[str, str]]:
+        """The table that applies to this pipeline (a backend with modes may pick one)."""
+        return self.capabilities
+
     def check_capabilities(self, pipe: ir.Pipeline) -> None:
-        """Report every use of a feature the capability table marks unsupported or emulated."""
-        for feature, span, what in uses(pipe):
-            level, how = self.capabilities.get(feature, (NATIVE, ""))
+        """An error at every use of an unsupported feature; ONE warning per emulated feature,
+        at its first use, naming every step that uses it (not one per step)."""
+        table = self.capability_table(pipe)
+        emulated: dict[str, list[tuple[Span, str | None]]] = {}
+        for feature, span, what, step in uses(pipe):
+            if feature in self.reported_by_generate:
+                continue
+            level, how = table.get(feature, (NATIVE, ""))
             if level == UNSUPPORTED:
                 self.unsupported(span, f"{what} is not supported on {self.name}" + (f": {how}" if how else ""))
             elif level == EMULATED:
-                self.unsupported(span, f"{what} is emulated on {self.name}" + (f": {how}" if how else ""), emulated=True)
+                emulated.setdefault(feature, []).append((span, step))
+        for feature, items in emulated.items():
+            steps = [s for _, s in items if s]
+            who = f" (step{'s' * (len(steps) > 1)} {', '.join(steps)})" if steps else ""
+            how = table[feature][1]
+            self.unsupported(items[0][0], f"{FEATURES[feature]} is emulated on {self.name}"
+                             + (f": {how}" if how else "") + who, emulated=True)
 
     def default_filename(self, pipe: ir.Pipeline) -> str:
         return f"{pipe.name}{self.extension}"
@@ -102,37 +120,29 @@ class Backend:
 
 
 def uses(pipe: ir.Pipeline):
-    """(feature, span, description) for every feature use in the pipeline."""
+    """(feature, span, description, step name or None) for every feature use in the pipeline."""
     if pipe.schedule:
-        yield "schedule", pipe.span, "schedule:"
+        yield "schedule", pipe.span, "schedule:", None
     for st in pipe.all_steps:
-        if st.kind == "run":
-            yield "run_steps", st.span, f"run: step '{st.name}'"
-        else:
-            yield "call_steps", st.span, f"call: step '{st.name}'"
-        if st.condition is not None:
-            yield "if", st.condition.span, f"if: of step '{st.name}'"
-        if st.foreach is not None:
-            yield "foreach", st.foreach.span, f"foreach: of step '{st.name}'"
-        if st.parallelism is not None:
-            yield "parallelism", st.span, f"parallelism: of step '{st.name}'"
-        if st.is_finally:
-            yield "finally", st.span, f"finally: step '{st.name}'"
-        if st.retries.limit:
-            yield "retries", st.span, f"retries of step '{st.name}'"
-        if st.timeout_s is not None:
-            yield "timeout", st.span, f"timeout of step '{st.name}'"
-        if not st.cache:
-            yield "cache", st.span, f"cache: false of step '{st.name}'"
-        if st.resources.cpu is not None or st.resources.memory is not None:
-            yield "resources", st.span, f"resources of step '{st.name}'"
-        if st.resources.gpu or st.resources.accelerator:
-            yield "gpu", st.span, f"gpu of step '{st.name}'"
-        if st.image:
-            yield "image", st.span, f"image of step '{st.name}'"
-        if st.secrets:
-            yield "secrets", st.span, f"secrets of step '{st.name}'"
-        if st.artifact_outputs:
-            yield "artifacts", st.span, f"artifact outputs of step '{st.name}'"
-        if st.value_outputs:
-            yield "value_outputs", st.span, f"value outputs of step '{st.name}'"
+        n = st.name
+        checks = (
+            ("run_steps", st.kind == "run", st.span, f"run: step '{n}'"),
+            ("call_steps", st.kind == "call", st.span, f"call: step '{n}'"),
+            ("if", st.condition is not None, st.condition.span if st.condition else st.span, f"if: of step '{n}'"),
+            ("foreach", st.foreach is not None, st.foreach.span if st.foreach else st.span, f"foreach: of step '{n}'"),
+            ("parallelism", st.parallelism is not None, st.span, f"parallelism: of step '{n}'"),
+            ("finally", st.is_finally, st.span, f"finally: step '{n}'"),
+            ("retries", st.retries.limit > 0, st.span, f"retries of step '{n}'"),
+            ("timeout", st.timeout_s is not None, st.span, f"timeout of step '{n}'"),
+            ("cache", not st.cache, st.span, f"cache: false of step '{n}'"),
+            ("resources", st.resources.cpu is not None or st.resources.memory is not None, st.span,
+             f"resources of step '{n}'"),
+            ("gpu", bool(st.resources.gpu or st.resources.accelerator), st.span, f"gpu of step '{n}'"),
+            ("image", bool(st.image), st.span, f"image of step '{n}'"),
+            ("secrets", bool(st.secrets), st.span, f"secrets of step '{n}'"),
+            ("artifacts", bool(st.artifact_outputs), st.span, f"artifact outputs of step '{n}'"),
+            ("value_outputs", bool(st.value_outputs), st.span, f"value outputs of step '{n}'"),
+        )
+        for feature, used, span, what in checks:
+            if used:
+                yield feature, span, what, n

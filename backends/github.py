@@ -35,7 +35,7 @@ from pipespec import ir
 from pipespec.expr import ast as A
 from pipespec.units import cores, memory_bytes
 
-from .base import EMULATED, NATIVE, Backend, CompileOptions, uses
+from .base import EMULATED, NATIVE, Backend, CompileOptions
 from .github_expr import Translator, Untranslatable, compact_json
 from .github_pins import action_step, annotate
 
@@ -76,13 +76,7 @@ class GithubBackend(Backend):
     }
 
     # resources and gpu pick runner labels; generate() reports what cannot be placed
-    def check_capabilities(self, pipe: ir.Pipeline) -> None:
-        for feature, span, what in uses(pipe):
-            if feature in ("resources", "gpu"):
-                continue
-            level, how = self.capabilities.get(feature, (NATIVE, ""))
-            if level == EMULATED:
-                self.unsupported(span, f"{what} is emulated on {self.name}: {how}", emulated=True)
+    reported_by_generate = ("resources", "gpu")
 
     def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
         doc = _Builder(self, pipe, opts).workflow()

@@ -101,7 +101,7 @@ def test_emulated_is_a_warning(tmp_path, toy, capsys):
     spec = _spec(tmp_path, SPEC.replace("    run: echo b", "    retries: 2\n    run: echo b"))
     assert main(["compile", spec, "-t", "toy"]) == 0
     cap = capsys.readouterr()
-    assert "warning[W600]: toy: retries of step 'b' is emulated on toy: by a wrapper" in cap.err
+    assert "warning[W600]: toy: retries with backoff is emulated on toy: by a wrapper (step b)" in cap.err
     assert "step b" in cap.out
 
 
