@@ -26,8 +26,10 @@ The shape (docs/targets/github.md has the full mapping):
 from __future__ import annotations
 
 import math
+import os
 import posixpath
 import re
+import shlex
 
 import yaml
 
@@ -95,13 +97,13 @@ class _Config:
         self.artifact_root = t.get("artifact_root")
         self.setup = t.get("setup", True)
         self.python = t.get("python", "3.11")
-        self.install = t.get("install", "python -m pip install pipespec")
         self.pipespec = t.get("pipespec", "pipespec")
         self.push = t.get("push")
         self.pull_request = t.get("pull_request")
         self.fail_if_skipped = list(t.get("fail_if_skipped", []))
         spec = t.get("spec_path") or opts.spec_path.replace("\\", "/")
         self.spec_path = posixpath.normpath(spec)
+        self.install = t.get("install") or default_install(opts.spec_path, self.spec_path)
         for key in ("artifact_root", "python", "install", "pipespec", "spec_path", "runs_on", "gpu_runs_on"):
             if "${{" in compact_json(getattr(self, key)):
                 backend.unsupported(pipe.span, f"targets.github.{key} holds '${{{{': GitHub would "
@@ -109,6 +111,15 @@ class _Config:
         for r in self.runners:
             if "${{" in compact_json(r):
                 backend.unsupported(pipe.span, "targets.github.runners holds '${{': GitHub would evaluate it")
+
+
+def default_install(local_spec: str, spec_on_runner: str) -> str:
+    """pipespec, plus the step code's requirements.txt when one sits beside the spec."""
+    cmd = "python -m pip install pipespec"
+    if os.path.isfile(os.path.join(os.path.dirname(local_spec) or ".", "requirements.txt")):
+        req = posixpath.join(posixpath.dirname(spec_on_runner), "requirements.txt")
+        cmd += f" -r {shlex.quote(req)}"
+    return cmd
 
 
 class _Builder:
