@@ -109,7 +109,14 @@ class Backend:
     def compile(self, pipe: ir.Pipeline, opts: CompileOptions) -> CompileResult:
         self.diagnostics = []
         self.check_capabilities(pipe)
-        text = self.generate(pipe, opts)
+        try:
+            text = self.generate(pipe, opts)
+        except Exception:
+            # generation may not finish once an error was reported; the error is the answer.
+            # Without one, it is a bug in the backend: let the CLI report an internal error.
+            if not any(d.is_error for d in self.diagnostics):
+                raise
+            text = None
         diags = sorted(self.diagnostics, key=Diagnostic.sort_key)
         if any(d.is_error for d in diags):
             return CompileResult(None, diags)

@@ -136,6 +136,8 @@ class Builder:
     def build(self) -> tuple[dict, dict | None]:
         pipe = self.pipe
         self._check_names()
+        if any(d.is_error for d in self.b.diagnostics):
+            return {}, None                       # an executor cannot take these names
         self._find_struct_metrics()
         if pipe.finally_steps:
             if not pipe.steps:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -78,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug of ours: say so in one line (PIPESPEC_DEBUG=1 for the traceback)
+        if os.environ.get("PIPESPEC_DEBUG"):
+            raise
+        print(f"pipespec {args._command}: internal error: {type(e).__name__}: {e}\n"
+              "  this is a bug in pipespec; rerun with PIPESPEC_DEBUG=1 for the traceback and report it",
+              file=sys.stderr)
+        return 70
 
 
 def _parser_for(argv: list[str]) -> argparse.ArgumentParser:

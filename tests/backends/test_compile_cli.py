@@ -122,3 +122,30 @@ def test_byte_identical(tmp_path, toy, capsys):
     a = capsys.readouterr().out
     main(["compile", spec, "-t", "toy"])
     assert capsys.readouterr().out == a
+
+
+def test_generation_failure_after_an_error_reports_the_error(tmp_path, toy, monkeypatch, capsys):
+    """A backend that reported an error may fail to finish generating: the user sees the
+    diagnostic, never a traceback."""
+    import toy_backend_mod
+
+    def broken(self, pipe, opts):
+        self.unsupported(pipe.span, "cannot do this")
+        raise SyntaxError("half-built output")
+
+    monkeypatch.setattr(toy_backend_mod.Toy, "generate", broken)
+    assert main(["compile", _spec(tmp_path), "-t", "toy"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E600]: toy: cannot do this" in err and "Traceback" not in err
+
+
+def test_internal_error_is_reported_without_traceback(tmp_path, toy, monkeypatch, capsys):
+    import toy_backend_mod
+
+    def broken(self, pipe, opts):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(toy_backend_mod.Toy, "generate", broken)
+    assert main(["compile", _spec(tmp_path), "-t", "toy"]) == 70
+    err = capsys.readouterr().err
+    assert "internal error" in err and "KeyError" in err and "Traceback" not in err

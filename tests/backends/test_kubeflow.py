@@ -353,3 +353,18 @@ def test_run_id_from_the_placeholder_argument():
     assert rid == "abc-123" and len(date) == 10
     rid, _ = _run_ids(["x", "--pipespec-run-id", "{{$.pipeline_job_uuid}}"])   # not substituted
     assert rid.startswith("kfp-")
+
+
+def test_keyword_output_is_a_diagnostic_not_a_crash():
+    """Found writing docs/diagnostics.md: the executor was still generated after E601 and
+    compile() of the function raised SyntaxError."""
+    res = compile_text("""
+        pipespec: 1
+        name: t
+        steps:
+          a:
+            run: echo "class=x" >> "$PIPESPEC_OUTPUT"
+            outputs: {class: string}
+        """)
+    assert not res.ok and res.text is None
+    assert [c for c, _ in _codes(res)] == ["E601"]
