@@ -104,7 +104,7 @@ def test_every_top_level_key_is_documented():
 
 def test_every_step_key_is_documented():
     defs = _schema()["$defs"]
-    keys = list(defs["step"]["properties"]) + list(defs["common"]["properties"])
+    keys = list(defs["step"]["properties"])
     text = _section("Steps")
     missing = [k for k in keys if not _mentioned(k, text)]
     assert not missing, f"step keys missing from 'Steps' in docs/spec.md: {missing}"
@@ -112,7 +112,7 @@ def test_every_step_key_is_documented():
 
 def test_every_defaults_key_is_documented():
     text = _section("`defaults`")
-    missing = [k for k in _schema()["$defs"]["common"]["properties"] if not _mentioned(k, text)]
+    missing = [k for k in _schema()["$defs"]["defaults"]["properties"] if not _mentioned(k, text)]
     assert not missing, f"defaults keys missing from '`defaults`' in docs/spec.md: {missing}"
 
 
