@@ -43,6 +43,19 @@ _INSERT = (f"INSERT OR REPLACE INTO executions({','.join(EXEC_COLUMNS)}) "
 NO_INDEX = -1          # item_index of a step without foreach (and of a step-level record)
 
 
+def _retry(fn, seconds: float = 60.0):
+    deadline = time.monotonic() + seconds
+    delay = 0.005
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class RecordError(Exception):
     """A run id that matches nothing, or more than one run."""
 
@@ -58,9 +71,11 @@ class Records:
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA busy_timeout=60000")
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Switching a new file to WAL and creating the schema can meet another process doing
+        # the same; SQLite then answers "locked" without waiting for the busy timeout.
+        _retry(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
         self.db.execute("PRAGMA synchronous=NORMAL")   # durable against a crashed process
-        self.db.executescript(SCHEMA)
+        _retry(lambda: self.db.executescript(SCHEMA))
         self.pending: list[tuple[str, tuple]] = []
 
     def close(self) -> None:
@@ -76,7 +91,7 @@ class Records:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        self.db.execute("BEGIN IMMEDIATE")
+        _retry(lambda: self.db.execute("BEGIN IMMEDIATE"))
         try:
             for sql, params in batch:
                 self.db.execute(sql, params)
