@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Spec
+from runner_support import Spec
 
 pytest.importorskip("sklearn")
 pytest.importorskip("pandas")

@@ -87,7 +87,7 @@ def test_inputs_json_and_output_paths(spec, tmp_path):
     inputs = {"values": {}, "artifacts": {"make": {"data": str(tmp_path / "d")}}}
     outs = {"out": str(tmp_path / "o/out.txt"), "metrics": str(tmp_path / "o/m.json")}
     ghout = tmp_path / "gh"
-    r = s.pipespec("exec", str(s.path), "--step", "square", "--item-index", "1", "--inputs-json",
+    s.pipespec("exec", str(s.path), "--step", "square", "--item-index", "1", "--inputs-json",
                    json.dumps(inputs), "--output-paths-json", json.dumps(outs), check=0,
                    env={"GITHUB_OUTPUT": str(ghout)})
     assert (tmp_path / "o/out.txt").read_text() == "D1"
@@ -212,7 +212,7 @@ def test_retries_by_executor(spec, tmp_path):
 
 
 def test_fsspec_memory_root(spec):
-    fsspec = pytest.importorskip("fsspec")
+    pytest.importorskip("fsspec")
     s = spec(PIPE)
     s.write("mod.py", MOD)
     import subprocess

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import values
+from runner_support import values
 
 FLAKY = """
 pipespec: 1

@@ -1,9 +1,8 @@
 """The local runner's scheduling: order, real parallelism, skips, fan-in order, finally, failures."""
 
-import json
 import time
 
-from conftest import values
+from runner_support import values
 
 
 def test_order_and_parallelism(spec, tmp_path):
