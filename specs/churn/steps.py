@@ -314,7 +314,6 @@ def deploy(
     churn_rate: float,
     n_features: int,
     registry: str,
-    run_id: str,
     rows: int,
     seed: int,
     test_size: float,
@@ -348,7 +347,8 @@ def deploy(
         "name": "churn",
         "model": best,
         "sha256": digest,
-        "run_id": str(run_id),
+        # the run that produced this version; not an argument, so it does not key the cache
+        "run_id": os.environ.get("PIPESPEC_RUN_ID", ""),
         "registered_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "metrics": scores,
         "gate": {"metric": "auc", "min": float(min_auc)},

@@ -107,7 +107,8 @@ def test_churn_structure():
     assert train["retryPolicy"] == {"maxRetryCount": 1, "backoffDuration": "5s", "backoffFactor": 2.0,
                                     "backoffMaxDuration": "3600s"}
     assert train["cachingOptions"] == {"enableCache": True}
-    assert tasks_of(doc, "comp-condition-deploy")["deploy"]["cachingOptions"] == {}
+    assert tasks_of(doc, "comp-condition-deploy")["deploy"]["cachingOptions"] == {"enableCache": True}
+    assert doc["root"]["dag"]["tasks"]["notify"]["cachingOptions"] == {}      # cache: false
     res = doc["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]
     assert res == {"cpuRequest": 2.0, "resourceCpuRequest": "2", "memoryRequest": 4.294967296,
                    "resourceMemoryRequest": "4Gi"}
