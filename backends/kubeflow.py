@@ -104,7 +104,7 @@ def _dump(data: dict, dumper=None) -> str:
 
 def _str(dumper, s: str):
     """Multi-line strings (the embedded step code) as literal blocks, when YAML allows it."""
-    if "\n" in s and all(ch == "\n" or ch.isprintable() for ch in s) and not s.endswith((" ", "\n\n")) \
+    if "\n" in s and s.replace("\n", "").isprintable() and not s.endswith((" ", "\n\n")) \
             and " \n" not in s:
         return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", s)

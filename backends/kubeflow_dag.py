@@ -161,6 +161,10 @@ class Builder:
             self._condition(sc)
         for st in pipe.all_steps:
             self._dependencies(st)
+        for sc in [self.root, *self._scopes()]:      # once, after every step: stable order
+            for t in sc.tasks.values():
+                if "dependentTasks" in t:
+                    t["dependentTasks"] = sorted(t["dependentTasks"])
         for sc in self._scopes():
             self._scope_component(sc)
         return self._document(), self._platform()
@@ -201,14 +205,14 @@ class Builder:
     # -- placement -----------------------------------------------------------------------------
     def _place(self) -> None:
         pipe = self.pipe
-        ancestors: dict[str, set[str]] = {}
+        # the conditional steps among each step's ancestors and itself; propagated along the
+        # topological order, so it costs steps x conditions, not the steps^2 of full ancestor sets
+        guards: dict[str, frozenset[str]] = {}
         for st in pipe.steps:
-            anc: set[str] = set()
+            g: set[str] = {st.name} if st.condition is not None else set()
             for d in st.depends_on:
-                anc |= ancestors.get(d, set()) | {d}
-            ancestors[st.name] = anc
-        conditional = {s.name for s in pipe.steps if s.condition is not None}
-        guards = {s.name: (ancestors[s.name] | {s.name}) & conditional for s in pipe.steps}
+                g |= guards.get(d, frozenset())
+            guards[st.name] = frozenset(g)
         for st in pipe.steps:
             chain = sorted(guards[st.name], key=lambda a: (len(guards[a]), a))
             nested = all(outer in guards[inner] for outer, inner in zip(chain, chain[1:]))
@@ -487,10 +491,6 @@ class Builder:
                 deps = lca.tasks[rs].setdefault("dependentTasks", [])
                 if rd not in deps:
                     deps.append(rd)
-        for sc in [self.root, *self._scopes()]:
-            for t in sc.tasks.values():
-                if "dependentTasks" in t:
-                    t["dependentTasks"] = sorted(t["dependentTasks"])
 
     # -- executors ---------------------------------------------------------------------------------
     def _executor(self, st: ir.Step, comp: dict) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .expr import Template, Type
@@ -186,10 +187,19 @@ class Pipeline:
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no spans (positions do not change meaning)."""
-        return json.dumps(_plain(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return self._json
 
     def digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+        return self._digest
+
+    # computed once: backends put the digest in headers and executors, the runner keys on it
+    @cached_property
+    def _json(self) -> str:
+        return json.dumps(_plain(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @cached_property
+    def _digest(self) -> str:
+        return hashlib.sha256(self._json.encode("utf-8")).hexdigest()
 
 
 def _plain(obj: Any) -> Any:

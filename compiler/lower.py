@@ -27,6 +27,9 @@ class Lowering:
         self.analysis = analysis
         self.graph = graph
         self.sites = {id(s.node): s for s in analysis.sites}
+        self.step_sites: dict[int, list] = {}          # id(raw step) -> its sites (None: pipeline env)
+        for s in analysis.sites:
+            self.step_sites.setdefault(id(s.step) if s.step is not None else None, []).append(s)
 
     def value(self, node: Node) -> ir.Value:
         site = self.sites.get(id(node))
@@ -94,9 +97,9 @@ class Lowering:
         env = dict(base_env)
         for k, v in map_items(st.get("env")):
             env[k.value] = self.env_value(v)
-        secrets = sorted({r.name for s in self.analysis.sites
-                          if s.field in ("env", "pipeline_env") and (s.step is st or s.step is None)
-                          and (s.step is st or self._in_env(s, env))
+        own = self.step_sites.get(id(st), [])
+        shared = [s for s in self.step_sites.get(None, []) if self._in_env(s, env)]
+        secrets = sorted({r.name for s in own + shared if s.field in ("env", "pipeline_env")
                           for r in s.refs if r.kind == "secret"})
         run = st.get("run")
         shell = argv = None
@@ -106,8 +109,7 @@ class Lowering:
             argv = tuple(self.env_value(i) for i in run.items)
         call = as_str(st.get("call"))
         module, function = (call.split(":", 1) if call else (None, None))
-        inputs = sorted({(r.step, r.name) for s in self.analysis.sites if s.step is st
-                         for r in s.refs if r.kind == "output"})
+        inputs = sorted({(r.step, r.name) for s in own for r in s.refs if r.kind == "output"})
         inp = tuple(ir.Input(s, o, self.raw.steps[s].output(o).type, self.raw.steps[s].has_foreach) for s, o in inputs)
         res = as_map(pick("resources"))
         resources = ir.Resources(

@@ -94,12 +94,13 @@ def check(ctx) -> None:
 
 def _find_cycle(g: Graph) -> list[str] | None:
     WHITE, GREY, BLACK = 0, 1, 2
+    pos = {n: i for i, n in enumerate(g.order)}
     color = {n: WHITE for n in g.order}
     stack: list[str] = []
 
     def visit(n: str) -> list[str] | None:
         # iterative DFS: deep chains (10k steps) must not hit the recursion limit
-        work = [(n, iter(sorted(g.deps[n], key=g.order.index)))]
+        work = [(n, iter(sorted(g.deps[n], key=pos.__getitem__)))]
         color[n] = GREY
         stack.append(n)
         while work:
@@ -115,7 +116,7 @@ def _find_cycle(g: Graph) -> list[str] | None:
             if color[nxt] == WHITE:
                 color[nxt] = GREY
                 stack.append(nxt)
-                work.append((nxt, iter(sorted(g.deps[nxt], key=g.order.index))))
+                work.append((nxt, iter(sorted(g.deps[nxt], key=pos.__getitem__))))
         return None
 
     for n in g.order:
