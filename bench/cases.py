@@ -161,6 +161,81 @@ def _kfp_sdk(ctx: Ctx) -> list[Row]:
     return rows
 
 
+AIRFLOW_DIR = Path(__file__).resolve().parent / "airflow"
+
+
+def _env(**extra) -> dict:
+    """The environment for peers' processes: as users run them, with bytecode caching on (a
+    scheduler re-parses DAG files with their .pyc; this session may disable writing them)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **extra}
+BASH = "airflow.providers.standard.operators.bash.BashOperator"
+
+
+def _dagfactory_yaml(dag_id: str, tasks: list[tuple[str, list[str]]], extra: dict | None = None) -> str:
+    """A dag-factory config: one BashOperator per task (running the same pipespec exec command)."""
+    import yaml
+
+    t = {}
+    for name, deps in tasks:
+        t[name] = {"operator": BASH, "bash_command": f"pipespec exec pipeline.yaml --step {name}",
+                   **(extra or {})}
+        if deps:
+            t[name]["dependencies"] = deps
+    return yaml.safe_dump({dag_id: {"schedule": None, "catchup": False, "tasks": t}}, sort_keys=False)
+
+
+def case_airflow_parse(ctx: Ctx) -> list[Row]:
+    """Case 4: DagBag parse time of generated DAGs vs hand-written and dag-factory equivalents."""
+    if "airflow" not in _targets():
+        return []
+    d = ctx.work / "airflow"
+    d.mkdir(parents=True, exist_ok=True)
+    n = ctx.sizes(1000, 20)
+    # churn: generated vs hand-written (same tasks) vs dag-factory (same task graph, BashOperators)
+    gen_churn = d / "gen_churn.py"
+    run_once([tool("pipespec"), "compile", str(CHURN), "-t", "airflow", "-o", str(gen_churn)])
+    hand_churn = AIRFLOW_DIR / "handwritten_churn.py"
+    churn_tasks = [("ingest", []), ("prepare", ["ingest"]), ("train__foreach", []), ("train", ["prepare", "train__foreach"]),
+                   ("evaluate", ["prepare", "train"]), ("deploy__if", ["evaluate"]),
+                   ("deploy", ["deploy__if", "evaluate", "prepare", "ingest"]), ("monitor", ["deploy", "prepare"]),
+                   ("notify", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"]),
+                   ("run__failed", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"])]
+    df_churn_cfg = gen.write(d / "churn_df.yml", _dagfactory_yaml("churn_dagfactory", churn_tasks, {"retries": 1}))
+    df_churn = gen.write(d / "df_churn.py", (AIRFLOW_DIR / "dagfactory_loader.py.tmpl").read_text()
+                         .replace("__CONFIG__", str(df_churn_cfg)))
+    # an n-step chain
+    spec = gen.write(d / "chain" / "pipeline.yaml", gen.spec("chain", n))
+    gen_chain = d / "gen_chain.py"
+    run_once([tool("pipespec"), "compile", str(spec), "-t", "airflow", "-o", str(gen_chain)])
+    hand_chain = gen.write(d / "hand_chain.py", (AIRFLOW_DIR / "handwritten_chain.py.tmpl").read_text()
+                           .replace("__N__", str(n)))
+    df_cfg = gen.write(d / "chain_df.yml", _dagfactory_yaml(
+        "chain_dagfactory", [(f"s{i}", [f"s{i - 1}"] if i else []) for i in range(n)]))
+    df_chain = gen.write(d / "df_chain.py", (AIRFLOW_DIR / "dagfactory_loader.py.tmpl").read_text()
+                         .replace("__CONFIG__", str(df_cfg)))
+    files = [gen_churn, hand_churn, df_churn, gen_chain, hand_chain, df_chain]
+    py = peers.env_python("bench-dagfactory")
+    r = subprocess.run([py, str(AIRFLOW_DIR / "parse_time.py"), str(max(3, ctx.repeat)), *map(str, files)],
+                       capture_output=True, text=True, timeout=1800,
+                       env=_env(PIPESPEC_PROJECT_DIR=str(ROOT)))
+    if r.returncode != 0:
+        raise RuntimeError(f"parse_time.py failed:\n{r.stderr[-3000:]}{r.stdout[-2000:]}")
+    t = {Path(k).name: v for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items()}
+    g, h, f = t["gen_churn.py"], t["handwritten_churn.py"], t["df_churn.py"]
+    gc, hc, fc = t["gen_chain.py"], t["hand_chain.py"], t["df_chain.py"]
+    return [
+        Row("4 DAG parse", f"churn ({g['tasks']} tasks), DagBag", g["median"], "hand-written DAG", h["median"], 1.2),
+        Row("4 DAG parse", f"churn ({g['tasks']} tasks), DagBag", g["median"], "dag-factory YAML", f["median"], 0.5),
+        Row("4 DAG parse", f"{n}-step chain ({gc['tasks']} tasks), DagBag", gc["median"], "hand-written DAG",
+            hc["median"], 1.2),
+        Row("4 DAG parse", f"{n}-step chain ({gc['tasks']} tasks), DagBag", gc["median"], "dag-factory YAML",
+            fc["median"], 0.5),
+    ]
+
+
 def _runner_cmd(spec: Path, store: Path) -> list[str]:
     return [tool("pipespec"), "run", str(spec), "-j", "2", "--progress", "plain", "--store", str(store)]
 
@@ -288,6 +363,7 @@ CASES = {
     "1": case_validate_latency,
     "2": case_validate_throughput,
     "3": case_compile_scaling,
+    "4": case_airflow_parse,
     "5": case_runner,       # 5 and 6
     "7": case_memory,
 }
