@@ -44,6 +44,9 @@ from .github_pins import action_step, annotate
 MAX_INPUTS = 25            # workflow_dispatch inputs
 MAX_MATRIX = 256           # jobs per matrix
 HOSTED_JOB_MINUTES = 360   # GitHub-hosted runners stop a job after 6 h
+# "Workflow file size: 500 KB per file" (docs.github.com/en/actions/reference/limits); GitHub
+# counts 500 x 1024 = 512000 bytes: a 510313-byte file ran, a 513306-byte one did not start.
+MAX_FILE_BYTES = 500 * 1024
 ROOT_TMP = "${{ runner.temp }}/pipespec/${{ github.run_id }}"
 RUN_STATUS = ("((contains(needs.*.result, 'failure') || contains(needs.*.result, 'cancelled'))"
               " && 'failed' || 'succeeded')")
@@ -83,7 +86,18 @@ class GithubBackend(Backend):
     def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
         doc = _Builder(self, pipe, opts).workflow()
         header = "".join(f"# {line}\n" for line in self.header_lines(pipe, opts))
-        return header + annotate(dump(doc))
+        text = header + annotate(dump(doc))
+        if over_size_limit(text):
+            self.unsupported(pipe.span, f"the workflow file would be {len(text.encode()):,} bytes; GitHub "
+                             f"starts no run from a file over 500 KB ({MAX_FILE_BYTES:,} bytes)", limit=True,
+                             help=f"split the pipeline into smaller specs ({len(pipe.all_steps)} steps here), "
+                             "or use fewer steps with foreach:")
+        return text
+
+
+def over_size_limit(text: str) -> bool:
+    """Whether ``text`` is over GitHub's workflow file size limit, in UTF-8 bytes."""
+    return len(text) > MAX_FILE_BYTES or len(text.encode()) > MAX_FILE_BYTES
 
 
 class _Config:

@@ -13,7 +13,7 @@ from support import GOLDEN, ROOT, check_golden, example_specs
 
 from pipespec import backends
 from pipespec.backends.base import CompileOptions
-from pipespec.backends.github import GithubBackend, dump
+from pipespec.backends.github import MAX_FILE_BYTES, GithubBackend, dump
 from pipespec.backends.github_expr import Translator, Untranslatable
 from pipespec.backends.github_pins import PINS, action_step, annotate
 from pipespec.expr import parse
@@ -186,6 +186,30 @@ def test_too_many_inputs(tmp_path):
     assert not r.ok
     (d,) = [d for d in r.diagnostics if d.is_error]
     assert d.code == "E601" and "at most 25 inputs" in d.message and d.span.line == 29
+
+
+def fanout(n: int) -> str:
+    return HEADER + "steps:\n" + "".join(f"  s{i}:\n    run: 'true'\n" for i in range(n))
+
+
+def test_workflow_file_over_500_kb_is_an_error(tmp_path):
+    # GitHub starts no run from a workflow file over 500 KB (512000 bytes; a 513306-byte file
+    # failed, a 510313-byte one ran): an error at compile time, not a silent startup failure
+    assert MAX_FILE_BYTES == 500 * 1024
+    small = compile_text(tmp_path, fanout(600))
+    assert small.ok and 400_000 < len(small.text.encode()) <= MAX_FILE_BYTES
+    big = compile_text(tmp_path, fanout(700))
+    assert not big.ok and big.text is None
+    (d,) = [d for d in big.diagnostics if d.is_error]
+    assert d.code == "E601" and "500 KB" in d.message and d.span.line == 1
+    assert re.search(r"\d{3},\d{3} bytes", d.message) and "split" in d.help
+
+
+def test_file_size_counts_utf8_bytes(tmp_path):
+    from pipespec.backends.github import over_size_limit
+    assert not over_size_limit("x" * MAX_FILE_BYTES)
+    assert over_size_limit("x" * (MAX_FILE_BYTES + 1))
+    assert over_size_limit("é" * (MAX_FILE_BYTES // 2 + 1))       # two bytes each in UTF-8
 
 
 def test_required_param_with_schedule(tmp_path):
