@@ -106,6 +106,15 @@ class RawPipeline:
     def all_steps(self) -> list[RawStep]:
         return list(self.steps.values()) + list(self.finally_steps.values())
 
+    def env_blocks(self) -> list[tuple[str, Node | None]]:
+        """Every env: mapping of the spec, with the words that name it in a message."""
+        out: list[tuple[str, Node | None]] = [("the pipeline env:", self.root.get("env"))]
+        dflt = as_map(self.root.get("defaults"))
+        if dflt:
+            out.append(("defaults env:", dflt.get("env")))
+        out += [(f"env: of step '{st.name}'", st.get("env")) for st in self.all_steps]
+        return out
+
     def param_type(self, name: str) -> str | None:
         _, node = self.params.get(name, (None, None))
         return as_str(node.get("type")) if node else None

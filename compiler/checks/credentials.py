@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..spec import as_map, map_items
+from ..spec import map_items
 from ..syntax import ScalarNode, SeqNode
 
 PATTERNS = (
@@ -44,12 +44,7 @@ def _leaves(node):
 
 def check(ctx) -> None:
     raw = ctx.raw
-    envs = [("pipeline env:", raw.root.get("env"))]
-    dflt = as_map(raw.root.get("defaults"))
-    if dflt:
-        envs.append(("defaults env:", dflt.get("env")))
     for st in raw.all_steps:
-        envs.append((f"env: of step '{st.name}'", st.get("env")))
         for k, v in map_items(st.get("with")):
             for n in _leaves(v):
                 _scan(ctx, n, f"argument '{k.value}' of step '{st.name}'")
@@ -57,7 +52,7 @@ def check(ctx) -> None:
         for n in ([run] if isinstance(run, ScalarNode) else run.items if isinstance(run, SeqNode) else []):
             if isinstance(n, ScalarNode):
                 _scan(ctx, n, f"the command of step '{st.name}'")
-    for where, env in envs:
+    for where, env in raw.env_blocks():
         for k, v in map_items(env):
             if not isinstance(v, ScalarNode):
                 continue

@@ -5,7 +5,7 @@ YAML reads ``3.10`` as 3.1 and ``1e3`` as 1000.0, so ``PYTHON: 3.10`` would sile
 from __future__ import annotations
 
 from ..expr import to_text
-from ..spec import as_map, map_items
+from ..spec import map_items
 from ..syntax import ScalarNode, SeqNode
 
 
@@ -20,16 +20,11 @@ def _check(ctx, node, where: str) -> None:
 
 def check(ctx) -> None:
     raw = ctx.raw
-    envs = [("the pipeline env:", raw.root.get("env"))]
-    dflt = as_map(raw.root.get("defaults"))
-    if dflt:
-        envs.append(("defaults env:", dflt.get("env")))
     for st in raw.all_steps:
-        envs.append((f"env: of step '{st.name}'", st.get("env")))
         run = st.get("run")
         if isinstance(run, SeqNode):
             for item in run.items:
                 _check(ctx, item, f"the command of step '{st.name}'")
-    for where, env in envs:
+    for where, env in raw.env_blocks():
         for _, v in map_items(env):
             _check(ctx, v, where)

@@ -28,6 +28,13 @@ def edges(pipe):
             yield up, st.name, "data" if up in data else "order"
 
 
+def _always_edges(pipe):
+    """finally: steps run after the steps nothing depends on (the leaves), whatever happened."""
+    used = {d for t in pipe.steps for d in t.depends_on}
+    leaves = [s.name for s in pipe.steps if s.name not in used]
+    return [(leaf, f.name) for f in pipe.finally_steps for leaf in leaves]
+
+
 def mermaid(pipe) -> str:
     lines = ["flowchart TD"]
     for st in pipe.all_steps:
@@ -35,10 +42,8 @@ def mermaid(pipe) -> str:
         lines.append(f'  {st.name}{shape[0]}"{_label(st)}"{shape[1]}')
     for a, b, kind in edges(pipe):
         lines.append(f"  {a} {'-->' if kind == 'data' else '-.->'} {b}")
-    leaves = [s.name for s in pipe.steps if not any(s.name in t.depends_on for t in pipe.steps)]
-    for f in pipe.finally_steps:
-        for leaf in leaves:
-            lines.append(f"  {leaf} -. always .-> {f.name}")
+    for leaf, f in _always_edges(pipe):
+        lines.append(f"  {leaf} -. always .-> {f}")
     return "\n".join(lines) + "\n"
 
 
@@ -50,10 +55,8 @@ def dot(pipe) -> str:
         lines.append(f'  {st.name} [label="{_label(st)}", shape={shape}{extra}];')
     for a, b, kind in edges(pipe):
         lines.append(f"  {a} -> {b}{' [style=dashed]' if kind == 'order' else ''};")
-    leaves = [s.name for s in pipe.steps if not any(s.name in t.depends_on for t in pipe.steps)]
-    for f in pipe.finally_steps:
-        for leaf in leaves:
-            lines.append(f'  {leaf} -> {f.name} [style=dotted, label="always"];')
+    for leaf, f in _always_edges(pipe):
+        lines.append(f'  {leaf} -> {f} [style=dotted, label="always"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
