@@ -1,7 +1,7 @@
 """The GitHub Actions backend: IR -> one workflow file for ``.github/workflows/``.
 
 Takes an ``ir.Pipeline``, gives YAML text. The workflow is built as plain data and written with
-PyYAML, never from a text template; the only edit to the serialised text is the ``# vX.Y.Z``
+``yamlout``, never from a text template; the only edit to the serialised text is the ``# vX.Y.Z``
 comment after each pinned ``uses:`` (``github_pins.annotate``), and a test loads the result
 back and compares it with the data.
 
@@ -31,12 +31,11 @@ import posixpath
 import re
 import shlex
 
-import yaml
-
 from pipespec import ir
 from pipespec.expr import ast as A
 from pipespec.units import cores, memory_bytes
 
+from . import yamlout
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 from .github_expr import Translator, Untranslatable, compact_json
 from .github_pins import action_step, annotate
@@ -448,33 +447,7 @@ def _source_text(value: ir.Value) -> str:
 
 
 # -- serialising ------------------------------------------------------------------------------
-# Strings a YAML 1.2 reader (GitHub's) would take for a number, bool or null although PyYAML's
-# YAML 1.1 resolver does not (1e3, 0o17, 0x1F, .5e1 ...): always quoted.
-_YAML12_NONSTRING = re.compile(
-    r"^(?:[-+]?(?:\d[\d_]*)?\.?\d*(?:[eE][-+]?\d+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)"
-    r"|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~|)$")
-
-
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False):
-        return super().increase_indent(flow, False)
-
-    def ignore_aliases(self, data) -> bool:
-        return True
-
-
-def _represent_str(dumper: yaml.SafeDumper, s: str):
-    tag = "tag:yaml.org,2002:str"
-    if "\n" in s and not any(line != line.rstrip() for line in s.split("\n")):
-        return dumper.represent_scalar(tag, s, style="|")
-    if _YAML12_NONSTRING.match(s):
-        return dumper.represent_scalar(tag, s, style="'")
-    return dumper.represent_scalar(tag, s)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def dump(doc: dict) -> str:
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=4096)
+    """Keys in the order built, sequences indented under their key. ``yamlout`` quotes every
+    string a YAML 1.2 reader (GitHub's) would retype: 'on', '1e3', '0x1F', '3.11'."""
+    return yamlout.dump(doc, indent_sequences=True)

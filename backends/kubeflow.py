@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import json
 
-import yaml
-
 from pipespec import ir
+from pipespec.backends import yamlout
 from pipespec.backends.base import EMULATED, NATIVE, Backend, CompileOptions
 
 SCHEMA_VERSION = "2.1.0"
@@ -97,27 +96,6 @@ def render(header: list[str], doc: dict, platform: dict | None) -> str:
     return out
 
 
-def _dump(data: dict, dumper=None) -> str:
-    return yaml.dump(data, Dumper=dumper or _Dumper, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=100)
-
-
-def _str(dumper, s: str):
-    """Multi-line strings (the embedded step code) as literal blocks, when YAML allows it."""
-    if "\n" in s and s.replace("\n", "").isprintable() and not s.endswith((" ", "\n\n")) \
-            and " \n" not in s:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", s)
-
-
-class _PyDumper(yaml.SafeDumper):
-    pass
-
-
-# libyaml's emitter is ~5x faster on big pipelines; a test pins it to the pure-Python bytes.
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
-    pass
-
-
-for _d in (_PyDumper, _Dumper):
-    _d.add_representer(str, _str)
+def _dump(data: dict) -> str:
+    """Sorted keys (byte-stable); multi-line strings (the embedded step code) as literal blocks."""
+    return yamlout.dump(data, sort_keys=True)
