@@ -204,17 +204,42 @@ class Pipeline:
 
 def _plain(obj: Any) -> Any:
     """Dataclasses -> JSON-like data, dropping spans and expression offsets."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {"_": type(obj).__name__}
-        for f in dataclasses.fields(obj):
-            if f.name in ("span", "start", "end", "offset") or not f.compare:
-                continue
-            out[f.name] = _plain(getattr(obj, f.name))
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_plain(x) for x in obj]
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, float) and obj != obj:
-        return "NaN"
-    return obj
+    t = type(obj)
+    convert = _CONVERTERS.get(t) or _converter(t)
+    return convert(obj)
+
+
+# One converter per type, made on first sight: the generic walk (dataclasses.fields and
+# is_dataclass on every node) was most of the digest's cost at 10000 steps.
+_CONVERTERS: dict[type, Any] = {}
+_SKIPPED = ("span", "start", "end", "offset")
+
+
+def _converter(t: type):
+    if dataclasses.is_dataclass(t):
+        name = t.__name__
+        names = tuple(f.name for f in dataclasses.fields(t) if f.compare and f.name not in _SKIPPED)
+
+        def convert(obj):
+            out = {"_": name}
+            for n in names:
+                v = getattr(obj, n)
+                out[n] = v if type(v) in _SCALARS else _plain(v)
+            return out
+    elif issubclass(t, (list, tuple)):
+        def convert(obj):
+            return [x if type(x) in _SCALARS else _plain(x) for x in obj]
+    elif issubclass(t, dict):
+        def convert(obj):
+            return {str(k): _plain(v) for k, v in obj.items()}
+    elif issubclass(t, float):
+        def convert(obj):
+            return "NaN" if obj != obj else obj
+    else:
+        def convert(obj):
+            return obj
+    _CONVERTERS[t] = convert
+    return convert
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})     # returned as they are
