@@ -38,7 +38,7 @@ _PARAM_TYPES = {"string": "string", "path": "string", "int": "integer", "float":
 
 # Lower-case names the generated module defines or imports: a step variable must not shadow them.
 _MODULE_NAMES = {"json", "os", "re", "signal", "subprocess", "tempfile", "datetime", "task", "dag",
-                 "k8s", "run_step", "run_finally", "fail_run", "annotations", "mask_secret"}
+                 "k8s", "fail_run", "annotations", "mask_secret"}
 
 
 def _var(step: str) -> str:
@@ -165,7 +165,11 @@ class _Generator:
         self.o = backend.options(pipe)
         self.kubernetes = self.o.get("operator") == "kubernetes"
         self.helpers: set[str] = set()
-        self.sdk = {"DAG", "Param", "task"}
+        self.sdk = {"DAG"} if self.kubernetes else {"DAG", "BaseOperator"}
+        if pipe.params:
+            self.sdk.add("Param")
+        self.uses_items = False                # a foreach: expression needs the _items helper
+        self.uses_k8s_models = False           # a pod asks for resources (k8s.V1ResourceRequirements)
         self.main_tasks: list[str] = []        # task variables of every non-finally task
         self.main_task_ids: list[str] = []
 
@@ -181,7 +185,7 @@ class _Generator:
                                           "every pod", emulated=True,
                                help="set targets.airflow.artifact_root to an object store URL, e.g. s3://bucket/pipespec")
         if pipe.finally_steps:
-            self.sdk.add("TriggerRule")
+            self.sdk |= {"TriggerRule", "task"}
             tasks += fin
             tasks.append(_Task(["fail_run: keeps the run failed when a step failed (finally: "
                                 "steps end in success)"],
@@ -203,6 +207,8 @@ class _Generator:
             sdk_imports=sdk_imports,
             kubernetes=self.kubernetes,
             connections="Connection" in self.sdk,
+            variables="Variable" in self.sdk,
+            k8s_models=self.uses_k8s_models,
             k8s_secrets=self.kubernetes and any(st.secrets for st in pipe.all_steps),
             pipespec=shlex.split(self.o.get("pipespec") or "pipespec"),
             spec=self.spec_path(),
@@ -211,6 +217,7 @@ class _Generator:
             secrets=[] if self.kubernetes else secrets,
             finally_tasks=bool(pipe.finally_steps),
             main_task_ids=self.main_task_ids,
+            items_helper=self.uses_items,
             helpers=helper_source(self.helpers).strip("\n").replace("\ndef ", "\n\n\ndef ") if self.helpers else "",
             dag_args=self.dag_args(),
             tasks=tasks,
@@ -342,6 +349,7 @@ class _Generator:
                 self.helpers.add("_bool")
                 src = f"_bool({src})"
             body = "\n        ".join(lines + [f"return {src}"])
+        self.sdk.add("task")
         kw = [("task_id", py_literal(var)), ("ignore_downstream_trigger_rules", "False")]
         if is_finally:
             kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
@@ -372,7 +380,9 @@ class _Generator:
             lines.append('ti = context["ti"]')
         if "params" in _names(src):
             lines.append('params = context["params"]')
+        self.uses_items = True
         body = "\n        ".join(lines + [f"return _items({src})"])
+        self.sdk.add("task")
         kw = [("task_id", py_literal(var))]
         if is_finally and before is None:
             kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
@@ -415,17 +425,16 @@ class _Generator:
         if is_fin:
             # a finally step waits for everything (all_done), unless a gate or foreach helper
             # of its own stands in between: that one waited, and its skip must carry over
-            trigger = "ALL_SUCCESS" if before is not None else "ALL_DONE"
-            if self.kubernetes or trigger == "ALL_SUCCESS":
-                kw.append(("trigger_rule", f"TriggerRule.{trigger}"))
+            kw.append(("trigger_rule", f"TriggerRule.{'ALL_SUCCESS' if before is not None else 'ALL_DONE'}"))
         if self.kubernetes:
-            code = self.pod_task(st, var, kw, expand)
+            kw += self.pod_kwargs(st)
+        if is_fin:
+            kw.append(("finally_step", "True"))
+        operator = "PipespecPodOperator" if self.kubernetes else "PipespecStep"
+        if expand is None:
+            code = _call(f"{var} = {operator}", kw)
         else:
-            head = f"{var} = {'run_finally' if is_fin else 'run_step'}.override"
-            if expand is None:
-                code = _call(head, kw, f"(step={py_literal(st.name)})")
-            else:
-                code = _call(head, kw, f".partial(step={py_literal(st.name)}).expand(index={expand})")
+            code = _call(f"{var} = {operator}.partial", kw, f".expand(index={expand})")
         t.blocks.append(code)
         ups = deps + ([before] if before else [])
         if is_fin and before is None:
@@ -439,7 +448,7 @@ class _Generator:
         return t
 
     def task_kwargs(self, st: ir.Step) -> list[tuple[str, str]]:
-        kw = [("task_id", py_literal(st.name))]
+        kw = [("task_id", py_literal(st.name)), ("step", py_literal(st.name))]
         if st.description:
             kw.append(("doc_md", py_literal(st.description)))
         r = st.retries
@@ -455,16 +464,15 @@ class _Generator:
             kw.append(("max_active_tis_per_dagrun", py_literal(st.parallelism)))
         return kw
 
-    def pod_task(self, st: ir.Step, var: str, kw: list[tuple[str, str]], expand: str | None) -> str:
+    def pod_kwargs(self, st: ir.Step) -> list[tuple[str, str]]:
+        """The pod of a step (kubernetes mode): name, image, namespace, resources, secrets."""
         image = st.image or self.o.get("image")
         if not image:
             image = DEFAULT_IMAGE
             self.b.unsupported(st.span, f"step '{st.name}' has no image: its pod uses {DEFAULT_IMAGE}, "
                                         "which must hold pipespec and the step code", emulated=True,
                                help="set image: on the step or in defaults:, or targets.airflow.image")
-        kw = list(kw)
-        kw.append(("name", py_literal(f"{self.pipe.name}-{st.name}".replace("_", "-"))))
-        kw.append(("image", py_literal(image)))
+        kw = [("name", py_literal(f"{self.pipe.name}-{st.name}".replace("_", "-"))), ("image", py_literal(image))]
         if self.o.get("namespace"):
             kw.append(("namespace", py_literal(self.o["namespace"])))
         res = st.resources
@@ -480,6 +488,7 @@ class _Generator:
                                         "to a node selector; the pod asks only for nvidia.com/gpu",
                                emulated=True, help="pin the node pool in the cluster, or drop accelerator:")
         if requests or limits:
+            self.uses_k8s_models = True
             kw.append(("container_resources",
                        f"k8s.V1ResourceRequirements(requests={py_literal(requests)}, limits={py_literal(limits)})"))
         by_name = {s.name: s for s in self.pipe.secrets}
@@ -490,12 +499,7 @@ class _Generator:
                 secret_name, _, key = sec.kubernetes.partition("/")
                 items.append(f"Secret(\"env\", {py_literal(sec.env)}, {py_literal(secret_name)}, {py_literal(key)})")
             kw.append(("secrets", "[" + ", ".join(items) + "]"))
-        if st.is_finally:
-            kw.append(("finally_step", "True"))
-        if expand is None:
-            return _call(f"{var} = PipespecPodOperator", [("step", py_literal(st.name))] + kw)
-        return _call(f"{var} = PipespecPodOperator.partial", [("step", py_literal(st.name))] + kw,
-                     f".expand(index={expand})")
+        return kw
 
 
 def _names(src: str) -> set[str]:

@@ -93,7 +93,11 @@ def churn():
 def test_churn_structure():
     r = churn()
     text = r.text
-    assert "from airflow.sdk import DAG, Param, task, TriggerRule, Variable\n" in text
+    assert "from airflow.sdk import DAG, BaseOperator, Param, task, TriggerRule, Variable\n" in text
+    # every step is an instance of the operator class the file defines (not a TaskFlow call:
+    # a classic operator parses in half the time)
+    assert "class PipespecStep(BaseOperator):" in text and "run_step" not in text
+    assert "    ingest = PipespecStep(\n        task_id=\"ingest\",\n        step=\"ingest\",\n" in text
     assert "schedule=\"0 3 * * *\"" in text and "catchup=False" in text
     assert "'rows': Param(5000" not in text  # strings are double-quoted
     assert '"rows": Param(5000, type="integer", minimum=100, description="Customers to generate")' in text
@@ -105,10 +109,12 @@ def test_churn_structure():
     assert "evaluate >> deploy__if" in text
     assert "[evaluate, ingest, prepare, deploy__if] >> deploy" in text
     # foreach: dynamic task mapping over the indexes a helper task computes
-    assert ".partial(step=\"train\").expand(index=train__foreach)" in text
+    assert "    train = PipespecStep.partial(\n        task_id=\"train\",\n        step=\"train\",\n" in text
+    assert "    ).expand(index=train__foreach)\n" in text
     assert "return _items(params[\"models\"])" in text
     # finally: all_done over every step but the gate; a one_failed task keeps failures visible
     assert "[ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify" in text
+    assert "        trigger_rule=TriggerRule.ALL_DONE,\n        finally_step=True,\n    )\n" in text
     assert "fail_run.override(task_id=\"run__failed\")()" in text
     # retries and timeout
     assert "retries=1," in text and "retry_delay=datetime.timedelta(seconds=5.0)" in text
@@ -124,7 +130,7 @@ def test_churn_structure():
 def test_exec_arguments_are_built_at_run_time():
     """Run _exec_args of the generated file with a fake context: the pipespec exec contract."""
     ns: dict = {}
-    src = churn().text.split("\n@task\n")[0]           # module constants and plain helpers only
+    src = churn().text.split("\nclass PipespecStep")[0]  # module constants and plain helpers only
     src = src.replace("from airflow.sdk import", "# from airflow.sdk import")
     exec(compile(src, "churn_dag", "exec"), ns)
 
@@ -148,6 +154,80 @@ def test_exec_arguments_are_built_at_run_time():
     import json
     assert json.loads(opt["--params-json"]) == params  # only declared params travel
     assert "--retries-by-executor" not in args        # Airflow retries, not exec
+
+
+def _step_operator(pipespec: list[str]):
+    """PipespecStep of the hello DAG, over a stand-in BaseOperator, running ``pipespec``."""
+    text = compile_path(ROOT / "specs" / "hello" / "pipeline.yaml", "specs/hello/pipeline.yaml").text
+    src = text.split("\nwith DAG(")[0].replace("from airflow.sdk import", "# from airflow.sdk import")
+
+    class BaseOperator:
+        def __init__(self, *, task_id, **kwargs):
+            self.task_id = task_id
+
+    ns: dict = {"BaseOperator": BaseOperator, "__file__": "/srv/dags/hello.py"}
+    exec(compile(src, "hello_dag", "exec"), ns)
+    ns["PIPESPEC"] = pipespec
+    return ns["PipespecStep"]
+
+
+class _Run:
+    import datetime
+    run_after = datetime.datetime(2026, 11, 27, tzinfo=datetime.timezone.utc)
+
+
+CONTEXT = {"run_id": "manual__x", "dag_run": _Run(), "params": {"who": "world"}}
+
+
+def test_step_operator_returns_the_result_json(tmp_path):
+    """execute() runs `pipespec exec ... --result-json F` and returns F's content as the XCom."""
+    fake = "import json, sys; a = sys.argv; json.dump({'values': {'argv': a[1:]}}, open(a[a.index('--result-json') + 1], 'w'))"
+    op = _step_operator([__import__("sys").executable, "-c", fake])(task_id="greet", step="greet", index=2)
+    got = op.execute(dict(CONTEXT))
+    argv = got["values"]["argv"]
+    assert argv[:4] == ["exec", "/srv/dags/specs/hello/pipeline.yaml", "--step", "greet"]
+    assert argv[argv.index("--item-index") + 1] == "2"
+    failing = _step_operator([__import__("sys").executable, "-c", "raise SystemExit(3)"])(task_id="a", step="a")
+    with pytest.raises(RuntimeError, match="exited with status 3"):
+        failing.execute(dict(CONTEXT))
+
+
+def test_stopping_a_step_ends_its_process_group(tmp_path):
+    """on_kill (Airflow's SIGTERM handler calls it while execute waits) ends the step and its children."""
+    import sys
+    import threading
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    script = (f"import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              f"open({str(pid_file)!r}, 'w').write(str(c.pid)); time.sleep(60)")
+    op = _step_operator([sys.executable, "-c", script])(task_id="slow", step="slow")
+    errors = []
+
+    def run():
+        try:
+            op.execute(dict(CONTEXT))
+        except RuntimeError as e:            # the step exited with -SIGTERM: the task fails
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    op.on_kill()
+    worker.join(20)
+    assert not worker.is_alive() and errors, "execute must return once the step is stopped"
+    for _ in range(100):                     # the grandchild got SIGTERM too (reaped by init)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the step's child survived on_kill")
+    op.on_kill()                             # a second stop (or one after the end) is harmless
 
 
 # -- no code injection -------------------------------------------------------------------------
@@ -330,10 +410,10 @@ def test_connection_secret_is_a_reference_and_masked():
     text = r.text
     assert '{"DB_PASSWORD": ["connection", "warehouse"]}' in text
     assert '"SLACK_URL": ["variable", "slack_hook"]' in text
-    assert "from airflow.sdk import DAG, Connection, Param, task, TriggerRule, Variable" in text
+    assert "from airflow.sdk import DAG, BaseOperator, Connection, task, TriggerRule, Variable\n" in text  # no params: no Param
     assert "from airflow.sdk.log import mask_secret" in text and "mask_secret(value, name)" in text
     # run.status of a finally step comes from the states of the other tasks
-    assert "return _exec(step, context, index, run_status=_run_status(context))" in text
+    assert "status = _run_status(context) if self.finally_step else None" in text
 
 
 # -- kubernetes operator -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 
-from airflow.sdk import DAG, Param, task, TriggerRule, Variable
+from airflow.sdk import DAG, BaseOperator, Param, task, TriggerRule, Variable
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
@@ -91,50 +91,51 @@ def _exec_args(step, context, result_json, index=None, run_status=None):
 
 def _secret_env(step):
     env = {}
-    for var, (kind, name) in SECRETS.get(step, {}).items():
-        if kind == "connection":
-            value = Connection.get(name).get_uri()
-            mask_secret(value, name)
-        else:
-            value = Variable.get(name, default=None)  # unset: the step sees an empty string
+    for var, (_, name) in SECRETS.get(step, {}).items():
+        value = Variable.get(name, default=None)  # unset: the step sees an empty string
         if value is not None:
             env[var] = value
     return env
 
 
-def _exec(step, context, index=None, run_status=None):
-    """Run one step instance through `pipespec exec` on this worker and return its result
-    ({"values": ..., "metrics": ..., "artifacts": ...}), which becomes the task's XCom."""
-    with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
-        result_json = os.path.join(tmp, "result.json")
-        cmd = [*PIPESPEC, *_exec_args(step, context, result_json, index, run_status)]
-        env = {**os.environ, **_secret_env(step)}
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-        try:
-            code = proc.wait()
-        except BaseException:  # the task timed out or was stopped: end the step's process group
-            os.killpg(proc.pid, signal.SIGTERM)
+class PipespecStep(BaseOperator):
+    """One step instance of the spec, run through `pipespec exec` on this worker; its result
+    ({"values": ..., "metrics": ..., "artifacts": ...}) becomes the task's XCom."""
+
+    def __init__(self, *, step, index=None, finally_step=False, **kwargs):
+        super().__init__(**kwargs)
+        self.step, self.index, self.finally_step = step, index, finally_step
+        self._proc = None
+
+    def execute(self, context):
+        status = _run_status(context) if self.finally_step else None
+        with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
+            result_json = os.path.join(tmp, "result.json")
+            cmd = [*PIPESPEC, *_exec_args(self.step, context, result_json, self.index, status)]
+            env = {**os.environ, **_secret_env(self.step)}
+            self._proc = proc = subprocess.Popen(cmd, env=env, start_new_session=True)
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            raise
-        if code != 0:
-            raise RuntimeError(f"step {step!r} failed: pipespec exec exited with status {code}")
-        with open(result_json, encoding="utf-8") as f:
-            return json.load(f)
+                code = proc.wait()
+            except BaseException:  # the task timed out: end the step's process group
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                raise
+            if code != 0:
+                raise RuntimeError(f"step {self.step!r} failed: pipespec exec exited with status {code}")
+            with open(result_json, encoding="utf-8") as f:
+                return json.load(f)
 
-
-@task
-def run_step(step, index=None, **context):
-    """One step instance of the spec, run on this worker."""
-    return _exec(step, context, index)
-
-
-@task(trigger_rule=TriggerRule.ALL_DONE)
-def run_finally(step, index=None, **context):
-    """A finally: step: runs after every other task, whatever their states, with run.status."""
-    return _exec(step, context, index, run_status=_run_status(context))
+    def on_kill(self):
+        # the task was stopped (Airflow calls this from its SIGTERM handler while execute
+        # waits): end the step's process group; execute then sees the step exit
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 @task(trigger_rule=TriggerRule.ONE_FAILED)
@@ -207,26 +208,28 @@ with DAG(
 ) as dag:
 
     # ingest
-    ingest = run_step.override(
+    ingest = PipespecStep(
         task_id="ingest",
+        step="ingest",
         doc_md="Generate the synthetic customer table (with a few missing values) as CSV.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    )(step="ingest")
+    )
 
     # prepare
-    prepare = run_step.override(
+    prepare = PipespecStep(
         task_id="prepare",
+        step="prepare",
         doc_md="Stratified train/test split, impute with train medians, one-hot encode.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    )(step="prepare")
+    )
     ingest >> prepare
 
     # train
@@ -237,27 +240,29 @@ with DAG(
         return _items(params["models"])
 
     train__foreach = _train__foreach()
-    train = run_step.override(
+    train = PipespecStep.partial(
         task_id="train",
+        step="train",
         doc_md="Fit one scikit-learn model per entry of params.models.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    ).partial(step="train").expand(index=train__foreach)
+    ).expand(index=train__foreach)
     [prepare, train__foreach] >> train
 
     # evaluate
-    evaluate = run_step.override(
+    evaluate = PipespecStep(
         task_id="evaluate",
+        step="evaluate",
         doc_md="Score every model on the test set (AUC, F1, accuracy) and keep the best by AUC.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    )(step="evaluate")
+    )
     [prepare, train] >> evaluate
 
     # deploy
@@ -270,39 +275,44 @@ with DAG(
 
     deploy__if = _deploy__if()
     evaluate >> deploy__if
-    deploy = run_step.override(
+    deploy = PipespecStep(
         task_id="deploy",
+        step="deploy",
         doc_md="Register the best model as the next version (model, card, metadata) in the registry.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    )(step="deploy")
+    )
     [evaluate, ingest, prepare, deploy__if] >> deploy
 
     # monitor
-    monitor = run_step.override(
+    monitor = PipespecStep(
         task_id="monitor",
+        step="monitor",
         doc_md="PSI and KS drift of the training data against a fresh, price-shifted customer batch.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    )(step="monitor")
+    )
     [deploy, prepare] >> monitor
 
     # notify (finally)
-    notify = run_finally.override(
+    notify = PipespecStep(
         task_id="notify",
+        step="notify",
         doc_md="Print a one-line run summary; would post it to Slack when the webhook is set.",
         retries=1,
         retry_delay=datetime.timedelta(seconds=5.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    )(step="notify")
+        trigger_rule=TriggerRule.ALL_DONE,
+        finally_step=True,
+    )
     [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify
 
     # fail_run: keeps the run failed when a step failed (finally: steps end in success)

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, BaseOperator, Param
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
@@ -70,40 +70,43 @@ def _exec_args(step, context, result_json, index=None, run_status=None):
     return args
 
 
-def _exec(step, context, index=None, run_status=None):
-    """Run one step instance through `pipespec exec` on this worker and return its result
-    ({"values": ..., "metrics": ..., "artifacts": ...}), which becomes the task's XCom."""
-    with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
-        result_json = os.path.join(tmp, "result.json")
-        cmd = [*PIPESPEC, *_exec_args(step, context, result_json, index, run_status)]
-        env = dict(os.environ)
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-        try:
-            code = proc.wait()
-        except BaseException:  # the task timed out or was stopped: end the step's process group
-            os.killpg(proc.pid, signal.SIGTERM)
+class PipespecStep(BaseOperator):
+    """One step instance of the spec, run through `pipespec exec` on this worker; its result
+    ({"values": ..., "metrics": ..., "artifacts": ...}) becomes the task's XCom."""
+
+    def __init__(self, *, step, index=None, **kwargs):
+        super().__init__(**kwargs)
+        self.step, self.index = step, index
+        self._proc = None
+
+    def execute(self, context):
+        with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
+            result_json = os.path.join(tmp, "result.json")
+            cmd = [*PIPESPEC, *_exec_args(self.step, context, result_json, self.index)]
+            env = dict(os.environ)
+            self._proc = proc = subprocess.Popen(cmd, env=env, start_new_session=True)
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            raise
-        if code != 0:
-            raise RuntimeError(f"step {step!r} failed: pipespec exec exited with status {code}")
-        with open(result_json, encoding="utf-8") as f:
-            return json.load(f)
+                code = proc.wait()
+            except BaseException:  # the task timed out: end the step's process group
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                raise
+            if code != 0:
+                raise RuntimeError(f"step {self.step!r} failed: pipespec exec exited with status {code}")
+            with open(result_json, encoding="utf-8") as f:
+                return json.load(f)
 
-
-@task
-def run_step(step, index=None, **context):
-    """One step instance of the spec, run on this worker."""
-    return _exec(step, context, index)
-
-
-def _items(value):
-    """The instance indexes of a foreach: over ``value``, which must be a list."""
-    if not isinstance(value, list):
-        raise TypeError(f"foreach: must give a list, not {type(value).__name__}")
-    return list(range(len(value)))
+    def on_kill(self):
+        # the task was stopped (Airflow calls this from its SIGTERM handler while execute
+        # waits): end the step's process group; execute then sees the step exit
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 with DAG(
@@ -118,16 +121,18 @@ with DAG(
 ) as dag:
 
     # greet
-    greet = run_step.override(
+    greet = PipespecStep(
         task_id="greet",
+        step="greet",
         doc_md="Print a greeting and publish it as the value output `message`.",
         retries=0,
-    )(step="greet")
+    )
 
     # shout
-    shout = run_step.override(
+    shout = PipespecStep(
         task_id="shout",
+        step="shout",
         doc_md="Read the greeting from the previous step and print it in capitals.",
         retries=0,
-    )(step="shout")
+    )
     greet >> shout

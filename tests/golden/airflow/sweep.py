@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, BaseOperator, Param, task
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
@@ -70,33 +70,43 @@ def _exec_args(step, context, result_json, index=None, run_status=None):
     return args
 
 
-def _exec(step, context, index=None, run_status=None):
-    """Run one step instance through `pipespec exec` on this worker and return its result
-    ({"values": ..., "metrics": ..., "artifacts": ...}), which becomes the task's XCom."""
-    with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
-        result_json = os.path.join(tmp, "result.json")
-        cmd = [*PIPESPEC, *_exec_args(step, context, result_json, index, run_status)]
-        env = dict(os.environ)
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-        try:
-            code = proc.wait()
-        except BaseException:  # the task timed out or was stopped: end the step's process group
-            os.killpg(proc.pid, signal.SIGTERM)
+class PipespecStep(BaseOperator):
+    """One step instance of the spec, run through `pipespec exec` on this worker; its result
+    ({"values": ..., "metrics": ..., "artifacts": ...}) becomes the task's XCom."""
+
+    def __init__(self, *, step, index=None, **kwargs):
+        super().__init__(**kwargs)
+        self.step, self.index = step, index
+        self._proc = None
+
+    def execute(self, context):
+        with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
+            result_json = os.path.join(tmp, "result.json")
+            cmd = [*PIPESPEC, *_exec_args(self.step, context, result_json, self.index)]
+            env = dict(os.environ)
+            self._proc = proc = subprocess.Popen(cmd, env=env, start_new_session=True)
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            raise
-        if code != 0:
-            raise RuntimeError(f"step {step!r} failed: pipespec exec exited with status {code}")
-        with open(result_json, encoding="utf-8") as f:
-            return json.load(f)
+                code = proc.wait()
+            except BaseException:  # the task timed out: end the step's process group
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                raise
+            if code != 0:
+                raise RuntimeError(f"step {self.step!r} failed: pipespec exec exited with status {code}")
+            with open(result_json, encoding="utf-8") as f:
+                return json.load(f)
 
-
-@task
-def run_step(step, index=None, **context):
-    """One step instance of the spec, run on this worker."""
-    return _exec(step, context, index)
+    def on_kill(self):
+        # the task was stopped (Airflow calls this from its SIGTERM handler while execute
+        # waits): end the step's process group; execute then sees the step exit
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def _items(value):
@@ -122,12 +132,13 @@ with DAG(
 ) as dag:
 
     # make_data
-    make_data = run_step.override(
+    make_data = PipespecStep(
         task_id="make_data",
+        step="make_data",
         doc_md="Generate a binary classification dataset with scikit-learn's make_classification.",
         retries=0,
         execution_timeout=datetime.timedelta(seconds=600.0),
-    )(step="make_data")
+    )
 
     # fit
     @task(task_id="fit__foreach")
@@ -137,19 +148,21 @@ with DAG(
         return _items(params["alphas"])
 
     fit__foreach = _fit__foreach()
-    fit = run_step.override(
+    fit = PipespecStep.partial(
         task_id="fit",
+        step="fit",
         doc_md="Cross-validate L2 logistic regression at one regularisation strength.",
         retries=0,
         execution_timeout=datetime.timedelta(seconds=600.0),
-    ).partial(step="fit").expand(index=fit__foreach)
+    ).expand(index=fit__foreach)
     [make_data, fit__foreach] >> fit
 
     # select
-    select = run_step.override(
+    select = PipespecStep(
         task_id="select",
+        step="select",
         doc_md="Pick the best alpha from the fan-in lists and write a markdown summary.",
         retries=0,
         execution_timeout=datetime.timedelta(seconds=600.0),
-    )(step="select")
+    )
     [fit, make_data] >> select
