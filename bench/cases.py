@@ -174,8 +174,10 @@ def _env(**extra) -> dict:
 BASH = "airflow.providers.standard.operators.bash.BashOperator"
 
 
-def _dagfactory_yaml(dag_id: str, tasks: list[tuple[str, list[str]]], extra: dict | None = None) -> str:
-    """A dag-factory config: one BashOperator per task (running the same pipespec exec command)."""
+def _dagfactory_yaml(dag_id: str, tasks: list[tuple[str, list[str]]], extra: dict | None = None,
+                     params: dict | None = None) -> str:
+    """A dag-factory config: one BashOperator per task (running the same pipespec exec command),
+    with the same DAG params as the generated DAG (Airflow validates each when it builds the DAG)."""
     import yaml
 
     t = {}
@@ -184,7 +186,33 @@ def _dagfactory_yaml(dag_id: str, tasks: list[tuple[str, list[str]]], extra: dic
                    **(extra or {})}
         if deps:
             t[name]["dependencies"] = deps
-    return yaml.safe_dump({dag_id: {"schedule": None, "catchup": False, "tasks": t}}, sort_keys=False)
+    dag = {"schedule": None, "catchup": False, "tasks": t}
+    if params:
+        dag["params"] = params
+    return yaml.safe_dump({dag_id: dag}, sort_keys=False)
+
+
+def _typed_params(spec: Path) -> dict:
+    """The spec's params as dag-factory writes typed Airflow Params (``__type__``/``__args__``):
+    the same JSON-Schema constraints the generated DAG declares, so both pay the same validation."""
+    from pipespec.frontend import load_spec
+
+    kinds = {"string": "string", "path": "string", "int": "integer", "float": "number", "bool": "boolean",
+             "list": "array", "map": "object"}
+    out = {}
+    for p in load_spec(str(spec)).pipeline.params:
+        d = {"__type__": "airflow.sdk.Param", "__args__": [p.default], "type": kinds[p.type.kind]}
+        if p.type.kind == "list" and p.type.item is not None and p.type.item.kind in kinds:
+            d["items"] = {"type": kinds[p.type.item.kind]}
+        for key in ("minimum", "maximum"):
+            if getattr(p, key) is not None:
+                d[key] = getattr(p, key)
+        if p.enum:
+            d["enum"] = list(p.enum)
+        if p.description:
+            d["description"] = p.description
+        out[p.name] = d
+    return out
 
 
 def case_airflow_parse(ctx: Ctx) -> list[Row]:
@@ -203,7 +231,9 @@ def case_airflow_parse(ctx: Ctx) -> list[Row]:
                    ("deploy", ["deploy__if", "evaluate", "prepare", "ingest"]), ("monitor", ["deploy", "prepare"]),
                    ("notify", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"]),
                    ("run__failed", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"])]
-    df_churn_cfg = gen.write(d / "churn_df.yml", _dagfactory_yaml("churn_dagfactory", churn_tasks, {"retries": 1}))
+    churn_params = _typed_params(CHURN)
+    df_churn_cfg = gen.write(d / "churn_df.yml", _dagfactory_yaml("churn_dagfactory", churn_tasks, {"retries": 1},
+                                                                  churn_params))
     df_churn = gen.write(d / "df_churn.py", (AIRFLOW_DIR / "dagfactory_loader.py.tmpl").read_text()
                          .replace("__CONFIG__", str(df_churn_cfg)))
     # an n-step chain
