@@ -24,6 +24,9 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _IMPLICIT = "tag:pipespec:implicit"
 _STD = "tag:yaml.org,2002:"
+_STR = _STD + "str"
+_MERGE = _STD + "merge"
+_YScalar = yaml.ScalarNode       # what libyaml and PyYAML compose (never a subclass)
 _ALLOWED_TAGS = {_IMPLICIT, _STD + "str", _STD + "int", _STD + "float", _STD + "bool",
                  _STD + "null", _STD + "map", _STD + "seq"}
 
@@ -47,10 +50,22 @@ class _ResolvingLoader(_Loader):  # type: ignore[misc, valid-type]
     def resolve(self, kind, value, implicit):  # noqa: D401 - PyYAML hook
         if kind is yaml.ScalarNode and implicit[0]:
             return _IMPLICIT
-        return super().resolve(kind, value, implicit)
+        # what SafeLoader's resolver answers for the rest (it has no path resolvers), without
+        # its Python-level search: libyaml calls this once per node
+        return _DEFAULT_TAGS[kind]
+
+
+_DEFAULT_TAGS = {yaml.ScalarNode: _STD + "str", yaml.SequenceNode: _STD + "seq", yaml.MappingNode: _STD + "map"}
+assert not _Loader.yaml_path_resolvers
+# every null, bool, number, .inf and .nan of the core schema starts with one of these
+_NON_STRING_FIRST = frozenset("~nNtTfF+-.0123456789")
 
 
 def resolve_plain(text: str):
+    if text and text[0] not in _NON_STRING_FIRST:
+        return text
+    if text and text[0] in "nNtTfF":          # only null and the booleans start with a letter
+        return None if text in ("null", "Null", "NULL") else _BOOL.get(text, text)
     if _NULL.match(text):
         return None
     if text in _BOOL:
@@ -90,12 +105,15 @@ class _Converter:
 
     def source(self, node) -> str:
         s, e = node.start_mark, node.end_mark
-        if s.line == e.line:
-            return self.lines[s.line][s.column:e.column] if s.line < len(self.lines) else ""
-        parts = [self.lines[s.line][s.column:]]
-        parts += self.lines[s.line + 1:e.line]
-        if e.line < len(self.lines):
-            parts.append(self.lines[e.line][:e.column])
+        return self._source(s.line, s.column, e.line, e.column)
+
+    def _source(self, line: int, col: int, end_line: int, end_col: int) -> str:
+        if line == end_line:
+            return self.lines[line][col:end_col] if line < len(self.lines) else ""
+        parts = [self.lines[line][col:]]
+        parts += self.lines[line + 1:end_line]
+        if end_line < len(self.lines):
+            parts.append(self.lines[end_line][:end_col])
         return "\n".join(parts)
 
     def convert(self, node) -> Node:
@@ -108,7 +126,7 @@ class _Converter:
             self.diags.append(Diagnostic(
                 "E106", f"YAML tag '{node.tag.replace(_STD, '!!')}' is not allowed", self.span(node),
                 help="pipespec specs hold plain data: remove the tag"))
-        if isinstance(node, yaml.ScalarNode):
+        if node.__class__ is _YScalar:
             return self.scalar(node)
         if id(node) in self._stack:
             raise LoadError(Diagnostic("E104", "an alias refers to the node that contains it",
@@ -116,7 +134,8 @@ class _Converter:
         self._stack.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                return SeqNode(tuple(self.convert(i) for i in node.value), self.span(node))
+                convert = self.convert
+                return SeqNode(tuple([convert(i) for i in node.value]), self.span(node))
             return self.mapping(node)
         finally:
             self._stack.discard(id(node))
@@ -124,29 +143,39 @@ class _Converter:
     def scalar(self, node) -> ScalarNode:
         style = node.style or ""
         text = node.value
-        if node.tag == _IMPLICIT:
-            value = resolve_plain(text)
-        elif node.tag == _STD + "str":
+        tag = node.tag
+        s, e = node.start_mark, node.end_mark
+        line, col, end_line, end_col = s.line, s.column, e.line, e.column
+        span = Span(self.file, line + 1, col + 1, end_line + 1, end_col + 1)
+        # the common case, a one-line scalar: its source text without the general path
+        source = self.lines[line][col:end_col] if line == end_line and line < len(self.lines) \
+            else self._source(line, col, end_line, end_col)
+        if tag == _IMPLICIT:
+            return ScalarNode(resolve_plain(text), span, style, source)
+        if tag == _STR:
+            return ScalarNode(text, span, style, source)
+        if node.tag == _STD + "str":
             value = text
         else:  # an explicit standard tag such as !!int
             try:
                 value = yaml.safe_load(f"!!{node.tag[len(_STD):]} {text!r}") if node.tag != _STD + "null" else None
             except yaml.YAMLError:
                 value = text
-        return ScalarNode(value, self.span(node), style, self.source(node))
+        return ScalarNode(value, span, style, source)
 
     def mapping(self, node) -> MapNode:
         items: list[tuple[ScalarNode, Node]] = []
         seen: dict = {}
+        convert = self.convert
         for knode, vnode in node.value:
             # our resolver marks every plain scalar implicit, so a plain << arrives untagged
-            if isinstance(knode, yaml.ScalarNode) and (
-                    knode.tag == _STD + "merge" or (knode.tag == _IMPLICIT and knode.value == "<<")):
+            if knode.value == "<<" and isinstance(knode, yaml.ScalarNode) and knode.tag == _IMPLICIT \
+                    or knode.tag == _MERGE and isinstance(knode, yaml.ScalarNode):
                 self.diags.append(Diagnostic("E106", "merge keys (<<) are not allowed", self.span(knode),
                                              help="write the keys out; merge keys are YAML 1.1 only"))
                 continue
-            key = self.convert(knode)
-            value = self.convert(vnode)
+            key = convert(knode)
+            value = convert(vnode)
             if not isinstance(key, ScalarNode) or not isinstance(key.value, str):
                 shown = key.source if isinstance(key, ScalarNode) else None
                 self.diags.append(Diagnostic(

@@ -26,8 +26,14 @@ SUPPORTED = frozenset({
 
 
 class Validity:
+    """Each subschema is compiled once, on first use, into the list of checks its keywords ask
+    for; a document is then checked by running those, not by looking up every keyword at every
+    node (which was most of ``validate``'s time on big specs)."""
+
     def __init__(self, schema: dict) -> None:
         self.root = schema
+        self._compiled: dict[int, tuple] = {}
+        self._keep: list = []            # the subschemas compiled, so their ids stay theirs
 
     def resolve(self, ref: str) -> dict:
         if not ref.startswith("#/"):
@@ -42,43 +48,61 @@ class Validity:
             return True
         if s is False:
             return False
-        if "$ref" in s and not self.valid(self.resolve(s["$ref"]), x):
-            return False
-        t = s.get("type")
-        if t is not None and not any(_is_type(x, tt) for tt in ([t] if isinstance(t, str) else t)):
-            return False
-        if "const" in s and not _equal(x, s["const"]):
-            return False
-        if "enum" in s and not any(_equal(x, e) for e in s["enum"]):
-            return False
-        if isinstance(x, str):
-            if "pattern" in s and not _regex(s["pattern"]).search(x):
+        checks = self._compiled.get(id(s))
+        if checks is None:
+            checks = self._compile(s)
+        for check in checks:
+            if not check(x):
                 return False
-            if len(x) < s.get("minLength", 0) or len(x) > s.get("maxLength", len(x)):
-                return False
-        if _is_type(x, "number"):
-            if "minimum" in s and x < s["minimum"]:
-                return False
-            if "maximum" in s and x > s["maximum"]:
-                return False
-            if "exclusiveMinimum" in s and x <= s["exclusiveMinimum"]:
-                return False
-        if isinstance(x, list):
-            if len(x) < s.get("minItems", 0):
-                return False
-            if "items" in s and not all(self.valid(s["items"], i) for i in x):
-                return False
-            if s.get("uniqueItems") and len({_canonical(i) for i in x}) != len(x):
-                return False
-        if "allOf" in s and not all(self.valid(sub, x) for sub in s["allOf"]):
-            return False
-        if "oneOf" in s and sum(1 for sub in s["oneOf"] if self.valid(sub, x)) != 1:
-            return False
-        if "not" in s and self.valid(s["not"], x):
-            return False
-        if isinstance(x, dict) and not self.valid_object(s, x):
-            return False
         return True
+
+    def _compile(self, s: dict) -> tuple:
+        valid, out = self.valid, []
+        if "$ref" in s:
+            target = self.resolve(s["$ref"])
+            out.append(lambda x: valid(target, x))
+        t = s.get("type")
+        if t is not None:
+            types = (t,) if isinstance(t, str) else tuple(t)
+            out.append(lambda x: any(_is_type(x, tt) for tt in types))
+        if "const" in s:
+            const = s["const"]
+            out.append(lambda x: _equal(x, const))
+        if "enum" in s:
+            enum = s["enum"]
+            out.append(lambda x: any(_equal(x, e) for e in enum))
+        if "pattern" in s:
+            rx = _regex(s["pattern"])
+            out.append(lambda x: not isinstance(x, str) or rx.search(x) is not None)
+        if "minLength" in s or "maxLength" in s:
+            lo, hi = s.get("minLength", 0), s.get("maxLength")
+            out.append(lambda x: not isinstance(x, str) or lo <= len(x) and (hi is None or len(x) <= hi))
+        for key, bad in (("minimum", lambda x, b: x < b), ("maximum", lambda x, b: x > b),
+                         ("exclusiveMinimum", lambda x, b: x <= b)):
+            if key in s:
+                out.append(lambda x, b=s[key], bad=bad: not _is_type(x, "number") or not bad(x, b))
+        if "minItems" in s:
+            n = s["minItems"]
+            out.append(lambda x: not isinstance(x, list) or len(x) >= n)
+        if "items" in s:
+            items = s["items"]
+            out.append(lambda x: not isinstance(x, list) or all(valid(items, i) for i in x))
+        if s.get("uniqueItems"):
+            out.append(lambda x: not isinstance(x, list) or len({_canonical(i) for i in x}) == len(x))
+        if "allOf" in s:
+            subs = s["allOf"]
+            out.append(lambda x: all(valid(sub, x) for sub in subs))
+        if "oneOf" in s:
+            alts = s["oneOf"]
+            out.append(lambda x: sum(1 for sub in alts if valid(sub, x)) == 1)
+        if "not" in s:
+            neg = s["not"]
+            out.append(lambda x: not valid(neg, x))
+        if _OBJECT_KEYWORDS & s.keys():
+            out.append(lambda x: not isinstance(x, dict) or self.valid_object(s, x))
+        self._keep.append(s)
+        checks = self._compiled[id(s)] = tuple(out)
+        return checks
 
     def valid_object(self, s: dict, x: dict) -> bool:
         if any(r not in x for r in s.get("required", ())):
@@ -108,6 +132,11 @@ class Validity:
                 sub = self.resolve(sub["$ref"])
             out |= set(sub.get("properties", {})) | self._evaluated(sub)
         return out
+
+
+# the keywords valid_object reads; a subschema without any of them accepts every object
+_OBJECT_KEYWORDS = frozenset({"required", "minProperties", "properties", "propertyNames",
+                              "additionalProperties", "unevaluatedProperties"})
 
 
 def _is_type(x, t: str) -> bool:

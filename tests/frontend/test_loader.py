@@ -3,11 +3,14 @@ every refusal (E100-E109)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipespec.loader import MAX_BYTES, load
+from pipespec.loader import MAX_BYTES, load, resolve_plain
 from pipespec.syntax import MapNode, ScalarNode, SeqNode
 
 
@@ -293,3 +296,38 @@ def test_block_style_expression_is_fine():
 def test_all_refusals_of_one_file_are_reported_together():
     text = "a: 1\na: 2\nyes: 3\n1: 4\nb: !Tag x\n"
     assert sorted(codes(text)) == ["E101", "E102", "E103", "E106"]
+
+
+def _core_schema(text: str):
+    """YAML 1.2 core schema resolution, the regex chain resolve_plain's fast paths shortcut."""
+    import math as _m
+    if re.fullmatch(r"~|null|Null|NULL|", text):
+        return None
+    if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
+        return text.lower() == "true"
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        return int(text)
+    if re.fullmatch(r"0o[0-7]+", text):
+        return int(text[2:], 8)
+    if re.fullmatch(r"0x[0-9a-fA-F]+", text):
+        return int(text[2:], 16)
+    if re.fullmatch(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?", text):
+        return float(text)
+    if re.fullmatch(r"[-+]?\.(?:inf|Inf|INF)", text):
+        return -_m.inf if text.startswith("-") else _m.inf
+    if re.fullmatch(r"\.(?:nan|NaN|NAN)", text):
+        return "nan"
+    return text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.sampled_from(["", "~", "null", "Null", "NULL", "nul", "true", "TRUE", "tRue", "False",
+                                  "f", "n", "no", "yes", "on", "needs", "1", "-1", "+1", "0o17", "0x1F",
+                                  "1e3", ".5", ".inf", "-.Inf", ".nan", ".NaN", "1.", "s0", "3.10"]),
+                 st.text("nNtTfFrueals~+-.0123456789eExo_ab", max_size=6), st.text(max_size=8)))
+def test_resolve_plain_is_the_core_schema(text):
+    got, want = resolve_plain(text), _core_schema(text)
+    if want == "nan":
+        assert isinstance(got, float) and got != got
+    else:
+        assert got == want and type(got) is type(want)
