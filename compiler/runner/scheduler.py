@@ -1,9 +1,13 @@
 """The local runner: the IR's DAG on this machine, parallel, cached and resumable.
 
-``Runner(pipeline, params, store_dir=...).run()`` schedules up to ``jobs`` step instances at
-once on worker threads; each worker calls ``pipespec.runtime.run_step`` (the executor every
-backend uses), so a step means the same here as on Airflow, Kubeflow or GitHub Actions.
-The main thread owns the plan, the cache keys, the SQLite records and the display.
+``Runner(pipeline, params, store_dir=...).run()`` runs up to ``jobs`` step instances at
+once. Each attempt goes through the phases of ``pipespec.runtime`` (the executor every backend
+uses: ``prepare``, spawn, ``verdict``, ``finish``), so a step means the same here as on
+Airflow, Kubeflow or GitHub Actions. One thread does the work: it spawns the step processes
+(``posix_spawn``) and waits for all of them in one ``poll()`` (``children``), which is what
+lets a no-op step cost little more than its spawn, as under make. Only collecting artifact
+outputs (moving, hashing into the object store) is handed to worker threads, since a large
+file would otherwise hold up the starting of other steps.
 
 Rules: ``if:`` false skips the step and everything depending on it; ``foreach`` fans out
 (at most ``parallelism`` at once) and fans back in as lists in item order; a failure stops
@@ -24,12 +28,15 @@ import subprocess
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 from .. import ir
 from ..expr import EvalError
-from ..runtime import Lookup, StepInputs, kill_group, run_step, slot, spec_dir
+from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
+                       StepInputs, StepResult, retry_delay, slot, spec_dir)
+from ..runtime.execute import cleanup, finish, prepare, verdict
+from ..runtime.spawn import spawn
 from . import cachekey
+from .children import Children
 from .objects import FileHasher, ObjectStore
 from .progress import Display
 from .records import NO_INDEX, Records, dumps
@@ -121,8 +128,12 @@ class Runner:
         self.hasher = FileHasher(self.records)
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
-        self.events: queue.SimpleQueue = queue.SimpleQueue()
-        self.procs: dict[int, subprocess.Popen] = {}
+        self.events: queue.SimpleQueue = queue.SimpleQueue()     # outputs collected by workers
+        self.children = Children()
+        self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self.retrying: dict[Instance, float] = {}      # instance -> monotonic time of its next attempt
+        self._signals: list[tuple[int, bool]] = []     # (signum, again), handled by the loop
+        self.pool = None                               # threads for artifact outputs, made when needed
         self.running = 0
         self.failed = False
         self.interrupted: int | None = None
@@ -150,8 +161,6 @@ class Runner:
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
                } if threading.current_thread() is threading.main_thread() else {}
-        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="step")
-        self.pool = pool
         try:
             main = [self.states[s.name] for s in self.pipeline.steps]
             self._phase(main)
@@ -166,7 +175,12 @@ class Runner:
             self.records.flush()
             self.records.end_run(self.run_id, final)
         finally:
-            pool.shutdown(wait=True)
+            if self.children.live:              # only after a bug of ours: leave no orphans
+                self.children.terminate_all(0.0)
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            self.children.close()
+            os.close(self.devnull)
             for s, h in old.items():
                 signal.signal(s, h)
             self.records.close()
@@ -202,19 +216,36 @@ class Runner:
             if self.running == 0 and not self.launchable:
                 break                                   # every step of the phase is settled
             self._maybe_flush()
-            try:
-                ev = self.events.get(timeout=0.25)
-            except queue.Empty:
-                self.display.tick()
-                continue
-            self._complete(*ev)
-            while True:
-                try:
-                    ev = self.events.get_nowait()
-                except queue.Empty:
-                    break
-                self._complete(*ev)
+            self._wait()
         self.records.flush()
+
+    def _wait(self) -> None:
+        """Block until a step process ends, a worker or a signal wakes us, a retry is due or
+        0.25 s pass (to redraw the status line); then handle what happened."""
+        self._handle_signals()
+        timeout = 0.25
+        if self.retrying:
+            timeout = min(timeout, max(0.0, min(self.retrying.values()) - time.monotonic()))
+        ended = self.children.wait(timeout, self.grace)
+        for child, rc in ended:
+            self._exited(child.owner, child, rc)
+        got = bool(ended)
+        while True:
+            try:
+                inst, outcome = self.events.get_nowait()
+            except queue.Empty:
+                break
+            got = True
+            self._attempt_done(inst, *outcome)
+        self._handle_signals()
+        now = time.monotonic()
+        for inst, due in list(self.retrying.items()):
+            if due <= now:
+                del self.retrying[inst]
+                got = True
+                self._attempt(inst)
+        if not got:
+            self.display.tick()
 
     def _maybe_flush(self) -> None:
         """Commit the queued records when a result that was costly to make is among them, or
@@ -411,8 +442,16 @@ class Runner:
         self.display.counts["running"] += 1
         self.display.started(id(inst), inst.label)
         values, artifacts, _ = st.inputs
-        fut = self.pool.submit(self._work, inst, values, artifacts, self.run_status, self.cancel)
-        fut.add_done_callback(lambda f, inst=inst: self.events.put((inst, f)))
+        inst.inputs = StepInputs(self.params, values, artifacts, item=inst.item, index=inst.index,
+                                 run_id=self.run_id, run_date=self.run_date, run_status=self.run_status)
+        inst.cancel = self.cancel
+        base = step.name if inst.index is None else f"{step.name}.{inst.index}"
+        inst.stdout = os.path.join(self.log_dir, base + ".out")
+        inst.stderr = os.path.join(self.log_dir, base + ".err")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        inst.fds = (os.open(inst.stdout, flags, 0o666), os.open(inst.stderr, flags, 0o666))
+        inst.t0 = time.monotonic()
+        self._attempt(inst)
 
     def _why(self, inst: Instance) -> str:
         step, st = inst.step, inst.state
@@ -453,56 +492,107 @@ class Runner:
         inst.attempts = 0
         return True
 
-    def _work(self, inst: Instance, values: dict, artifacts: dict, run_status, cancel):
-        """On a worker thread: run the instance through the shared executor, store its outputs."""
+    # ---------------------------------------------------------------- attempts (the executor's phases)
+
+    def _attempt(self, inst: Instance) -> None:
+        """Prepare and spawn the next attempt; its end arrives through ``_wait``."""
         step = inst.step
+        inst.attempts += 1
+        if inst.cancel.is_set():
+            return self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled before it started")
         outs = {o.name: os.path.join(self.run_dir, step.name, slot(inst.index), o.name)
                 for o in step.artifact_outputs}
-        base = step.name if inst.index is None else f"{step.name}.{inst.index}"
-        inst.stdout = os.path.join(self.log_dir, base + ".out")
-        inst.stderr = os.path.join(self.log_dir, base + ".err")
-        inputs = StepInputs(self.params, values, artifacts, item=inst.item, index=inst.index,
-                            run_id=self.run_id, run_date=self.run_date, run_status=run_status)
-        with open(inst.stdout, "wb", buffering=0) as so, open(inst.stderr, "wb", buffering=0) as se:
-            def warn(msg: str) -> None:
-                se.write((msg + "\n").encode())
-                self.display.line(f"  {inst.label}: {msg}")
 
-            def retry(n: int, delay: float, why: str) -> None:
-                self.display.event("retry", inst.label, f"attempt {n} failed ({why}); retrying in {delay:g}s")
+        def warn(msg: str) -> None:
+            os.write(inst.fds[1], (msg + "\n").encode())
+            self.display.line(f"  {inst.label}: {msg}")
 
-            res = run_step(self.pipeline, step, inputs, outs, scratch=self.scratch, base_env=self.base_env,
-                           stdout=so, stderr=se, cancel=cancel, on_start=self._proc_started,
-                           on_end=self._proc_ended, on_retry=retry, warn=warn, grace=self.grace)
-        hashes = {}
-        if res.ok:
+        try:
+            inst.inv = prepare(self.pipeline, step, inst.inputs, outs, self.scratch, self.base_env, warn)
+        except StepError as e:
+            return self._attempt_done(inst, "failed", EXIT_OUTPUTS, str(e))
+        except OSError as e:
+            return self._attempt_done(inst, "failed", EXIT_OUTPUTS,
+                                      f"cannot prepare the outputs of step '{step.name}': {e}")
+        argv = inst.inv.argv
+        try:
+            pid = spawn(argv, inst.inv.env, inst.inv.cwd, self.devnull, *inst.fds)
+        except FileNotFoundError:
+            return self._attempt_done(inst, "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}")
+        except PermissionError:
+            return self._attempt_done(inst, "failed", 126, f"command not executable: {argv[0]}")
+        except OSError as e:
+            return self._attempt_done(inst, "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False)
+        child = self.children.add(pid, inst, step.timeout_s)
+        if inst.cancel.is_set():                  # Ctrl-C came between the check and the spawn
+            self.children.terminate(child, self.grace)
+
+    def _exited(self, inst: Instance, child, rc: int) -> None:
+        outcome = verdict(inst.inv, rc, child.timed_out, inst.cancel.is_set(), inst.step.timeout_s)
+        if outcome[0] != "succeeded":
+            return self._attempt_done(inst, *outcome)
+        if not inst.step.artifact_outputs:        # value outputs only: a small file, read here
+            return self._attempt_done(inst, *self._collect(inst))
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="outputs")
+
+        def done(fut, inst=inst) -> None:
+            self.events.put((inst, fut.result()))
+            self.children.wake()
+
+        self.pool.submit(self._collect, inst).add_done_callback(done)
+
+    def _collect(self, inst: Instance) -> tuple:
+        """After a successful command: check the outputs, move artifacts into place and into the
+        object store. Runs on a worker thread when the step has artifacts. An outcome tuple for
+        ``_attempt_done``; its last item says whether a failure may be retried."""
+        try:
             try:
-                for name, path in res.artifacts.items():
-                    hashes[name] = self.objects.ingest(path)
+                inst.values, inst.metrics, artifacts = finish(inst.inv)
+            except OutputError as e:
+                return "failed", EXIT_OUTPUTS, str(e)
+            except (OSError, json.JSONDecodeError) as e:
+                return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
+            inst.artifacts = artifacts
+            try:
+                inst.hashes = {name: self.objects.ingest(path) for name, path in artifacts.items()}
             except OSError as e:
-                res.status, res.exit_code, res.error = "failed", 1, f"storing its outputs failed: {e}"
-        return res, hashes
+                inst.hashes = {}
+                return "failed", 1, f"storing its outputs failed: {e}", False
+            return "succeeded", 0, None
+        except Exception as e:                     # a bug of ours, not the step's: say so
+            return "failed", 1, f"internal error: {e!r}", False
 
-    def _proc_started(self, proc: subprocess.Popen) -> None:
-        self.procs[proc.pid] = proc
-        if self.cancel.is_set():
-            threading.Thread(target=kill_group, args=(proc, self.grace), daemon=True).start()
+    def _attempt_done(self, inst: Instance, status: str, code: int, error: str | None,
+                      retryable: bool = True) -> None:
+        """An attempt ended: retry after the declared delay, or settle the instance."""
+        if inst.inv is not None:
+            cleanup(inst.inv)
+            inst.inv = None
+        step, n = inst.step, inst.attempts - 1
+        if (retryable and status not in ("succeeded", "cancelled") and n < step.retries.limit
+                and not (error and error.startswith("an expression"))):   # evaluates the same again
+            delay = retry_delay(step.retries, n)
+            self.display.event("retry", inst.label,
+                               f"attempt {n + 1} failed ({error or f'exit {code}'}); retrying in {delay:g}s")
+            self.retrying[inst] = time.monotonic() + delay
+            return
+        for fd in inst.fds:
+            os.close(fd)
+        inst.fds = ()
+        res = StepResult(step.name, inst.index, status, code, inst.values, inst.metrics,
+                         inst.artifacts if status == "succeeded" else {},
+                         time.monotonic() - inst.t0, inst.attempts, error)
+        self._complete(inst, res, inst.hashes if status == "succeeded" else {})
 
-    def _proc_ended(self, proc: subprocess.Popen) -> None:
-        self.procs.pop(proc.pid, None)
-
-    def _complete(self, inst: Instance, fut) -> None:
+    def _complete(self, inst: Instance, res: StepResult, hashes: dict) -> None:
         st = inst.state
         self.running -= 1
         st.running -= 1
         self.display.counts["running"] -= 1
         self.display.stopped(id(inst))
-        try:
-            res, hashes = fut.result()
-        except Exception as e:                   # a bug of ours, not the step's: say so
-            from ..runtime import StepResult
-
-            res, hashes = StepResult(inst.step.name, inst.index, "failed", 1, error=f"internal error: {e!r}"), {}
         inst.ended = time.time()
         inst.status, inst.attempts, inst.exit_code, inst.error = res.status, res.attempts, res.exit_code, res.error
         inst.values, inst.metrics, inst.artifacts, inst.hashes = res.values, res.metrics, res.artifacts, hashes
@@ -547,16 +637,27 @@ class Runner:
     # ---------------------------------------------------------------- signals
 
     def _on_signal(self, signum, frame) -> None:
+        # Runs on the main thread between two bytecodes, maybe inside the display's lock or the
+        # children's bookkeeping: only set flags and wake the loop, which does the rest.
         again = self.interrupted is not None
         if not again:
             self.interrupted = signum
-            self.display.line(f"interrupted ({signal.Signals(signum).name}): stopping the running steps; "
-                              "finally steps still run (Ctrl-C again to stop them too)")
-        elif self.run_status is None:
-            self.display.line("interrupted again: killing the running steps now")
         self.cancel.set()
-        for proc in list(self.procs.values()):
-            threading.Thread(target=kill_group, args=(proc, 0.0 if again else self.grace), daemon=True).start()
+        self._signals.append((signum, again))
+        self.children.wake()
+
+    def _handle_signals(self) -> None:
+        while self._signals:
+            signum, again = self._signals.pop(0)
+            if not again:
+                self.display.line(f"interrupted ({signal.Signals(signum).name}): stopping the running steps; "
+                                  "finally steps still run (Ctrl-C again to stop them too)")
+            elif self.run_status is None:
+                self.display.line("interrupted again: killing the running steps now")
+            self.children.terminate_all(0.0 if again else self.grace)
+            for inst in list(self.retrying):       # waiting for a retry: it will not come
+                del self.retrying[inst]
+                self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled")
 
 
 def _tail(path: str | None, n: int) -> list[str]:

@@ -38,6 +38,12 @@ class Instance:
     hashes: dict = field(default_factory=dict)
     stdout: str | None = None
     stderr: str | None = None
+    # while it runs (see Runner._attempt)
+    inputs: Any = None                # the StepInputs its expressions read
+    cancel: Any = None                # the run's cancel Event when it started
+    inv: Any = None                   # the prepared attempt (runtime.Invocation)
+    fds: tuple = ()                   # its open log files (stdout, stderr)
+    t0: float = 0.0                   # monotonic start, for the duration over all attempts
 
     @property
     def step(self) -> ir.Step:

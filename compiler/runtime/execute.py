@@ -255,9 +255,16 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
     else:
         # leftovers of the step (background processes) go with it, as on a CI runner
         _signal_group(proc.pid, signal.SIGTERM)
-    if fired:
+    return verdict(inv, rc, bool(fired), cancel is not None and cancel.is_set(), timeout_s)
+
+
+def verdict(inv: Invocation, rc: int, timed_out: bool, cancelled: bool,
+            timeout_s: float | None) -> tuple[str, int, str | None]:
+    """(status, exit code, error) of an attempt whose process ended with ``rc`` (Popen's
+    convention: negative for a signal). Shared by ``attempt`` and the local runner."""
+    if timed_out:
         return "timeout", EXIT_TIMEOUT, f"timed out after {_secs(timeout_s)}; its process group was killed"
-    if cancel is not None and cancel.is_set():
+    if cancelled:
         return "cancelled", EXIT_CANCELLED, "cancelled"
     if rc != 0:
         if rc < 0:

@@ -1,0 +1,83 @@
+"""How the runner starts a step's process (posix_spawn from the scheduler's thread): the same
+working directory, PATH lookup, signals, stdin and descriptors as a subprocess.Popen child."""
+
+import json
+import subprocess
+import sys
+
+
+def test_cwd_is_the_spec_folder_when_run_from_elsewhere(spec, tmp_path):
+    s = spec("""
+        pipespec: 1
+        name: sp
+        steps:
+          direct:
+            run: ./tool.sh
+          shell:
+            run: pwd > where.txt
+    """, name="pipeline.yaml")
+    tool = s.write("tool.sh", "#!/bin/sh\npwd > direct.txt\n")
+    tool.chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run([sys.executable, "-m", "pipespec", "run", str(s.path), "--progress", "plain"],
+                       cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "where.txt").read_text().strip() == str(tmp_path)
+    assert (tmp_path / "direct.txt").read_text().strip() == str(tmp_path)
+
+
+def test_command_found_on_the_steps_own_path(spec, tmp_path):
+    s = spec("""
+        pipespec: 1
+        name: sp
+        steps:
+          mine:
+            run: mytool
+            env: {PATH: "./bin:/usr/bin:/bin"}
+    """)
+    tool = s.write("bin/mytool", "#!/bin/sh\necho ran > ran.txt\n")
+    tool.chmod(0o755)
+    s.run(check=0)
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"
+
+
+def test_not_found_and_not_executable(spec, tmp_path):
+    s = spec("""
+        pipespec: 1
+        name: sp
+        steps:
+          missing:
+            run: no-such-command-here
+          plain:
+            run: ./data.txt
+    """)
+    s.write("data.txt", "not a program\n")
+    r = s.run("--only", "missing", check=1)         # one run each: a failure stops the other
+    assert "command not found" in r.stdout
+    ex = s.executions()
+    assert (ex["missing"]["exit_code"], ex["missing"]["error"]) == (127, "command not found: no-such-command-here")
+    s.run("--only", "plain", check=1)
+    ex = s.executions()
+    assert (ex["plain"]["exit_code"], ex["plain"]["error"]) == (126, "command not executable: ./data.txt")
+
+
+def test_child_gets_default_sigpipe_devnull_stdin_and_no_extra_fds(spec, tmp_path):
+    probe = ("import json, os; json.dump({'fds': sorted(os.listdir('/proc/self/fd')), "
+             "'stdin': os.readlink('/proc/self/fd/0')}, open('probe.json', 'w'))")
+    s = spec(f"""
+        pipespec: 1
+        name: sp
+        steps:
+          pipe:
+            run: yes | head -n 1 > yes.txt
+          probe:
+            run: ["{sys.executable}", "-c", "{probe}"]
+    """)
+    s.run(check=0)
+    ex = s.executions()
+    # `yes` dies of SIGPIPE quietly, as in a terminal; with SIGPIPE ignored it says "Broken pipe"
+    assert open(ex["pipe"]["stderr_path"]).read() == ""
+    got = json.loads((tmp_path / "probe.json").read_text())
+    assert got["stdin"] == "/dev/null"
+    assert got["fds"] == ["0", "1", "2", "3"]          # 3: the listing's own descriptor
