@@ -108,7 +108,9 @@ class _Converter:
         return self._source(s.line, s.column, e.line, e.column)
 
     def _source(self, line: int, col: int, end_line: int, end_col: int) -> str:
-        if line == end_line:
+        # libyaml also counts \r, \x85, \u2028 and \u2029 as line breaks: a mark may lie past
+        # the last of our "\n"-split lines
+        if line == end_line or line >= len(self.lines):
             return self.lines[line][col:end_col] if line < len(self.lines) else ""
         parts = [self.lines[line][col:]]
         parts += self.lines[line + 1:end_line]
