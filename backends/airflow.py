@@ -6,7 +6,9 @@ standard provider, and the cncf-kubernetes provider when ``targets.airflow.opera
 the worker (or in a pod), so a step means what it means under ``pipespec run``; its result
 travels as the task's XCom. ``if:`` becomes a short-circuit task evaluating the condition,
 translated at compile time (``airflow_expr``); ``foreach:`` becomes dynamic task mapping;
-``finally:`` steps run with ``all_done``.
+``finally:`` steps run with ``all_done``. These helper tasks are classic operators
+(``ShortCircuitOperator``, ``PythonOperator``) over functions defined at module level: a TaskFlow
+call costs several times as much at parse time, which the scheduler pays on every re-parse.
 
 Spec data enters the file only through ``py_literal`` (and ``_doc`` for the docstring), and the
 result is checked with ``compile()`` before it is returned: a spec cannot inject code.
@@ -37,8 +39,9 @@ _PARAM_TYPES = {"string": "string", "path": "string", "int": "integer", "float":
                 "bool": "boolean", "list": "array", "map": "object", "any": None}
 
 # Lower-case names the generated module defines or imports: a step variable must not shadow them.
-_MODULE_NAMES = {"json", "os", "re", "signal", "subprocess", "tempfile", "datetime", "task", "dag",
-                 "k8s", "fail_run", "annotations", "mask_secret"}
+# (Module-level functions start with "_", which a step name cannot: see _helper_fn.)
+_MODULE_NAMES = {"json", "os", "re", "signal", "subprocess", "tempfile", "datetime", "dag",
+                 "k8s", "annotations", "mask_secret"}
 
 
 def _var(step: str) -> str:
@@ -48,6 +51,14 @@ def _var(step: str) -> str:
             or step in _MODULE_NAMES):
         return f"{step}__step"
     return step
+
+
+def _helper_fn(var: str, doc: str, body: list[str], context: bool = True) -> str:
+    """A module-level function a helper task calls: ``_<task id>``. Step names start with a letter
+    and never contain ``__``, so neither a step's variable nor a helper of airflow_expr (no
+    ``__``) can take the name of ``_step__if``, ``_step__foreach`` or ``_run__failed``."""
+    lines = "".join(f"    {ln}\n" for ln in [doc, *body])
+    return f"def _{var}({'**context' if context else ''}):\n{lines}"
 
 
 def _seconds(s: float) -> str:
@@ -165,6 +176,8 @@ class _Generator:
         self.o = backend.options(pipe)
         self.kubernetes = self.o.get("operator") == "kubernetes"
         self.helpers: set[str] = set()
+        self.callables: list[str] = []         # module-level functions of the helper tasks
+        self.std_operators: set[str] = set()   # from airflow.providers.standard.operators.python
         self.sdk = {"DAG"} if self.kubernetes else {"DAG", "BaseOperator"}
         if pipe.params:
             self.sdk.add("Param")
@@ -185,11 +198,19 @@ class _Generator:
                                           "every pod", emulated=True,
                                help="set targets.airflow.artifact_root to an object store URL, e.g. s3://bucket/pipespec")
         if pipe.finally_steps:
-            self.sdk |= {"TriggerRule", "task"}
+            self.sdk.add("TriggerRule")
             tasks += fin
-            tasks.append(_Task(["fail_run: keeps the run failed when a step failed (finally: "
+            self.std_operators.add("PythonOperator")
+            self.callables.append(_helper_fn(
+                "run__failed", '"""Fails the run when a step failed: the finally: steps (all_done) would else '
+                'end it in success."""', ['raise RuntimeError("a step of this run failed; see the failed task")'],
+                context=False))
+            op = _call("run__failed = PythonOperator", [
+                ("task_id", '"run__failed"'), ("python_callable", "_run__failed"),
+                ("trigger_rule", "TriggerRule.ONE_FAILED")])
+            tasks.append(_Task(["run__failed: keeps the run failed when a step failed (finally: "
                                 "steps end in success)"],
-                               [f"    {_list(self.main_tasks)} >> fail_run.override(task_id=\"run__failed\")()"]))
+                               [op, f"    {_list(self.main_tasks)} >> run__failed"]))
         secrets = self.secrets()
         if secrets and not self.kubernetes:
             if any(ref[0] == "variable" for _, pairs in secrets for _, ref in pairs):
@@ -205,6 +226,7 @@ class _Generator:
         text = env.get_template("airflow_dag.py.j2").render(
             docstring=self.docstring(),
             sdk_imports=sdk_imports,
+            std_operators=sorted(self.std_operators),
             kubernetes=self.kubernetes,
             connections="Connection" in self.sdk,
             variables="Variable" in self.sdk,
@@ -219,6 +241,7 @@ class _Generator:
             main_task_ids=self.main_task_ids,
             items_helper=self.uses_items,
             helpers=helper_source(self.helpers).strip("\n").replace("\ndef ", "\n\n\ndef ") if self.helpers else "",
+            callables=self.callables,
             dag_args=self.dag_args(),
             tasks=tasks,
         )
@@ -333,7 +356,7 @@ class _Generator:
         if cond.template is None:
             if cond.literal is True:
                 return None                    # if: true is no condition at all
-            body = "return False"
+            body = ["return False"]
             reads: list[str] = []
         else:
             src = self.translate(st, cond, "if:")
@@ -348,32 +371,32 @@ class _Generator:
             if cond.type != E.BOOL:
                 self.helpers.add("_bool")
                 src = f"_bool({src})"
-            body = "\n        ".join(lines + [f"return {src}"])
-        self.sdk.add("task")
-        kw = [("task_id", py_literal(var)), ("ignore_downstream_trigger_rules", "False")]
+            body = lines + [f"return {src}"]
+        self.std_operators.add("ShortCircuitOperator")
+        source = cond.template.exprs[0].source.strip() if cond.template else str(cond.literal).lower()
+        self.callables.append(_helper_fn(var, py_literal("if: " + source), body))
+        kw = [("task_id", py_literal(var)), ("python_callable", f"_{var}"),
+              ("ignore_downstream_trigger_rules", "False")]
         if is_finally:
             kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
-        source = cond.template.exprs[0].source.strip() if cond.template else str(cond.literal).lower()
-        code = (_call("@task.short_circuit", kw) + "\n"
-                f"    def _{var}(**context):\n"
-                f"        {py_literal('if: ' + source)}\n"
-                f"        {body}\n\n"
-                f"    {var} = _{var}()")
+        code = _call(f"{var} = ShortCircuitOperator", kw)
         ups = sorted(set(upstream if is_finally else reads))
         if ups:
             code += f"\n    {_list(ups)} >> {var}" if len(ups) > 1 else f"\n    {ups[0]} >> {var}"
         return var, code
 
-    def foreach(self, st: ir.Step, before: str | None, upstream: list[str], is_finally: bool) -> tuple[str, str]:
-        """What a mapped task expands over: a literal list of indexes, or a helper task."""
+    def foreach(self, st: ir.Step, before: str | None, upstream: list[str],
+                is_finally: bool) -> tuple[str, str | None, str]:
+        """What a mapped task expands over: a literal list of indexes, or the XCom of a helper
+        task; (the expand argument, the helper's variable or None, the helper's source)."""
         fe = st.foreach
         if fe.template is None:
             items = fe.literal if isinstance(fe.literal, list) else []
-            return py_literal(list(range(len(items)))), ""
+            return py_literal(list(range(len(items)))), None, ""
         var = f"{st.name}__foreach"
         src = self.translate(st, fe, "foreach:")
         if src is None:
-            return "[]", ""
+            return "[]", None, ""
         reads = [_var(s) for s in self._reads]
         lines = []
         if "ti" in _names(src):
@@ -381,20 +404,18 @@ class _Generator:
         if "params" in _names(src):
             lines.append('params = context["params"]')
         self.uses_items = True
-        body = "\n        ".join(lines + [f"return _items({src})"])
-        self.sdk.add("task")
-        kw = [("task_id", py_literal(var))]
+        self.std_operators.add("PythonOperator")
+        self.callables.append(_helper_fn(var, py_literal("foreach: " + fe.template.exprs[0].source.strip()),
+                                         lines + [f"return _items({src})"]))
+        # its return value (the index list) is the XCom that .expand(index=<var>.output) maps over
+        kw = [("task_id", py_literal(var)), ("python_callable", f"_{var}")]
         if is_finally and before is None:
             kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
-        code = (_call("@task", kw) + "\n"
-                f"    def _{var}(**context):\n"
-                f"        {py_literal('foreach: ' + fe.template.exprs[0].source.strip())}\n"
-                f"        {body}\n\n"
-                f"    {var} = _{var}()")
+        code = _call(f"{var} = PythonOperator", kw)
         ups = sorted(set(([before] if before else []) + (upstream if is_finally and before is None else reads)))
         if ups:
             code += f"\n    {_list(ups)} >> {var}" if len(ups) > 1 else f"\n    {ups[0]} >> {var}"
-        return var, code
+        return f"{var}.output", var, code
 
     def step(self, st: ir.Step) -> _Task:
         var = _var(st.name)
@@ -414,13 +435,13 @@ class _Generator:
                 self.main_task_ids.append(g[0])
         expand = None
         if st.foreach is not None:
-            expand, code = self.foreach(st, before, upstream_all, is_fin)
-            if code:
+            expand, helper, code = self.foreach(st, before, upstream_all, is_fin)
+            if helper:
                 t.blocks.append(code)
                 if not is_fin:
-                    self.main_tasks.append(expand)
-                    self.main_task_ids.append(expand)
-                before = expand
+                    self.main_tasks.append(helper)
+                    self.main_task_ids.append(helper)
+                before = helper
         kw = self.task_kwargs(st)
         if is_fin:
             # a finally step waits for everything (all_done), unless a gate or foreach helper

@@ -93,7 +93,10 @@ def churn():
 def test_churn_structure():
     r = churn()
     text = r.text
-    assert "from airflow.sdk import DAG, BaseOperator, Param, task, TriggerRule, Variable\n" in text
+    assert "from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, Variable\n" in text
+    assert "from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator\n" in text
+    # helper tasks are classic operators over module-level functions, not TaskFlow calls
+    assert "@task" not in text and "import task" not in text
     # every step is an instance of the operator class the file defines (not a TaskFlow call:
     # a classic operator parses in half the time)
     assert "class PipespecStep(BaseOperator):" in text and "run_step" not in text
@@ -104,18 +107,23 @@ def test_churn_structure():
     assert '"models": Param(["logreg", "forest"], type="array", items={"type": "string"}' in text
     assert '"min_auc": Param(0.75, type="number"' in text
     # the gate: a short-circuit over the evaluate XCom, not skipping finally tasks directly
-    assert "@task.short_circuit(task_id=\"deploy__if\", ignore_downstream_trigger_rules=False)" in text
+    assert ("    deploy__if = ShortCircuitOperator(\n        task_id=\"deploy__if\",\n"
+            "        python_callable=_deploy__if,\n        ignore_downstream_trigger_rules=False,\n    )\n") in text
+    assert "\ndef _deploy__if(**context):\n" in text
     assert "return _pull(ti, \"evaluate\", \"metrics\", \"metrics\", \"auc\") >= params[\"min_auc\"]" in text
     assert "evaluate >> deploy__if" in text
     assert "[evaluate, ingest, prepare, deploy__if] >> deploy" in text
     # foreach: dynamic task mapping over the indexes a helper task computes
     assert "    train = PipespecStep.partial(\n        task_id=\"train\",\n        step=\"train\",\n" in text
-    assert "    ).expand(index=train__foreach)\n" in text
-    assert "return _items(params[\"models\"])" in text
+    assert "    train__foreach = PythonOperator(task_id=\"train__foreach\", python_callable=_train__foreach)\n" in text
+    assert "    ).expand(index=train__foreach.output)\n" in text
+    assert "\ndef _train__foreach(**context):\n" in text and "return _items(params[\"models\"])" in text
     # finally: all_done over every step but the gate; a one_failed task keeps failures visible
     assert "[ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify" in text
     assert "        trigger_rule=TriggerRule.ALL_DONE,\n        finally_step=True,\n    )\n" in text
-    assert "fail_run.override(task_id=\"run__failed\")()" in text
+    assert ("    run__failed = PythonOperator(\n        task_id=\"run__failed\",\n        python_callable=_run__failed,\n"
+            "        trigger_rule=TriggerRule.ONE_FAILED,\n    )\n") in text
+    assert "\n    [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> run__failed\n" in text
     # retries and timeout
     assert "retries=1," in text and "retry_delay=datetime.timedelta(seconds=5.0)" in text
     assert "retry_exponential_backoff=2.0" in text and "max_retry_delay=datetime.timedelta(seconds=3600.0)" in text
@@ -131,7 +139,7 @@ def test_exec_arguments_are_built_at_run_time():
     """Run _exec_args of the generated file with a fake context: the pipespec exec contract."""
     ns: dict = {}
     src = churn().text.split("\nclass PipespecStep")[0]  # module constants and plain helpers only
-    src = src.replace("from airflow.sdk import", "# from airflow.sdk import")
+    src = src.replace("from airflow.", "# from airflow.")
     exec(compile(src, "churn_dag", "exec"), ns)
 
     class Run:
@@ -156,10 +164,28 @@ def test_exec_arguments_are_built_at_run_time():
     assert "--retries-by-executor" not in args        # Airflow retries, not exec
 
 
+def test_helper_task_functions_read_the_context():
+    """The module-level functions of the helper tasks, called as a classic operator calls them:
+    with the task's context as keyword arguments (run__failed takes none)."""
+    text = churn().text
+    src = text.split("\nwith DAG(")[0].replace("from airflow.", "# from airflow.")
+    ns: dict = {"BaseOperator": object}
+    exec(compile(src, "churn_dag", "exec"), ns)
+    ti = FakeTI({"evaluate": [{"values": {}, "metrics": {"metrics": {"auc": 0.8}}}]})
+    ctx = {"ti": ti, "params": {"models": ["logreg", "forest", "x"], "min_auc": 0.75}, "run_id": "r", "task": None}
+    assert ns["_train__foreach"](**ctx) == [0, 1, 2]
+    assert ns["_deploy__if"](**ctx) is True
+    assert ns["_deploy__if"](**{**ctx, "params": {"min_auc": 0.9}}) is False
+    with pytest.raises(TypeError, match="must give a list"):
+        ns["_train__foreach"](**{**ctx, "params": {"models": "logreg"}})
+    with pytest.raises(RuntimeError, match="a step of this run failed"):
+        ns["_run__failed"]()
+
+
 def _step_operator(pipespec: list[str]):
     """PipespecStep of the hello DAG, over a stand-in BaseOperator, running ``pipespec``."""
     text = compile_path(ROOT / "specs" / "hello" / "pipeline.yaml", "specs/hello/pipeline.yaml").text
-    src = text.split("\nwith DAG(")[0].replace("from airflow.sdk import", "# from airflow.sdk import")
+    src = text.split("\nwith DAG(")[0].replace("from airflow.", "# from airflow.")
 
     class BaseOperator:
         def __init__(self, *, task_id, **kwargs):
@@ -410,7 +436,7 @@ def test_connection_secret_is_a_reference_and_masked():
     text = r.text
     assert '{"DB_PASSWORD": ["connection", "warehouse"]}' in text
     assert '"SLACK_URL": ["variable", "slack_hook"]' in text
-    assert "from airflow.sdk import DAG, BaseOperator, Connection, task, TriggerRule, Variable\n" in text  # no params: no Param
+    assert "from airflow.sdk import DAG, BaseOperator, Connection, TriggerRule, Variable\n" in text  # no params: no Param
     assert "from airflow.sdk.log import mask_secret" in text and "mask_secret(value, name)" in text
     # run.status of a finally step comes from the states of the other tasks
     assert "status = _run_status(context) if self.finally_step else None" in text

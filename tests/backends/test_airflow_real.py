@@ -80,7 +80,9 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
                 assert t["trigger_rule"] == "all_done"
             if st.condition is not None and st.condition.template is not None:
                 gate = tasks[f"{st.name}__if"]
-                assert gate["operator"] == "_ShortCircuitDecoratedOperator" and st.name in gate["downstream"]
+                assert gate["operator"] == "ShortCircuitOperator" and st.name in gate["downstream"]
+            if st.foreach is not None and st.foreach.template is not None:
+                assert tasks[f"{st.name}__foreach"]["operator"] == "PythonOperator"
         params = rep["dags"][dag_id]["params"]
         assert set(params) == {p.name for p in pipe.params}
     churn = rep["dags"]["churn"]
@@ -90,6 +92,7 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
     assert churn["tasks"]["notify"]["upstream"] == sorted(
         ["deploy", "evaluate", "ingest", "monitor", "prepare", "train", "train__foreach"])
     assert churn["tasks"]["run__failed"]["trigger_rule"] == "one_failed"
+    assert churn["tasks"]["run__failed"]["operator"] == "PythonOperator"
     assert len(rep["dags"]["chain1000"]["tasks"]) == 1100
 
 

@@ -17,7 +17,8 @@ import signal
 import subprocess
 import tempfile
 
-from airflow.sdk import DAG, BaseOperator, Param, task, TriggerRule, Variable
+from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, Variable
+from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
@@ -138,12 +139,6 @@ class PipespecStep(BaseOperator):
                 pass
 
 
-@task(trigger_rule=TriggerRule.ONE_FAILED)
-def fail_run():
-    """Fails the run when a step failed: the finally: steps (all_done) would else end it in success."""
-    raise RuntimeError("a step of this run failed; see the failed task")
-
-
 def _kind(v):
     if v is None:
         return "null"
@@ -185,6 +180,26 @@ def _items(value):
     if not isinstance(value, list):
         raise TypeError(f"foreach: must give a list, not {type(value).__name__}")
     return list(range(len(value)))
+
+
+# The functions the helper tasks call (their classic operators pass them the task's context as
+# keyword arguments).
+def _train__foreach(**context):
+    "foreach: params.models"
+    params = context["params"]
+    return _items(params["models"])
+
+
+def _deploy__if(**context):
+    "if: steps.evaluate.outputs.metrics.auc >= params.min_auc"
+    ti = context["ti"]
+    params = context["params"]
+    return _pull(ti, "evaluate", "metrics", "metrics", "auc") >= params["min_auc"]
+
+
+def _run__failed():
+    """Fails the run when a step failed: the finally: steps (all_done) would else end it in success."""
+    raise RuntimeError("a step of this run failed; see the failed task")
 
 
 with DAG(
@@ -233,13 +248,7 @@ with DAG(
     ingest >> prepare
 
     # train
-    @task(task_id="train__foreach")
-    def _train__foreach(**context):
-        "foreach: params.models"
-        params = context["params"]
-        return _items(params["models"])
-
-    train__foreach = _train__foreach()
+    train__foreach = PythonOperator(task_id="train__foreach", python_callable=_train__foreach)
     train = PipespecStep.partial(
         task_id="train",
         step="train",
@@ -249,7 +258,7 @@ with DAG(
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-    ).expand(index=train__foreach)
+    ).expand(index=train__foreach.output)
     [prepare, train__foreach] >> train
 
     # evaluate
@@ -266,14 +275,11 @@ with DAG(
     [prepare, train] >> evaluate
 
     # deploy
-    @task.short_circuit(task_id="deploy__if", ignore_downstream_trigger_rules=False)
-    def _deploy__if(**context):
-        "if: steps.evaluate.outputs.metrics.auc >= params.min_auc"
-        ti = context["ti"]
-        params = context["params"]
-        return _pull(ti, "evaluate", "metrics", "metrics", "auc") >= params["min_auc"]
-
-    deploy__if = _deploy__if()
+    deploy__if = ShortCircuitOperator(
+        task_id="deploy__if",
+        python_callable=_deploy__if,
+        ignore_downstream_trigger_rules=False,
+    )
     evaluate >> deploy__if
     deploy = PipespecStep(
         task_id="deploy",
@@ -315,5 +321,10 @@ with DAG(
     )
     [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify
 
-    # fail_run: keeps the run failed when a step failed (finally: steps end in success)
-    [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> fail_run.override(task_id="run__failed")()
+    # run__failed: keeps the run failed when a step failed (finally: steps end in success)
+    run__failed = PythonOperator(
+        task_id="run__failed",
+        python_callable=_run__failed,
+        trigger_rule=TriggerRule.ONE_FAILED,
+    )
+    [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> run__failed

@@ -17,7 +17,8 @@ import signal
 import subprocess
 import tempfile
 
-from airflow.sdk import DAG, BaseOperator, Param, task
+from airflow.sdk import DAG, BaseOperator, Param
+from airflow.providers.standard.operators.python import PythonOperator
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
@@ -116,6 +117,14 @@ def _items(value):
     return list(range(len(value)))
 
 
+# The functions the helper tasks call (their classic operators pass them the task's context as
+# keyword arguments).
+def _fit__foreach(**context):
+    "foreach: params.alphas"
+    params = context["params"]
+    return _items(params["alphas"])
+
+
 with DAG(
     dag_id="sweep",
     description="Hyper-parameter sweep with fan-out and fan-in - one cross-validated fit per regularisation strength, then pick the best and write a summary table.",
@@ -141,20 +150,14 @@ with DAG(
     )
 
     # fit
-    @task(task_id="fit__foreach")
-    def _fit__foreach(**context):
-        "foreach: params.alphas"
-        params = context["params"]
-        return _items(params["alphas"])
-
-    fit__foreach = _fit__foreach()
+    fit__foreach = PythonOperator(task_id="fit__foreach", python_callable=_fit__foreach)
     fit = PipespecStep.partial(
         task_id="fit",
         step="fit",
         doc_md="Cross-validate L2 logistic regression at one regularisation strength.",
         retries=0,
         execution_timeout=datetime.timedelta(seconds=600.0),
-    ).expand(index=fit__foreach)
+    ).expand(index=fit__foreach.output)
     [make_data, fit__foreach] >> fit
 
     # select
