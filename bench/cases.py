@@ -232,7 +232,12 @@ def case_airflow_parse(ctx: Ctx) -> list[Row]:
                    ("notify", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"]),
                    ("run__failed", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"])]
     churn_params = _typed_params(CHURN)
-    df_churn_cfg = gen.write(d / "churn_df.yml", _dagfactory_yaml("churn_dagfactory", churn_tasks, {"retries": 1},
+    td = "datetime.timedelta"
+    same_task_args = {"retries": 1, "retry_delay": {"__type__": td, "seconds": 5}, "retry_exponential_backoff": 2.0,
+                      "max_retry_delay": {"__type__": td, "hours": 1},
+                      "execution_timeout": {"__type__": td, "minutes": 30},
+                      "doc_md": "What the step does, as the generated DAG documents each task."}
+    df_churn_cfg = gen.write(d / "churn_df.yml", _dagfactory_yaml("churn_dagfactory", churn_tasks, same_task_args,
                                                                   churn_params))
     df_churn = gen.write(d / "df_churn.py", (AIRFLOW_DIR / "dagfactory_loader.py.tmpl").read_text()
                          .replace("__CONFIG__", str(df_churn_cfg)))
