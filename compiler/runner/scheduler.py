@@ -4,10 +4,10 @@
 once. Each attempt goes through the phases of ``pipespec.runtime`` (the executor every backend
 uses: ``prepare``, spawn, ``verdict``, ``finish``), so a step means the same here as on
 Airflow, Kubeflow or GitHub Actions. One thread does the work: it spawns the step processes
-(``posix_spawn``) and waits for all of them in one ``poll()`` (``children``), which is what
-lets a no-op step cost little more than its spawn, as under make. Only collecting artifact
-outputs (moving, hashing into the object store) is handed to worker threads, since a large
-file would otherwise hold up the starting of other steps.
+and waits for all of them in one ``poll()`` (``children``): no thread sits blocked per step,
+and timeouts and retry delays are deadlines of that loop. What blocks in the kernel —
+creating the log files, preparing and spawning (``posix_spawn``), moving and hashing
+artifacts — runs on ``jobs`` helper threads (``workers``), so those waits overlap.
 
 Rules: ``if:`` false skips the step and everything depending on it; ``foreach`` fans out
 (at most ``parallelism`` at once) and fans back in as lists in item order; a failure stops
@@ -18,13 +18,12 @@ groups and marks the run ``interrupted``; ``finally`` steps run last in every ca
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
-import queue
 import secrets
 import signal
-import subprocess
 import threading
 import time
 from collections import deque
@@ -37,6 +36,8 @@ from ..runtime.execute import cleanup, finish, prepare, verdict
 from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
+from .gitinfo import head_commit
+from .workers import Workers
 from .objects import FileHasher, ObjectStore
 from .progress import Display
 from .records import NO_INDEX, Records, dumps
@@ -51,14 +52,6 @@ def new_run_id() -> str:
     return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def git_commit(folder: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
 class Runner:
     def __init__(self, pipeline: ir.Pipeline, params: dict, *, store_dir: str, jobs: int | None = None,
                  no_cache: bool = False, only: tuple[str, ...] = (), from_: tuple[str, ...] = (),
@@ -68,6 +61,11 @@ class Runner:
 
         self.compiled = compiled or compile_fresh(pipeline)
         self.explain = explain
+        if pipeline.source and not os.path.isabs(pipeline.source):
+            # steps are prepared on worker threads while another may be in the spec's folder
+            # for a spawn (runtime/spawn.py): no path may depend on the current directory
+            pipeline = dataclasses.replace(pipeline, source=os.path.abspath(pipeline.source))
+        self.cwd = os.getcwd()                          # for paths shown relative to it
         self.pipeline, self.params = pipeline, params
         self.store_dir = os.path.abspath(store_dir)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
@@ -128,12 +126,11 @@ class Runner:
         self.hasher = FileHasher(self.records)
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
-        self.events: queue.SimpleQueue = queue.SimpleQueue()     # outputs collected by workers
         self.children = Children()
+        self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.retrying: dict[Instance, float] = {}      # instance -> monotonic time of its next attempt
         self._signals: list[tuple[int, bool]] = []     # (signum, again), handled by the loop
-        self.pool = None                               # threads for artifact outputs, made when needed
         self.running = 0
         self.failed = False
         self.interrupted: int | None = None
@@ -149,7 +146,7 @@ class Runner:
         else:
             self.run_id = new_run_id()
             self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.compiled.digest,
-                                 self.params, git_commit(self.spec_dir), self.argv)
+                                 self.params, head_commit(self.spec_dir), self.argv)
         self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
         self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
         self.log_dir = os.path.join(self.store_dir, "logs", self.run_id)
@@ -177,8 +174,7 @@ class Runner:
         finally:
             if self.children.live:              # only after a bug of ours: leave no orphans
                 self.children.terminate_all(0.0)
-            if self.pool is not None:
-                self.pool.shutdown(wait=True)
+            self.workers.close()
             self.children.close()
             os.close(self.devnull)
             for s, h in old.items():
@@ -195,7 +191,7 @@ class Runner:
         return 1 if self.failed else 0
 
     def _rel(self, path: str) -> str:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, self.cwd)
         return rel if not rel.startswith("../..") else path
 
     # ---------------------------------------------------------------- the loop
@@ -230,13 +226,10 @@ class Runner:
         for child, rc in ended:
             self._exited(child.owner, child, rc)
         got = bool(ended)
-        while True:
-            try:
-                inst, outcome = self.events.get_nowait()
-            except queue.Empty:
-                break
+        while not self.workers.results.empty():
+            on_done, inst, result = self.workers.results.get()
             got = True
-            self._attempt_done(inst, *outcome)
+            on_done(inst, result)
         self._handle_signals()
         now = time.monotonic()
         for inst, due in list(self.retrying.items()):
@@ -448,8 +441,6 @@ class Runner:
         base = step.name if inst.index is None else f"{step.name}.{inst.index}"
         inst.stdout = os.path.join(self.log_dir, base + ".out")
         inst.stderr = os.path.join(self.log_dir, base + ".err")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        inst.fds = (os.open(inst.stdout, flags, 0o666), os.open(inst.stderr, flags, 0o666))
         inst.t0 = time.monotonic()
         self._attempt(inst)
 
@@ -495,11 +486,25 @@ class Runner:
     # ---------------------------------------------------------------- attempts (the executor's phases)
 
     def _attempt(self, inst: Instance) -> None:
-        """Prepare and spawn the next attempt; its end arrives through ``_wait``."""
-        step = inst.step
+        """Start the next attempt: a worker prepares and spawns it (``_start``), the process
+        is then watched here (``_started``), and its end arrives through ``_wait``."""
         inst.attempts += 1
         if inst.cancel.is_set():
             return self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled before it started")
+        if self.running <= 1:                     # nothing else to do meanwhile (a chain): no hand-off
+            return self._started(inst, self._start(inst))
+        self.workers.submit(self._start, inst, self._started)
+
+    def _start(self, inst: Instance) -> tuple:
+        """On a worker: open the logs (first attempt), evaluate, spawn. ``("spawned", pid)``,
+        or an outcome for ``_attempt_done``."""
+        step = inst.step
+        try:
+            if not inst.fds:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                inst.fds = (os.open(inst.stdout, flags, 0o666), os.open(inst.stderr, flags, 0o666))
+        except OSError as e:
+            return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
         outs = {o.name: os.path.join(self.run_dir, step.name, slot(inst.index), o.name)
                 for o in step.artifact_outputs}
 
@@ -510,21 +515,26 @@ class Runner:
         try:
             inst.inv = prepare(self.pipeline, step, inst.inputs, outs, self.scratch, self.base_env, warn)
         except StepError as e:
-            return self._attempt_done(inst, "failed", EXIT_OUTPUTS, str(e))
+            return "failed", EXIT_OUTPUTS, str(e)
         except OSError as e:
-            return self._attempt_done(inst, "failed", EXIT_OUTPUTS,
-                                      f"cannot prepare the outputs of step '{step.name}': {e}")
+            return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}"
+        except Exception as e:                    # a bug of ours, not the step's: say so
+            return "failed", 1, f"internal error: {e!r}", False
         argv = inst.inv.argv
         try:
-            pid = spawn(argv, inst.inv.env, inst.inv.cwd, self.devnull, *inst.fds)
+            return "spawned", spawn(argv, inst.inv.env, inst.inv.cwd, self.devnull, *inst.fds)
         except FileNotFoundError:
-            return self._attempt_done(inst, "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}")
+            return "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}"
         except PermissionError:
-            return self._attempt_done(inst, "failed", 126, f"command not executable: {argv[0]}")
+            return "failed", 126, f"command not executable: {argv[0]}"
         except OSError as e:
-            return self._attempt_done(inst, "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False)
-        child = self.children.add(pid, inst, step.timeout_s)
-        if inst.cancel.is_set():                  # Ctrl-C came between the check and the spawn
+            return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
+
+    def _started(self, inst: Instance, result: tuple) -> None:
+        if result[0] != "spawned":
+            return self._attempt_done(inst, *result)
+        child = self.children.add(result[1], inst, inst.step.timeout_s)
+        if inst.cancel.is_set():                  # Ctrl-C came while it was being spawned
             self.children.terminate(child, self.grace)
 
     def _exited(self, inst: Instance, child, rc: int) -> None:
@@ -533,16 +543,7 @@ class Runner:
             return self._attempt_done(inst, *outcome)
         if not inst.step.artifact_outputs:        # value outputs only: a small file, read here
             return self._attempt_done(inst, *self._collect(inst))
-        if self.pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="outputs")
-
-        def done(fut, inst=inst) -> None:
-            self.events.put((inst, fut.result()))
-            self.children.wake()
-
-        self.pool.submit(self._collect, inst).add_done_callback(done)
+        self.workers.submit(self._collect, inst, lambda inst, outcome: self._attempt_done(inst, *outcome))
 
     def _collect(self, inst: Instance) -> tuple:
         """After a successful command: check the outputs, move artifacts into place and into the

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 _DEFAULT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, n))
+_CWD_LOCK = threading.Lock()      # the process has one working directory: see spawn()
 
 
 def spawn(argv: list[str], env: dict[str, str], cwd: str, stdin: int, stdout: int, stderr: int) -> int:
@@ -29,23 +31,27 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, stdin: int, stdout: in
         start = os.posix_spawnp            # glibc searches the PATH of *this* process: the same
     else:
         exe, start = _which(exe, env), os.posix_spawn
+    kw = dict(file_actions=actions, setsid=True, setsigdef=_DEFAULT_SIGNALS)
     # posix_spawn has no working-directory action (before glibc 2.29, and Python exposes none):
-    # the parent changes directory around the spawn. Every path the runner's threads use is
-    # absolute, so nothing else is affected by the moment in another directory.
-    back = None
-    try:
-        if os.getcwd() != cwd:
+    # the parent changes directory around the spawn, under a lock, since spawning threads
+    # share one directory. Usually (`pipespec run` in the spec's folder) no change is needed
+    # and spawns run in parallel; only a spawn that changes directory ever does so, under the
+    # lock, so a directory seen under the lock is the real one. Every path the runner's
+    # threads use is absolute, so nothing else notices the moment in another directory.
+    with _CWD_LOCK:
+        try:
+            here = os.getcwd()
+        except FileNotFoundError:           # our own directory was deleted
+            here = None
+        if here != cwd:
             back = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:               # our own directory was deleted: keep a handle on it
-        back = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if back is not None:
-            os.chdir(cwd)
-        return start(exe, argv, env, file_actions=actions, setsid=True, setsigdef=_DEFAULT_SIGNALS)
-    finally:
-        if back is not None:
-            os.fchdir(back)
-            os.close(back)
+            try:
+                os.chdir(cwd)
+                return start(exe, argv, env, **kw)
+            finally:
+                os.fchdir(back)
+                os.close(back)
+    return start(exe, argv, env, **kw)
 
 
 def _which(name: str, env: dict[str, str]) -> str:

@@ -81,3 +81,16 @@ def test_child_gets_default_sigpipe_devnull_stdin_and_no_extra_fds(spec, tmp_pat
     got = json.loads((tmp_path / "probe.json").read_text())
     assert got["stdin"] == "/dev/null"
     assert got["fds"] == ["0", "1", "2", "3"]          # 3: the listing's own descriptor
+
+
+def test_parallel_steps_all_start_in_the_spec_folder_given_a_relative_path(spec, tmp_path):
+    # Spawning threads change directory around posix_spawn when the runner's cwd is not the
+    # spec's folder; nothing may resolve the (relative) spec path in between.
+    steps = "".join(f"  s{i}:\n    run: pwd > where{i}.txt\n" for i in range(12))
+    s = spec("pipespec: 1\nname: sp\nsteps:\n" + steps, name="pipeline.yaml")
+    r = subprocess.run([sys.executable, "-m", "pipespec", "run", f"{tmp_path.name}/pipeline.yaml",
+                        "--progress", "plain", "-j", "4"],
+                       cwd=tmp_path.parent, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for i in range(12):
+        assert (tmp_path / f"where{i}.txt").read_text().strip() == str(tmp_path), i

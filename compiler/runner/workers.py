@@ -1,0 +1,46 @@
+"""Helper threads of the scheduler: they do the parts of a step that block in the kernel.
+
+Creating a step's two log files, spawning its process and moving/hashing its artifacts all
+release the GIL (or wait on the kernel) for a while — creating a file on a busy ext4 disk
+can take 0.3 ms, a spawn waits until the child has exec'd. Done on the scheduler's thread
+they would happen one after another; on ``jobs`` threads they overlap, as make's children
+do. Results come back to the scheduler through ``results`` (a queue it drains when
+``wake`` has woken its ``poll``). Plain threads and a queue: ``concurrent.futures`` costs
+more to import than this whole module.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable
+
+
+class Workers:
+    def __init__(self, n: int, wake: Callable[[], None]) -> None:
+        self.results: queue.SimpleQueue = queue.SimpleQueue()   # (on_done, inst, result)
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = wake
+        self._threads = [threading.Thread(target=self._loop, name=f"step-{i}", daemon=True)
+                         for i in range(n)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[[Any], Any], inst: Any, on_done: Callable[[Any, Any], None]) -> None:
+        """Run ``fn(inst)`` on a worker; the scheduler later calls ``on_done(inst, result)``."""
+        self._todo.put((fn, inst, on_done))
+
+    def _loop(self) -> None:
+        while True:
+            job = self._todo.get()
+            if job is None:
+                return
+            fn, inst, on_done = job
+            self.results.put((on_done, inst, fn(inst)))       # fn catches its own errors
+            self._wake()
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._todo.put(None)
+        for t in self._threads:
+            t.join()
