@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..cli import Failed, UsageError
 from ..diagnostics import RENDERERS, SourceCache
-from ..frontend import Result, SpecIOError, load_spec
+
+if TYPE_CHECKING:  # the front end (YAML, lark) is imported only by the commands that read a spec:
+    from ..frontend import Result  # `pipespec run` of an unchanged spec takes its IR from a cache
 
 
-def load_or_usage_error(path: str, build_ir: bool = True) -> Result:
+def load_or_usage_error(path: str, build_ir: bool = True) -> "Result":
+    from ..frontend import SpecIOError, load_spec
+
     try:
         return load_spec(path, build_ir)
     except SpecIOError as e:
@@ -25,7 +30,7 @@ def use_color(stream, mode: str = "auto") -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def print_diagnostics(results: list[Result], fmt: str = "text", stream=None, color: str = "auto") -> None:
+def print_diagnostics(results: "list[Result]", fmt: str = "text", stream=None, color: str = "auto") -> None:
     stream = stream or sys.stdout
     sources = SourceCache({r.file: r.text for r in results})
     diags = [d for r in results for d in r.diagnostics]
@@ -34,7 +39,7 @@ def print_diagnostics(results: list[Result], fmt: str = "text", stream=None, col
         stream.write(out)
 
 
-def require_valid(path: str) -> Result:
+def require_valid(path: str) -> "Result":
     """Load a spec for a command that needs its IR; print diagnostics and raise on errors."""
     r = load_or_usage_error(path)
     if not r.ok:
