@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .cases import CASES, Ctx, Row
-from .measure import ROOT
+from .measure import ROOT, install_pipespec
 
 DOC = ROOT / "docs" / "performance.md"
 
@@ -46,6 +46,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pipespec-bench-") as tmp:
         ctx = Ctx(Path(tmp), repeat, args.quick)
+        print("== installing this checkout into a fresh venv (as users install it)", file=sys.stderr, flush=True)
+        install_pipespec(Path(tmp))
         for key in args.cases.split(","):
             fn = CASES[key.strip()]
             print(f"== case {key}: {fn.__doc__.strip().splitlines()[0] if fn.__doc__ else fn.__name__}",

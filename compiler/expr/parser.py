@@ -8,6 +8,7 @@ character and a message in the language's own words.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 
 from .ast import Expr
@@ -50,7 +51,16 @@ def _get_parser():
 
 
 def parse(source: str) -> Expr:
-    """Parse the text inside ``${{ }}``. Raises ``ExprSyntaxError`` and nothing else."""
+    """Parse the text inside ``${{ }}``. Raises ``ExprSyntaxError`` and nothing else.
+
+    Results are memoised by text: specs repeat the same expressions (``params.seed`` in many
+    steps, the same references across the files of one pre-commit run), and the AST is immutable
+    with positions relative to its own text, so one parse serves every occurrence."""
+    return _parse_cached(source)
+
+
+@lru_cache(maxsize=8192)
+def _parse_cached(source: str) -> Expr:
     if not source.strip():
         raise ExprSyntaxError("empty expression: write something between '${{' and '}}'",
                               0, len(source), ("an expression",))
