@@ -5,20 +5,37 @@ Takes the text of a spec's strings; gives parsed expressions (``ast``), their st
 loaded only when the first expression is parsed.
 """
 
-from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unary, refs, walk
-from .errors import EvalError, ExprSyntaxError
-from .evaluate import evaluate
-from .functions import FUNCTIONS, Function
-from .parser import parse
-from .template import Template, TemplateError, TemplateExpr, split_template
-from .typecheck import TypeIssue, typecheck
-from .types import ANY, BOOL, FLOAT, INT, MAP, NULL, PATH, STRING, Type, list_of
-from .values import to_text
+from __future__ import annotations
 
-__all__ = [
-    "parse", "ExprSyntaxError", "split_template", "Template", "TemplateExpr", "TemplateError",
-    "Expr", "Literal", "Ref", "Index", "Member", "Unary", "Binary", "Call", "ListExpr",
-    "Type", "STRING", "INT", "FLOAT", "BOOL", "PATH", "MAP", "NULL", "ANY", "list_of",
-    "typecheck", "TypeIssue", "evaluate", "EvalError", "to_text", "FUNCTIONS", "Function",
-    "walk", "refs",
-]
+import importlib
+
+# name -> submodule. Attributes load on first use (PEP 562): the runner's cached path needs the
+# IR's Template and Type but not the type checker, the evaluator or the function table.
+_WHERE = {
+    "Binary": "ast", "Call": "ast", "Expr": "ast", "Index": "ast", "ListExpr": "ast", "Literal": "ast",
+    "Member": "ast", "Ref": "ast", "Unary": "ast", "refs": "ast", "walk": "ast",
+    "EvalError": "errors", "ExprSyntaxError": "errors",
+    "evaluate": "evaluate",
+    "FUNCTIONS": "functions", "Function": "functions",
+    "parse": "parser",
+    "Template": "template", "TemplateError": "template", "TemplateExpr": "template", "split_template": "template",
+    "TypeIssue": "typecheck", "typecheck": "typecheck",
+    "ANY": "types", "BOOL": "types", "FLOAT": "types", "INT": "types", "MAP": "types", "NULL": "types",
+    "PATH": "types", "STRING": "types", "Type": "types", "list_of": "types",
+    "to_text": "values",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'pipespec.expr' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

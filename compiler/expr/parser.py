@@ -9,7 +9,6 @@ character and a message in the language's own words.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 from .ast import Expr
 from .errors import ExprSyntaxError
@@ -39,6 +38,8 @@ def _get_parser():
         from lark import Lark
 
         from ._transform import ToAst
+
+        from importlib import resources   # ~5 ms: only when an expression is parsed
 
         grammar = resources.files(__package__).joinpath("grammar.lark").read_text("utf-8")
         # cache=True keeps the built LALR tables in the temp folder (keyed by a hash of the

@@ -21,6 +21,8 @@ import shutil
 import stat
 import time
 
+from ..runtime.execute import move_into_place
+
 DIR_PREFIX = "dir:"
 
 
@@ -141,13 +143,7 @@ class ObjectStore:
                     os.symlink(h[5:], target)
                 else:
                     link_or_copy(self.path(h), target)
-            if os.path.isdir(dst):
-                old = f"{dst}.old-{secrets.token_hex(4)}"
-                os.rename(dst, old)
-                os.rename(tmp, dst)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, dst)
+            move_into_place(tmp, dst)
             return
         link_or_copy(self.path(digest), tmp)
         if os.path.isdir(dst) and not os.path.islink(dst):

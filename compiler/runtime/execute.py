@@ -306,11 +306,12 @@ def finish(inv: Invocation) -> tuple[dict, dict, dict]:
         elif not os.path.exists(path):
             raise OutputError(f"the step did not write output '{o.name}' ({o.type}): nothing at {path}")
     for o in step.artifact_outputs:
-        _move_into_place(inv.temp_paths[o.name], inv.final_paths[o.name])
+        move_into_place(inv.temp_paths[o.name], inv.final_paths[o.name])
     return values, metrics, dict(inv.final_paths)
 
 
-def _move_into_place(src: str, dst: str) -> None:
+def move_into_place(src: str, dst: str) -> None:
+    """Rename ``src`` to ``dst`` atomically; a folder already at ``dst`` is swapped out first."""
     if os.path.isdir(dst) and not os.path.islink(dst):
         old = f"{dst}.old-{_random.token_hex(4)}"
         os.rename(dst, old)
