@@ -18,7 +18,7 @@ SUPPORTED = frozenset({
     # annotations
     "$schema", "$id", "title", "description", "$defs",
     # assertions and applicators
-    "type", "properties", "additionalProperties", "unevaluatedProperties", "required",
+    "type", "properties", "additionalProperties", "required",
     "propertyNames", "minProperties", "const", "enum", "pattern", "minLength", "maxLength",
     "minimum", "maximum", "exclusiveMinimum", "items", "minItems", "uniqueItems",
     "oneOf", "allOf", "not", "$ref",
@@ -118,25 +118,12 @@ class Validity:
                     return False
             elif "additionalProperties" in s and not self.valid(s["additionalProperties"], v):
                 return False
-        if s.get("unevaluatedProperties") is False and "additionalProperties" not in s:
-            known = set(props) | self._evaluated(s)
-            if any(k not in known for k in x):
-                return False
         return True
-
-    def _evaluated(self, s: dict) -> set[str]:
-        """Property names evaluated by the allOf/$ref subschemas (all of which passed)."""
-        out: set[str] = set()
-        for sub in s.get("allOf", ()):
-            if "$ref" in sub:
-                sub = self.resolve(sub["$ref"])
-            out |= set(sub.get("properties", {})) | self._evaluated(sub)
-        return out
 
 
 # the keywords valid_object reads; a subschema without any of them accepts every object
 _OBJECT_KEYWORDS = frozenset({"required", "minProperties", "properties", "propertyNames",
-                              "additionalProperties", "unevaluatedProperties"})
+                              "additionalProperties"})
 
 
 def _is_type(x, t: str) -> bool:
