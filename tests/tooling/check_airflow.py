@@ -80,10 +80,15 @@ def _task(t):
 
 
 def check(path: str) -> dict:
+    """DagBag-load ``path`` with a throwaway AIRFLOW_HOME, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="pipespec-airflow-home-") as home:
+        os.environ["AIRFLOW_HOME"] = home
+        return _check(path)
+
+
+def _check(path: str) -> dict:
     errors: list[str] = []
     warns: list[str] = []
-    home = tempfile.mkdtemp(prefix="pipespec-airflow-home-")
-    os.environ["AIRFLOW_HOME"] = home
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.abspath(path if os.path.isdir(path) else os.path.dirname(path)))
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")

@@ -29,7 +29,12 @@ def main(argv=None) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="pipespec-airflow-home-")
+    with tempfile.TemporaryDirectory(prefix="pipespec-airflow-home-") as home:
+        os.environ["AIRFLOW_HOME"] = home
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     from _report import emit, json_stdout
     out = json_stdout()

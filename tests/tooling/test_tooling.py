@@ -79,6 +79,21 @@ def test_airflow_check_sample():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("env_name, script", [("airflow", "check_airflow.py"),
+                                              ("airflow-k8s", "check_airflow_pods.py")])
+def test_airflow_checkers_leave_nothing_in_the_temp_dir(env_name, script, tmp_path):
+    """Each call used to leave a pipespec-airflow-home-* folder (Airflow's SQLite db, logs) behind."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    py = envs.env_python(envs.ensure(env_name, quiet=True))
+    env = {**verify.tool_environ(envs.env_path(env_name)), "TMPDIR": str(tmp)}
+    r = subprocess.run([str(py), str(Path(verify.__file__).parent / script), str(FIX / "airflow_sample.py")],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.stdout.lstrip().startswith("{"), r.stderr[-2000:]
+    assert sorted(p.name for p in tmp.iterdir()) == []
+
+
+@pytest.mark.slow
 def test_airflow_check_reports_errors(tmp_path):
     (tmp_path / "deprecated.py").write_text(
         "import pendulum\nfrom airflow import DAG\nfrom airflow.operators.bash import BashOperator\n"

@@ -11,8 +11,10 @@ A script that crashes without printing its JSON raises ToolingError (stderr incl
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,7 @@ except ImportError:  # imported as a plain module with tests/tooling on sys.path
     import envs  # type: ignore  # noqa: E402
 
 __all__ = ["ToolingError", "airflow_check", "airflow_run", "kfp_check", "kfp_local_run",
-           "github_check", "act_run", "ensure"]
+           "github_check", "act_run", "ensure", "tool_environ"]
 
 ensure = envs.ensure
 
@@ -37,16 +39,23 @@ class ToolingError(RuntimeError):
     pass
 
 
+def tool_environ(env_dir: Path) -> dict[str, str]:
+    """The environment a tooling script (and every task or job it starts) runs with: the env's
+    bin/ first on PATH, so `airflow`, `act` and (with_pipespec) `pipespec` resolve there; after
+    it the test run's PATH, whose first entry is the running venv's scripts (tests/conftest.py)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(env_dir) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(env_dir)
+    env.pop("PYTHONPATH", None)  # never leak the caller's sys.path into the target env
+    env.pop("PYTHONHOME", None)
+    return env
+
+
 def _run_script(env_name: str, script: str, args: list[str], *, with_pipespec: bool = False,
                 timeout: float = 900, cwd: str | None = None) -> dict:
     env_dir = envs.ensure(env_name, with_pipespec=with_pipespec, quiet=True)
     py = envs.env_python(env_dir)
-    env = dict(os.environ)
-    # the env's bin/ first on PATH: `airflow`, `act`, `pipespec` (with_pipespec) resolve there
-    env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["VIRTUAL_ENV"] = str(env_dir)
-    env.pop("PYTHONPATH", None)  # never leak the caller's sys.path into the target env
-    env.pop("PYTHONHOME", None)
+    env = tool_environ(env_dir)
     t0 = time.monotonic()
     try:
         r = subprocess.run([str(py), str(HERE / script), *args], capture_output=True, text=True,
@@ -64,8 +73,18 @@ def _run_script(env_name: str, script: str, args: list[str], *, with_pipespec: b
     return report
 
 
+_scratch: list[str] = []
+
+
 def _workdir(workdir, prefix: str) -> str:
-    return str(workdir) if workdir is not None else tempfile.mkdtemp(prefix=prefix)
+    """The caller's folder, else a fresh one under one scratch folder of this process, removed at
+    exit (reports name files inside it, so it lives as long as the test run)."""
+    if workdir is not None:
+        return str(workdir)
+    if not _scratch:
+        _scratch.append(tempfile.mkdtemp(prefix="pipespec-tooling-runs-"))
+        atexit.register(shutil.rmtree, _scratch[0], True)
+    return tempfile.mkdtemp(prefix=prefix, dir=_scratch[0])
 
 
 def airflow_check(path) -> dict:
