@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 
@@ -62,3 +64,41 @@ def test_validate_hook_passes_and_fails(tmp_path, pre_commit):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Failed" in r.stdout
     assert "pipes/pipeline.yaml:5:19: error[E303]: unknown parameter 'who'" in r.stdout
+
+
+def _readme_config() -> str:
+    """The README's .pre-commit-config.yaml, its two placeholders filled with this checkout."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- precommit-config -->\s*```yaml\n(.*?)```\s*<!-- /precommit-config -->", readme, re.S)
+    assert m, "README.md has no ```yaml block between <!-- precommit-config --> markers"
+    text = m.group(1)
+    assert "/path/to/pipespec" in text and "0" * 40 in text, "the README's placeholders changed"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return text.replace("/path/to/pipespec", str(ROOT)).replace("0" * 40, head)
+
+
+def test_readme_config_runs_both_hooks(tmp_path, pre_commit):
+    """The README's snippet, as a user pastes it: both hooks install from the pinned commit and run."""
+    repo = tmp_path / "repo"
+    (repo / "ml").mkdir(parents=True)
+    (repo / "ml" / "pipeline.yaml").write_text(VALID)
+    (repo / ".pre-commit-config.yaml").write_text(_readme_config())
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+
+    def run():
+        return subprocess.run([pre_commit, "run", "--all-files", "--color", "never"], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    r = run()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"pipespec validate\.+Passed", r.stdout), r.stdout
+    assert re.search(r"pipespec compile --check\.+Passed", r.stdout), r.stdout
+
+    (repo / "ml" / "pipeline.yaml").write_text(INVALID)
+    r = run()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(r"pipespec validate\.+Failed", r.stdout), r.stdout
+    assert "ml/pipeline.yaml:5:19: error[E303]: unknown parameter 'who'" in r.stdout
