@@ -1,0 +1,158 @@
+"""Files, paths and the store under attack: what a step, a planted link or a hostile run id
+can make pipespec write, read or follow (issue 11, items 3, 4, 6, 8, 20)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+SIMPLE = """
+pipespec: 1
+name: simple
+steps:
+  make:
+    run: printf 'data' > "${{ outputs.data }}"
+    outputs: {data: file}
+"""
+
+
+# ---------------------------------------------------------------- item 8: compile -o X
+
+
+def test_compile_does_not_write_through_a_planted_tmp_symlink(spec, tmp_path):
+    s = spec(SIMPLE)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out" / "wf.yml"
+    out.parent.mkdir()
+    os.symlink(victim, str(out) + ".tmp")
+    s.pipespec("compile", str(s.path), "--target", "github", "-o", str(out), check=0)
+    assert victim.read_text() == "precious\n"
+    assert "jobs:" in out.read_text() and not out.is_symlink()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["wf.yml", "wf.yml.tmp"]   # no debris
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def test_write_atomic_refuses_no_name_it_did_not_make(tmp_path):
+    from pipespec.files import write_atomic
+
+    target = tmp_path / "t"
+    write_atomic(str(target), "one")
+    write_atomic(str(target), b"two")
+    assert target.read_text() == "two" and [p.name for p in tmp_path.iterdir()] == ["t"]
+
+
+# ---------------------------------------------------------------- item 6: run ids
+
+
+REAL_RUN_IDS = [
+    "manual__2024-01-01T00:00:00+00:00",                 # Airflow, as given
+    "scheduled__2024-01-01T00:00:00+00:00",
+    "manual__2024-01-01T00_00_00_00_00",                 # Airflow, as the DAG passes it
+    "dataset_triggered__2024-05-01T10:00:00.123456+00:00",
+    "0b0ce6b4-9f2a-4f8e-8c41-5c4f0bb6c1a2",             # KFP pipeline_job_uuid
+    "9876543210",                                        # GitHub run_id
+    "20261201-213900-ab12", "exec-20261201-213900", "kfp-20261201-213900", "R1",
+]
+BAD_RUN_IDS = ["../../escape", "..", ".", "/abs/path", "a/b", "a/../b", ".hidden", "-rf", "",
+               "a b", "a\nb", "a\0b", "x" * 251, "a..b/..", "C:\\x"]
+
+
+@pytest.mark.parametrize("rid", REAL_RUN_IDS)
+def test_real_run_ids_pass(rid):
+    from pipespec.runtime.layout import run_id_problem
+
+    assert run_id_problem(rid) is None
+
+
+@pytest.mark.parametrize("rid", BAD_RUN_IDS)
+def test_bad_run_ids_are_refused(rid):
+    from pipespec.runtime.layout import LayoutError, Root, run_id_problem
+
+    assert run_id_problem(rid)
+    with pytest.raises(LayoutError):
+        Root("/nonexistent-root").instance(rid, "s", None)
+
+
+@pytest.mark.parametrize("rid", ["../../escape", "/ABS"])
+@pytest.mark.parametrize("with_root", [True, False])
+def test_exec_run_id_cannot_escape(spec, tmp_path, rid, with_root):
+    s = spec(SIMPLE)
+    root = tmp_path / "a" / "root"
+    root.mkdir(parents=True)
+    rid = rid.replace("/ABS", str(tmp_path / "abs"))
+    args = ["--artifact-root", str(root)] if with_root else []
+    before = set(_tree(tmp_path))
+    r = s.pipespec("exec", str(s.path), "--step", "make", "--run-id", rid, *args, check=2)
+    assert "run id" in r.stderr and "Traceback" not in r.stderr
+    assert set(_tree(tmp_path)) == before
+
+
+def test_exec_accepts_an_airflow_run_id(spec, tmp_path):
+    s = spec(SIMPLE)
+    root = tmp_path / "root"
+    rid = "manual__2024-01-01T00:00:00+00:00"
+    s.pipespec("exec", str(s.path), "--step", "make", "--run-id", rid, "--artifact-root", str(root), check=0)
+    assert (root / rid / "make" / "_" / "data").read_text() == "data"
+
+
+def test_runs_show_and_resume_refuse_a_path_as_run(spec):
+    s = spec(SIMPLE)
+    s.run(check=0)
+    for cmd in (("runs", "show"), ("resume",)):
+        r = s.pipespec(*cmd, "../../x", "--spec", str(s.path), check=2)
+        assert "run id" in r.stderr and "Traceback" not in r.stderr
+
+
+def _tree(base):
+    for dirpath, dirnames, filenames in os.walk(base):
+        for n in dirnames + filenames:
+            yield os.path.relpath(os.path.join(dirpath, n), base)
+
+
+# ---------------------------------------------------------------- item 20 / 4: the store itself
+
+
+def test_store_is_private(spec):
+    s = spec(SIMPLE)
+    s.run(check=0)
+    store = s.dir / ".pipespec"
+    for d in [store] + [p for p in store.rglob("*") if p.is_dir() and not p.is_symlink()]:
+        assert d.stat().st_mode & 0o077 == 0, f"{d} is {oct(d.stat().st_mode)}"
+    assert (store / "runs.db").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("sub", ["runs", "objects", "logs", "tmp", "objects/sha256", "runs/RUN"])
+def test_symlinked_store_folders_are_not_followed(spec, tmp_path, sub):
+    s = spec(SIMPLE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store = s.dir / ".pipespec"
+    if sub == "runs/RUN":      # a folder of a run being resumed
+        s.run(check=0)
+        rid = s.latest_run()["id"]
+        s.pipespec("runs", "show", "latest", "--spec", str(s.path), check=0)
+        import shutil
+        shutil.rmtree(store / "runs" / rid)
+        os.symlink(elsewhere, store / "runs" / rid)
+        with s.db() as c:
+            c.execute("UPDATE executions SET status='failed'")
+            c.execute("UPDATE runs SET status='failed'")
+        r = s.pipespec("resume", rid, "--spec", str(s.path), "--progress", "plain")
+    else:
+        (store / sub).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(elsewhere, store / sub)
+        r = s.run()
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "symbolic link" in r.stdout + r.stderr and "Traceback" not in r.stderr
+    assert "internal error" not in r.stdout + r.stderr
+    assert list(elsewhere.iterdir()) == []
