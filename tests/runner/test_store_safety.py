@@ -156,3 +156,98 @@ def test_symlinked_store_folders_are_not_followed(spec, tmp_path, sub):
     assert "symbolic link" in r.stdout + r.stderr and "Traceback" not in r.stderr
     assert "internal error" not in r.stdout + r.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+# ---------------------------------------------------------------- item 3: symlinked outputs
+
+LINKED = """
+pipespec: 1
+name: linked
+steps:
+  make:
+    run: {cmd}
+    outputs: {{out: {type}}}
+"""
+
+LINK_CASES = {
+    "file-is-link": ("file", 'ln -s "$TARGET" "${{{{ outputs.out }}}}"', "out"),
+    "dir-holds-link": ("dir", 'ln -s "$TARGET" "${{{{ outputs.out }}}}/x"', "out/x"),
+    "dir-is-link": ("dir", 'rmdir "${{{{ outputs.out }}}}" && ln -s "$TARGET_DIR" "${{{{ outputs.out }}}}"', "out"),
+    "nested-link": ("dir", 'mkdir -p "${{{{ outputs.out }}}}/a/b" && ln -s "$TARGET" "${{{{ outputs.out }}}}/a/b/y"',
+                    "out/a/b/y"),
+    "metrics-is-link": ("metrics", 'ln -s /dev/zero "${{{{ outputs.out }}}}"', "out"),
+    "dir-holds-fifo": ("dir", 'mkfifo "${{{{ outputs.out }}}}/pipe"', "out/pipe"),
+    "model-is-link": ("model", 'ln -s "$TARGET" "${{{{ outputs.out }}}}"', "out"),
+}
+
+
+@pytest.fixture
+def target(tmp_path):
+    t = tmp_path / "outside" / "precious.bin"
+    t.parent.mkdir()
+    t.write_bytes(b"secret content\n")
+    t.chmod(0o640)
+    return t
+
+
+def _untouched(t):
+    st = os.lstat(t)
+    assert t.read_bytes() == b"secret content\n"
+    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_nlink == 1
+
+
+@pytest.mark.parametrize("case", sorted(LINK_CASES))
+def test_symlinked_output_is_refused_and_target_untouched(spec, target, case):
+    typ, cmd, shown = LINK_CASES[case]
+    s = spec(LINKED.format(cmd=json.dumps(cmd.format()), type=typ))
+    env = {"TARGET": str(target), "TARGET_DIR": str(target.parent)}
+    r = s.run(env=env, timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    row = s.executions()["make"]
+    assert row["status"] == "failed"
+    assert f"'{shown}'" in row["error"] and ("symbolic link" in row["error"] or "FIFO" in row["error"]), row["error"]
+    _untouched(target)
+    store = s.dir / ".pipespec"
+    links = [p for p in store.rglob("*") if p.is_symlink()]
+    assert links == []
+    objs = store / "objects"
+    assert not objs.exists() or not any(p.is_file() for p in objs.rglob("*"))
+
+
+def test_symlinked_output_is_refused_by_exec(spec, target, tmp_path):
+    typ, cmd, shown = LINK_CASES["file-is-link"]
+    s = spec(LINKED.format(cmd=json.dumps(cmd.format()), type=typ))
+    r = s.pipespec("exec", str(s.path), "--step", "make", "--artifact-root", str(tmp_path / "root"),
+                   "--run-id", "R1", env={"TARGET": str(target)}, check=1)
+    assert "symbolic link" in r.stderr and "'out'" in r.stderr
+    _untouched(target)
+    assert not (tmp_path / "root" / "R1" / "make" / "_" / "out").exists()
+
+
+def test_dir_output_with_plain_files_still_works(spec):
+    s = spec(LINKED.format(cmd=json.dumps('mkdir "${{ outputs.out }}/a" && echo x > "${{ outputs.out }}/a/f"'),
+                           type="dir"))
+    s.run(check=0)
+    s.run(check=0)
+    assert s.executions()["make"]["cache_hit"] == 1
+
+
+def test_object_store_never_follows_or_blocks(tmp_path, target):
+    from pipespec.files import UnsafePath
+    from pipespec.runner.objects import ObjectStore
+
+    store = ObjectStore(str(tmp_path / "store"))
+    link = tmp_path / "link"
+    os.symlink(target, link)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    os.symlink(target.parent, folder / "sub" / "dirlink")
+    for p in (link, fifo, folder):
+        with pytest.raises(UnsafePath):
+            store.ingest(str(p))
+    _untouched(target)
+    digest = store.ingest(str(target))                           # a regular file is stored, made read-only
+    assert store.has(digest) and len(digest) == 64
+    assert stat.S_IMODE(os.lstat(target).st_mode) == 0o440
