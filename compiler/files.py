@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -25,6 +24,26 @@ class UnsafePath(OSError):
     """A path pipespec will not write through: a symbolic link or a non-folder in the way."""
 
 
+def project_root(spec_dir: str) -> str:
+    """The project a spec belongs to: the nearest folder, from the spec's own up, that holds
+    ``.git`` (a repository, a worktree or a submodule), else the spec's folder. ``deps:`` and
+    ``targets.*.output`` stay inside it (``../../.github/workflows/x.yml`` from a spec two levels
+    down is fine; ``/etc/x`` or climbing above the repository is not)."""
+    start = d = os.path.abspath(spec_dir)
+    while True:
+        if os.path.lexists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return start
+        d = parent
+
+
+def is_inside(path: str, root: str) -> bool:
+    """``path`` is ``root`` or below it (both absolute and normalised, or both resolved)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def open_exclusive(folder: str, stem: str, mode: int = 0o666) -> tuple[int, str]:
     """A new file in ``folder`` with an unpredictable name: (fd open for writing, path).
 
@@ -32,6 +51,8 @@ def open_exclusive(folder: str, stem: str, mode: int = 0o666) -> tuple[int, str]
     ``mode`` goes through the umask as for any new file, so the final file's permissions are
     what a plain ``open(path, "w")`` would give.
     """
+    import secrets                      # not at the top: validate imports this module for project_root
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
     for _ in range(16):
         path = os.path.join(folder, f".{stem}.{secrets.token_hex(8)}.tmp")
