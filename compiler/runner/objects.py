@@ -196,39 +196,91 @@ class ObjectStore:
         os.replace(tmp, dst)
 
 
-class FileHasher:
-    """Digests of source files (deps:, call: modules) with a stat-keyed cache in the records."""
+class UnsafeDep(Exception):
+    """A file to hash that is outside the project, not a regular file or folder, or one too many."""
 
-    def __init__(self, records) -> None:
+
+def _special(mode: int) -> str | None:
+    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
+
+
+class FileHasher:
+    """Digests of source files (deps:, call: modules) with a stat-keyed cache in the records.
+
+    With ``root`` (the project), every path hashed must resolve inside it, links included,
+    and be a regular file or a folder: a FIFO or a device is refused without being opened
+    (reading one would never end). ``budget`` bounds the entries visited (``spend``)."""
+
+    def __init__(self, records, root: str | None = None) -> None:
         self.records = records
+        self.root = os.path.realpath(root) if root else None
+        self.budget: int | None = None
+        self.limit = 0
         self.memo: dict[str, str] = {}
 
-    def digest(self, path: str) -> str:
+    def spend(self, where: str) -> None:
+        if self.budget is not None:
+            self.budget -= 1
+            if self.budget < 0:
+                raise UnsafeDep(f"'{where}': deps reach more than {self.limit} files and folders; "
+                                "name the files that matter (a narrower glob)")
+
+    def _checked(self, path: str, shown: str) -> tuple[str, os.stat_result | None]:
+        """(resolved path, its stat) after the project and file-type checks; stat None when missing."""
+        real = os.path.realpath(path) if self.root else path
+        if self.root and not (real == self.root or real.startswith(self.root.rstrip(os.sep) + os.sep)):
+            raise UnsafeDep(f"'{shown}' is, through a symbolic link, {real}: outside the project "
+                            f"({self.root}); deps are files of the project")
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            return real, None
+        what = _special(st.st_mode)
+        if what:
+            raise UnsafeDep(f"'{shown}' is {what}; deps are regular files and folders")
+        return real, st
+
+    def digest(self, path: str, shown: str | None = None) -> str:
         path = os.path.abspath(path)
         if path in self.memo:
             return self.memo[path]
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
+        shown = shown or path
+        real, st = self._checked(path, shown)
+        if st is None:
             self.memo[path] = "missing"
             return "missing"
         if stat.S_ISDIR(st.st_mode):
             h = hashlib.sha256()
-            for dirpath, dirnames, filenames in os.walk(path):
+            for dirpath, dirnames, filenames in os.walk(real):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
                 for fn in sorted(filenames):
                     full = os.path.join(dirpath, fn)
-                    h.update(f"{os.path.relpath(full, path)}\0{self.digest(full)}\n".encode())
+                    rel = os.path.relpath(full, real)
+                    self.spend(shown)
+                    h.update(f"{rel}\0{self.digest(full, os.path.join(shown, rel))}\n".encode())
             self.memo[path] = d = "dir:" + h.hexdigest()
             return d
-        row = self.records.stat_entry(path)
+        self.spend(shown)
+        row = self.records.stat_entry(real)
         if (row is not None and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns
                 and row["ino"] == st.st_ino and row["ctime_ns"] == st.st_ctime_ns
                 and st.st_mtime_ns // 1_000_000_000 < row["checked_ns"] // 1_000_000_000):
             d = row["digest"]
         else:
             checked = time.time_ns()
-            d = file_digest(path)
-            self.records.put_stat(path, st, d, checked)
+            with open(real, "rb", opener=_nonblocking) as f:
+                fst = os.fstat(f.fileno())
+                if not stat.S_ISREG(fst.st_mode):           # swapped since the stat
+                    raise UnsafeDep(f"'{shown}' is {_special(fst.st_mode)}; deps are regular files and folders")
+                d = hashlib.file_digest(f, "sha256").hexdigest()
+            self.records.put_stat(real, fst, d, checked)
         self.memo[path] = d
         return d
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)

@@ -32,7 +32,7 @@ from .. import ir
 from ..expr import EvalError
 from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
                        StepInputs, StepResult, retry_delay, slot, spec_dir)
-from ..files import make_dirs
+from ..files import make_dirs, project_root
 from ..runtime.execute import cleanup, finish, prepare, verdict
 from ..runtime.layout import check_run_id
 from ..runtime.spawn import spawn
@@ -125,7 +125,7 @@ class Runner:
     def run(self) -> int:
         self.records = Records(self.store_dir)
         self.objects = ObjectStore(self.store_dir)
-        self.hasher = FileHasher(self.records)
+        self.hasher = FileHasher(self.records, project_root(self.spec_dir))
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
         self.children = Children()
@@ -402,7 +402,14 @@ class Runner:
 
     def _launch(self, inst: Instance) -> None:
         st, step = inst.state, inst.step
-        self._key(inst)
+        try:
+            self._key(inst)
+        except cachekey.DepError as e:
+            inst.status, inst.error = "failed", f"deps: {e}"
+            self.failed = True
+            self.display.counts["failed"] += 1
+            self.display.event("failed", inst.label, "BAD DEPS", inst.error)
+            return self._settle(inst)
         idx = NO_INDEX if inst.index is None else inst.index
         row = None
         resumed = self.resume_rows.get((step.name, idx)) if not step.is_finally else None

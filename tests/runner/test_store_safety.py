@@ -251,3 +251,84 @@ def test_object_store_never_follows_or_blocks(tmp_path, target):
     digest = store.ingest(str(target))                           # a regular file is stored, made read-only
     assert store.has(digest) and len(digest) == 64
     assert stat.S_IMODE(os.lstat(target).st_mode) == 0o440
+
+
+# ---------------------------------------------------------------- item 4: deps at run time
+
+DEPS = """
+pipespec: 1
+name: deps
+steps:
+  make:
+    run: echo made
+    deps: [{deps}]
+"""
+
+
+def _deps_case(spec, tmp_path, deps, setup):
+    (tmp_path / ".git").mkdir()                              # the project: this folder
+    s = spec(DEPS.format(deps=deps))
+    setup(s.dir)
+    r = s.run(timeout=60)
+    return s, r
+
+
+DEP_CASES = {
+    "fifo": ("pipe", lambda d: os.mkfifo(d / "pipe"), "'pipe' is a FIFO"),
+    "dev-zero-link": ("zero", lambda d: os.symlink("/dev/zero", d / "zero"), "outside the project"),
+    "passwd-link": ("pw", lambda d: os.symlink("/etc/passwd", d / "pw"), "outside the project"),
+    "fifo-in-folder": ("data", lambda d: ((d / "data").mkdir(), os.mkfifo(d / "data" / "p")), "'data/p' is a FIFO"),
+    "link-in-folder": ("data", lambda d: ((d / "data").mkdir(), os.symlink("/etc/passwd", d / "data" / "pw")),
+                       "outside the project"),
+    "glob-matches-root-link": ('"*"', lambda d: os.symlink("/", d / "root"), "outside the project"),
+    "glob-fifo": ('"*.in"', lambda d: os.mkfifo(d / "x.in"), "'x.in' is a FIFO"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEP_CASES))
+def test_bad_deps_fail_the_step_without_hanging(spec, tmp_path, case):
+    deps, setup, message = DEP_CASES[case]
+    s, r = _deps_case(spec, tmp_path, deps, setup)
+    assert r.returncode == 1, r.stdout + r.stderr
+    row = s.executions()["make"]
+    assert row["status"] == "failed" and message in row["error"], row["error"]
+    assert "Traceback" not in r.stderr and "internal error" not in r.stdout + r.stderr
+    with s.db() as c:
+        assert not [p for (p,) in c.execute("SELECT path FROM stat_cache") if not p.startswith(str(s.dir))]
+
+
+def test_glob_through_a_link_to_root_does_not_walk_the_filesystem(spec, tmp_path):
+    """``**`` does not follow a folder link (glob did: the whole filesystem behind it)."""
+    s, r = _deps_case(spec, tmp_path, '"**/*.txt"', lambda d: (os.symlink("/", d / "root"),
+                                                               (d / "a.txt").write_text("a")))
+    assert r.returncode == 0, r.stdout + r.stderr
+    parts = json.loads(s.executions()["make"]["key_parts"])["deps"]
+    assert sorted(parts) == ["a.txt"]
+
+
+def test_dep_walk_is_bounded(tmp_path):
+    from pipespec.runner.cachekey import DepError, dep_digests
+    from pipespec.runner.objects import FileHasher
+    from pipespec.runner.records import Records
+
+    (tmp_path / "d").mkdir()
+    for i in range(30):
+        (tmp_path / "d" / f"{i}.txt").write_text(str(i))
+    hasher = FileHasher(Records(str(tmp_path / "store")), str(tmp_path))
+    assert len(dep_digests(str(tmp_path), ("d/*.txt",), hasher, limit=100)) == 30
+    with pytest.raises(DepError, match="more than 20"):
+        dep_digests(str(tmp_path), ("d/**",), hasher, limit=20)
+    with pytest.raises(DepError, match="more than 20"):
+        dep_digests(str(tmp_path), ("d",), FileHasher(hasher.records, str(tmp_path)), limit=20)
+
+
+def test_deps_inside_the_project_keep_their_keys(spec, tmp_path):
+    """Links inside the project, folders and globs: hashed as before (same key parts)."""
+    s, r = _deps_case(spec, tmp_path, '"data/*.csv", data, link.csv',
+                      lambda d: ((d / "data" / "sub").mkdir(parents=True), (d / "data" / "a.csv").write_text("1"),
+                                 (d / "data" / "sub" / "b.csv").write_text("2"),
+                                 os.symlink("data/a.csv", d / "link.csv")))
+    assert r.returncode == 0, r.stdout + r.stderr
+    parts = json.loads(s.executions()["make"]["key_parts"])["deps"]
+    assert sorted(parts) == ["data", "data/a.csv", "link.csv"]
+    assert parts["link.csv"] == parts["data/a.csv"] and parts["data"].startswith("dir:")
