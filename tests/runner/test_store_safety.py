@@ -332,3 +332,25 @@ def test_deps_inside_the_project_keep_their_keys(spec, tmp_path):
     parts = json.loads(s.executions()["make"]["key_parts"])["deps"]
     assert sorted(parts) == ["data", "data/a.csv", "link.csv"]
     assert parts["link.csv"] == parts["data/a.csv"] and parts["data"].startswith("dir:")
+
+
+def test_call_result_is_not_written_through_a_planted_link(spec, tmp_path, target):
+    """bootstrap.py wrote the returned dict to the fixed name RESULT.tmp first."""
+    s = spec("""
+    pipespec: 1
+    name: c
+    steps:
+      s:
+        call: mod:f
+        outputs: {n: int}
+    """)
+    s.write("mod.py", f"""
+    import json, os, sys
+
+    def f():
+        result = json.load(open(sys.argv[1]))["result"]
+        os.symlink({str(target)!r}, result + ".tmp")
+        return {{"n": 1}}
+    """)
+    s.pipespec("exec", str(s.path), "--step", "s", check=0)
+    _untouched(target)
