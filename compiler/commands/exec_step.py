@@ -152,7 +152,15 @@ def _output_paths(args, pipe, step, root, run_id: str, index) -> dict[str, str]:
     if root is not None:
         d = root.staged(run_id, step.name, index)
     else:
-        d = os.path.join(spec_dir(pipe), ".pipespec", "exec", run_id, step.name, slot(index))
+        from ..files import UnsafePath, make_dirs
+
+        store = os.path.join(spec_dir(pipe), ".pipespec")
+        d = os.path.join(store, "exec", run_id, step.name, slot(index))
+        if names:
+            try:
+                make_dirs(store, d)                   # 0700, through no link planted in the store
+            except UnsafePath as e:
+                raise UsageError(str(e.strerror)) from None
     return {n: os.path.join(d, n) for n in names}
 
 

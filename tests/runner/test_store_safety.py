@@ -354,3 +354,13 @@ def test_call_result_is_not_written_through_a_planted_link(spec, tmp_path, targe
     """)
     s.pipespec("exec", str(s.path), "--step", "s", check=0)
     _untouched(target)
+
+
+def test_exec_default_output_folder_is_not_followed(spec, tmp_path):
+    s = spec(SIMPLE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (s.dir / ".pipespec").mkdir()
+    os.symlink(elsewhere, s.dir / ".pipespec" / "exec")
+    r = s.pipespec("exec", str(s.path), "--step", "make", "--run-id", "R1", check=2)
+    assert "symbolic link" in r.stderr and list(elsewhere.iterdir()) == []
