@@ -158,8 +158,7 @@ class Root:
         d = self.instance(run_id, step, index)
         os.makedirs(d, exist_ok=True)
         write_atomic(os.path.join(d, VALUES), text)
-        with open(os.path.join(d, DONE), "w"):
-            pass
+        write_atomic(os.path.join(d, DONE), b"")          # a link planted at _done is replaced, not followed
 
 
 class ConventionInputs:

@@ -364,3 +364,15 @@ def test_exec_default_output_folder_is_not_followed(spec, tmp_path):
     os.symlink(elsewhere, s.dir / ".pipespec" / "exec")
     r = s.pipespec("exec", str(s.path), "--step", "make", "--run-id", "R1", check=2)
     assert "symbolic link" in r.stderr and list(elsewhere.iterdir()) == []
+
+
+def test_publish_replaces_planted_links(spec, tmp_path, target):
+    s = spec(SIMPLE)
+    inst = tmp_path / "root" / "R1" / "make" / "_"
+    inst.mkdir(parents=True)
+    for name in ("_done", "_values.json"):
+        os.symlink(target, inst / name)
+    s.pipespec("exec", str(s.path), "--step", "make", "--run-id", "R1", "--artifact-root",
+               str(tmp_path / "root"), check=0)
+    _untouched(target)
+    assert not (inst / "_done").is_symlink() and json.loads((inst / "_values.json").read_text())["step"] == "make"
