@@ -24,6 +24,18 @@ class UnsafePath(OSError):
     """A path pipespec will not write through: a symbolic link or a non-folder in the way."""
 
 
+def special_kind(mode: int) -> str | None:
+    """What a non-regular, non-folder file is, in words ("a FIFO", "a symbolic link", ...);
+    None for a regular file or a folder."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 def project_root(spec_dir: str) -> str:
     """The project a spec belongs to: the nearest folder, from the spec's own up, that holds
     ``.git`` (a repository, a worktree or a submodule), else the spec's folder. ``deps:`` and

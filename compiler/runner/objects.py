@@ -21,7 +21,7 @@ import shutil
 import stat
 import time
 
-from ..files import UnsafePath, make_dirs
+from ..files import UnsafePath, make_dirs, special_kind
 from ..runtime.execute import move_into_place
 
 DIR_PREFIX = "dir:"
@@ -200,14 +200,6 @@ class UnsafeDep(Exception):
     """A file to hash that is outside the project, not a regular file or folder, or one too many."""
 
 
-def _special(mode: int) -> str | None:
-    for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
-
-
 class FileHasher:
     """Digests of source files (deps:, call: modules) with a stat-keyed cache in the records.
 
@@ -239,7 +231,7 @@ class FileHasher:
             st = os.stat(real)
         except FileNotFoundError:
             return real, None
-        what = _special(st.st_mode)
+        what = special_kind(st.st_mode)
         if what:
             raise UnsafeDep(f"'{shown}' is {what}; deps are regular files and folders")
         return real, st
@@ -275,7 +267,7 @@ class FileHasher:
             with open(real, "rb", opener=_nonblocking) as f:
                 fst = os.fstat(f.fileno())
                 if not stat.S_ISREG(fst.st_mode):           # swapped since the stat
-                    raise UnsafeDep(f"'{shown}' is {_special(fst.st_mode)}; deps are regular files and folders")
+                    raise UnsafeDep(f"'{shown}' is {special_kind(fst.st_mode)}; deps are regular files and folders")
                 d = hashlib.file_digest(f, "sha256").hexdigest()
             self.records.put_stat(real, fst, d, checked)
         self.memo[path] = d

@@ -29,6 +29,7 @@ from typing import IO, Any, Callable
 
 from .. import ir
 from ..expr import EvalError, to_text
+from ..files import special_kind
 from .context import Lookup, StepInputs, spec_dir
 from .outputs import OutputError, collect_values, read_metrics_file, read_output_file
 
@@ -314,14 +315,6 @@ def finish(inv: Invocation) -> tuple[dict, dict, dict]:
     return values, metrics, dict(inv.final_paths)
 
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"))
-
-
-def _kind(mode: int) -> str:
-    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
-
-
 def refuse_links(o: ir.Output, path: str) -> None:
     """An artifact is regular files and folders written at its path, nothing else: a symbolic
     link (to anywhere), a FIFO, a socket or a device — the output itself or anything inside a
@@ -336,7 +329,7 @@ def refuse_links(o: ir.Output, path: str) -> None:
             raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is a symbolic link{to}; an output must "
                               "be regular files and folders written at its path: copy the data there "
                               "(cp, not ln -s)")
-        raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is {_kind(st.st_mode)}; an output must be "
+        raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is {special_kind(st.st_mode)}; an output must be "
                           "regular files and folders")
 
     parent = os.path.dirname(path)

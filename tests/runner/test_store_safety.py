@@ -140,7 +140,6 @@ def test_symlinked_store_folders_are_not_followed(spec, tmp_path, sub):
     if sub == "runs/RUN":      # a folder of a run being resumed
         s.run(check=0)
         rid = s.latest_run()["id"]
-        s.pipespec("runs", "show", "latest", "--spec", str(s.path), check=0)
         import shutil
         shutil.rmtree(store / "runs" / rid)
         os.symlink(elsewhere, store / "runs" / rid)
