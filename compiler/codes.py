@@ -57,6 +57,10 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
     "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
     "E406": ("artifact-as-value", ERROR, "an artifact (a path) read in if: or foreach:, where a value is needed"),
+    # paths: relative to the spec's folder, and inside it
+    "E407": ("absolute-dep", ERROR, "a deps: entry is an absolute path"),
+    "E408": ("dep-outside-project", ERROR, "a deps: entry climbs out of the spec's folder with .."),
+    "E409": ("output-outside-project", ERROR, "a targets.*.output is absolute or climbs out of the spec's folder"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

@@ -70,11 +70,10 @@ def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
     if dest is None:
         sys.stdout.write(result.text)
         return 0
+    from ..files import write_atomic
+
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    tmp = dest + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(result.text)
-    os.replace(tmp, dest)
+    write_atomic(dest, result.text)
     print(f"wrote {dest}", file=sys.stderr)
     return 0
 

@@ -71,6 +71,10 @@ def main(args) -> int:
         raise UsageError(str(e)) from None
     if args.artifact_root and not args.run_id:
         raise UsageError("--artifact-root needs --run-id")
+    if args.run_id is not None:
+        why = rt.run_id_problem(args.run_id)
+        if why:
+            raise UsageError(f"--run-id: {why}")
     run_id = args.run_id or "exec-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_date = args.run_date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
 
@@ -120,8 +124,9 @@ def main(args) -> int:
         if root is not None:
             root.close()
     if args.result_json:
-        with open(args.result_json, "w", encoding="utf-8") as f:
-            json.dump(res.to_json(), f, indent=1, sort_keys=True)
+        from ..files import write_atomic
+
+        write_atomic(args.result_json, json.dumps(res.to_json(), indent=1, sort_keys=True))
     if res.ok:
         _github_output(res)
     label = step.name + (f"[{index}]" if index is not None else "")
@@ -147,7 +152,15 @@ def _output_paths(args, pipe, step, root, run_id: str, index) -> dict[str, str]:
     if root is not None:
         d = root.staged(run_id, step.name, index)
     else:
-        d = os.path.join(spec_dir(pipe), ".pipespec", "exec", run_id, step.name, slot(index))
+        from ..files import UnsafePath, make_dirs
+
+        store = os.path.join(spec_dir(pipe), ".pipespec")
+        d = os.path.join(store, "exec", run_id, step.name, slot(index))
+        if names:
+            try:
+                make_dirs(store, d)                   # 0700, through no link planted in the store
+            except UnsafePath as e:
+                raise UsageError(str(e.strerror)) from None
     return {n: os.path.join(d, n) for n in names}
 
 

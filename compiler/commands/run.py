@@ -84,6 +84,11 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
                         compiled=compiled)
     except PlanError as e:
         raise UsageError(str(e)) from None
-    code = runner.run()
+    from ..files import UnsafePath
+
+    try:
+        code = runner.run()
+    except UnsafePath as e:
+        raise UsageError(f"the run store: {e.strerror}") from None
     summary(runner, display)
     return code

@@ -43,7 +43,11 @@ def open_records(args):
 
 def find_run(records, ref: str):
     from ..runner.records import RecordError
+    from ..runtime.layout import run_id_problem
 
+    why = run_id_problem(ref)
+    if why:
+        raise UsageError(why)
     try:
         return records.run(ref)
     except RecordError as e:

@@ -11,7 +11,7 @@ inherited environment variables the step reads). ``explain`` names the parts tha
 from __future__ import annotations
 
 import ast
-import glob
+import fnmatch
 import hashlib
 import json
 import os
@@ -19,6 +19,8 @@ from typing import Any
 
 from .. import ir
 from ..expr import Ref, refs
+from ..files import is_inside
+from .objects import UnsafeDep
 
 KEY_VERSION = 1
 
@@ -116,20 +118,103 @@ class ModuleSources:
                     self._walk(f"{base}.{a.name}" if base else a.name, seen)
 
 
-def dep_digests(spec_dir: str, deps: tuple[str, ...], hasher) -> dict[str, str]:
-    """deps: entries are files, folders or glob patterns relative to the spec's folder."""
+class DepError(Exception):
+    """A ``deps:`` entry the runner will not read: outside the project, not a regular file or
+    folder, or too many files. The step fails with it; nothing is hashed or recorded."""
+
+
+MAX_DEP_FILES = 100_000     # files and folders one step's deps may visit: a bound on the walk
+
+
+def dep_digests(spec_dir: str, deps: tuple[str, ...], hasher, limit: int = MAX_DEP_FILES) -> dict[str, str]:
+    """deps: entries are files, folders or glob patterns relative to the spec's folder, inside
+    the project (``hasher.root``). A glob's ``**`` does not enter a linked folder; a link is
+    followed only when it resolves inside the project; a FIFO, socket or device is refused
+    without being opened. At most ``limit`` paths are visited, globs and folders together."""
+    spec_dir = os.path.abspath(spec_dir)
     out: dict[str, str] = {}
-    for d in deps:
-        full = os.path.join(spec_dir, d)
-        if any(c in d for c in "*?["):
-            matches = sorted(glob.glob(full, recursive=True))
-            for m in matches:
-                out[os.path.relpath(m, spec_dir)] = hasher.digest(m)
-            if not matches:
-                out[d] = "missing"
-        else:
-            out[d] = hasher.digest(full)
+    hasher.budget = hasher.limit = limit
+    try:
+        for d in deps:
+            if os.path.isabs(d):
+                raise DepError(f"'{d}' is an absolute path; deps are files of the project (E407)")
+            if any(c in d for c in "*?["):
+                matches = sorted(_glob(spec_dir, d, hasher))
+                for m in matches:
+                    out[os.path.relpath(m, spec_dir)] = hasher.digest(m, os.path.relpath(m, spec_dir))
+                if not matches:
+                    out[d] = "missing"
+            else:
+                out[d] = hasher.digest(os.path.join(spec_dir, d), d)
+    except UnsafeDep as e:
+        raise DepError(str(e)) from None
+    except OSError as e:
+        raise DepError(f"cannot read: {e}") from None
+    finally:
+        hasher.budget = None
     return out
+
+
+def _glob(base: str, pattern: str, hasher) -> list[str]:
+    """``glob.glob(base/pattern, recursive=True)``, but walking without following folder links
+    and counting every visited entry against ``hasher.budget``."""
+    pats = [p for p in pattern.split("/") if p not in ("", ".")]
+    fixed = []
+    while pats and not any(c in pats[0] for c in "*?["):
+        fixed.append(pats.pop(0))
+    top = os.path.join(base, *fixed)
+    if not pats:
+        return [top] if os.path.lexists(top) else []
+    found: list[str] = []
+    if not os.path.isdir(top) or not is_inside(os.path.realpath(top), hasher.root):
+        if os.path.isdir(top):
+            raise UnsafeDep(f"'{os.path.relpath(top, base)}' is, through a symbolic link, outside the project")
+        return []
+    stack = [(top, ())]
+    while stack:
+        folder, rel = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                hasher.spend(os.path.relpath(folder, base))
+                parts = rel + (e.name,)
+                if _match(parts, pats):
+                    found.append(e.path)
+                if e.is_dir(follow_symlinks=False) and _may_match_below(parts, pats):
+                    stack.append((e.path, parts))
+    if _match((), pats):                  # "dir/**" names the folder itself too, as glob does
+        found.append(top)
+    return found
+
+
+def _name_match(name: str, pat: str) -> bool:
+    if name.startswith(".") and not pat.startswith("."):
+        return False                      # as glob: wildcards do not match hidden names
+    return fnmatch.fnmatchcase(name, pat)
+
+
+def _match(parts: tuple, pats: list[str]) -> bool:
+    if not pats:
+        return not parts
+    if pats[0] == "**":
+        return any(_match(parts[i:], pats[1:]) for i in range(len(parts) + 1)
+                   if all(not p.startswith(".") for p in parts[:i]))
+    return bool(parts) and _name_match(parts[0], pats[0]) and _match(parts[1:], pats[1:])
+
+
+def _may_match_below(parts: tuple, pats: list[str]) -> bool:
+    """Some path below the folder ``parts`` could match ``pats``."""
+    if not pats:
+        return False
+    if pats[0] == "**":
+        for i in range(len(parts) + 1):
+            if i and parts[i - 1].startswith("."):
+                return False
+            if i == len(parts) or _may_match_below(parts[i:], pats[1:]):
+                return True
+        return False
+    if not parts:
+        return True
+    return _name_match(parts[0], pats[0]) and _may_match_below(parts[1:], pats[1:])
 
 
 def make_key(parts: dict) -> str:

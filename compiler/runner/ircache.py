@@ -6,15 +6,24 @@ step's definition digest, keyed by the spec's bytes and a fingerprint of the com
 source files (so editing pipespec invalidates it). It lives in ``$XDG_CACHE_HOME/pipespec/ir``
 (default ``~/.cache``); ``PIPESPEC_NO_IR_CACHE=1`` turns it off. Any problem reading it is a
 miss, never an error.
+
+An entry decides what the runner runs (the IR holds the commands), so only the user's own
+entries are read: every folder from ``pipespec/`` down and the entry itself must belong to the
+effective user and not be writable by group or others, checked on the open descriptors
+(``O_NOFOLLOW``, one ``openat`` per level: nothing can be swapped in between). New folders are
+``0700``, entries ``0600``. And the unpickler resolves only pipespec's IR dataclasses: no other
+class or function, so an entry can describe an IR but never call code (``_IRUnpickler``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import pickle
+import stat
 from dataclasses import dataclass
 
 from .. import __version__, ir
@@ -39,9 +48,94 @@ def _compiler_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pipespec", "ir")
+def _cache_base() -> str:
+    return os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+
+
+_PRIVATE = ("pipespec", "ir")                  # the folders below the base that must be ours
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _ours(fd: int, kind) -> bool:
+    st = os.fstat(fd)
+    return kind(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _open_dirs(parts: tuple[str, ...], create: bool) -> int | None:
+    """A descriptor of base/parts..., each level ours and private (made 0700 when ``create``)."""
+    try:
+        fd = os.open(_cache_base(), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        if not create:
+            return None
+        os.makedirs(_cache_base(), exist_ok=True)
+        fd = os.open(_cache_base(), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts:
+            if create:
+                try:
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            nxt = os.open(part, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+            if not _ours(fd, stat.S_ISDIR):
+                os.close(fd)
+                return None
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
+class _IRUnpickler(pickle.Unpickler):
+    """Resolves only the dataclasses of the IR: a pickle naming anything else (``os.system``,
+    ``builtins.eval``, any callable a gadget needs) fails to load, which is a cache miss."""
+
+    MODULES = frozenset({"pipespec.ir", "pipespec.span", "pipespec.expr.ast", "pipespec.expr.template",
+                         "pipespec.expr.types", "pipespec.runner.ircache"})
+
+    def find_class(self, module: str, name: str):
+        if module in self.MODULES:
+            obj = super().find_class(module, name)
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+                return obj
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of the IR")
+
+
+def _read_entry(key: str) -> "Compiled | None":
+    fd = _open_dirs(_PRIVATE + (key[:2],), create=False)
+    if fd is None:
+        return None
+    try:
+        f = os.open(key[2:] + ".pickle", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    with open(f, "rb") as fh:
+        if not _ours(fh.fileno(), stat.S_ISREG):
+            return None
+        got = _IRUnpickler(io.BytesIO(fh.read())).load()
+    return got if isinstance(got, Compiled) else None
+
+
+def _write_entry(key: str, compiled: "Compiled") -> None:
+    data = pickle.dumps(compiled, protocol=pickle.HIGHEST_PROTOCOL)
+    fd = _open_dirs(_PRIVATE + (key[:2],), create=True)
+    if fd is None:
+        return
+    try:
+        import secrets
+
+        tmp = f".{key[2:]}.{secrets.token_hex(8)}.tmp"
+        f = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
+        with open(f, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, key[2:] + ".pickle", src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def compile_fresh(pipeline: ir.Pipeline) -> Compiled:
@@ -66,23 +160,17 @@ def load(path: str, require_valid) -> Compiled:
         return compile_fresh(require_valid(path).pipeline)   # the front end reports it
     key = hashlib.sha256(data + b"\0" + os.path.abspath(path).encode() + b"\0"
                          + _compiler_fingerprint().encode()).hexdigest()
-    file = os.path.join(_cache_dir(), key[:2], key[2:] + ".pickle")
     try:
-        with open(file, "rb") as f:
-            got = pickle.load(f)
-        if isinstance(got, Compiled):
+        got = _read_entry(key)
+        if got is not None:
             if got.pipeline.source != path:           # the same file reached by another path
                 got.pipeline = dataclasses.replace(got.pipeline, source=path)
             return got
-    except Exception:   # noqa: BLE001 - a broken or stale cache entry is just a miss
+    except Exception:   # noqa: BLE001 - a broken, stale or foreign cache entry is just a miss
         pass
     compiled = compile_fresh(require_valid(path).pipeline)
     try:
-        os.makedirs(os.path.dirname(file), exist_ok=True)
-        tmp = f"{file}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(compiled, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, file)
+        _write_entry(key, compiled)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass
     return compiled

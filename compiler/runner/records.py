@@ -14,6 +14,8 @@ import sqlite3
 import time
 from typing import Any, Iterable
 
+from ..files import make_dirs
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
   id TEXT PRIMARY KEY, spec TEXT NOT NULL, pipeline TEXT NOT NULL, spec_digest TEXT NOT NULL,
@@ -66,8 +68,11 @@ def dumps(v: Any) -> str:
 
 class Records:
     def __init__(self, store_dir: str) -> None:
-        os.makedirs(store_dir, exist_ok=True)
+        make_dirs(store_dir, store_dir)               # a new store is 0700: its records are private
         self.path = os.path.join(store_dir, "runs.db")
+        # a new database is 0600 (SQLite gives its -wal and -shm files the same mode); never
+        # opened through a link planted in the store
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA busy_timeout=60000")

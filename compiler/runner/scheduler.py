@@ -32,7 +32,9 @@ from .. import ir
 from ..expr import EvalError
 from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
                        StepInputs, StepResult, retry_delay, slot, spec_dir)
+from ..files import make_dirs, project_root
 from ..runtime.execute import cleanup, finish, prepare, verdict
+from ..runtime.layout import check_run_id
 from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
@@ -123,7 +125,7 @@ class Runner:
     def run(self) -> int:
         self.records = Records(self.store_dir)
         self.objects = ObjectStore(self.store_dir)
-        self.hasher = FileHasher(self.records)
+        self.hasher = FileHasher(self.records, project_root(self.spec_dir))
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
         self.children = Children()
@@ -138,21 +140,20 @@ class Runner:
         self.run_status: str | None = None             # set for the finally phase
         self._urgent, self._last_flush = False, time.monotonic()
         self.resume_rows: dict = {}
+        self.run_id = check_run_id(self.resume) if self.resume else new_run_id()
+        self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
+        self.log_dir = os.path.join(self.store_dir, "logs", self.run_id)
+        self.scratch = os.path.join(self.store_dir, "tmp", self.run_id)
+        make_dirs(self.store_dir, self.log_dir)          # never through a link planted in the store
+        make_dirs(self.store_dir, self.scratch)
         if self.resume:
-            self.run_id = self.resume
             self.resume_rows = {(r["step"], r["item_index"]): r for r in self.records.executions(self.resume)
                                 if r["status"] == "succeeded"}
             self.records.reopen_run(self.run_id, self.compiled.digest)
         else:
-            self.run_id = new_run_id()
             self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.compiled.digest,
                                  self.params, head_commit(self.spec_dir), self.argv)
         self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
-        self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
-        self.log_dir = os.path.join(self.store_dir, "logs", self.run_id)
-        self.scratch = os.path.join(self.store_dir, "tmp", self.run_id)
-        os.makedirs(self.log_dir, exist_ok=True)
-        os.makedirs(self.scratch, exist_ok=True)
         self.display.counts["pending"] = len(self.pipeline.all_steps)
         self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
@@ -401,7 +402,14 @@ class Runner:
 
     def _launch(self, inst: Instance) -> None:
         st, step = inst.state, inst.step
-        self._key(inst)
+        try:
+            self._key(inst)
+        except cachekey.DepError as e:
+            inst.status, inst.error = "failed", f"deps: {e}"
+            self.failed = True
+            self.display.counts["failed"] += 1
+            self.display.event("failed", inst.label, "BAD DEPS", inst.error)
+            return self._settle(inst)
         idx = NO_INDEX if inst.index is None else inst.index
         row = None
         resumed = self.resume_rows.get((step.name, idx)) if not step.is_finally else None
@@ -501,12 +509,17 @@ class Runner:
         step = inst.step
         try:
             if not inst.fds:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
                 inst.fds = (os.open(inst.stdout, flags, 0o666), os.open(inst.stderr, flags, 0o666))
         except OSError as e:
             return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
         outs = {o.name: os.path.join(self.run_dir, step.name, slot(inst.index), o.name)
                 for o in step.artifact_outputs}
+        try:
+            if outs:
+                make_dirs(self.store_dir, os.path.join(self.run_dir, step.name, slot(inst.index)))
+        except OSError as e:
+            return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}", False
 
         def warn(msg: str) -> None:
             os.write(inst.fds[1], (msg + "\n").encode())

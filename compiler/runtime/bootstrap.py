@@ -71,11 +71,20 @@ def main(argv):
     except TypeError as e:
         print(f"pipespec: call: {name}: {e}", file=sys.stderr)
         return 3
-    tmp = job["result"] + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, job["result"])
+    _write_atomic(job["result"], json.dumps(data))
     return 0
+
+
+def _write_atomic(path, text):
+    """As ``pipespec.files.write_atomic`` (this file imports nothing of pipespec): a fresh
+    sibling with an unpredictable name, opened O_EXCL|O_NOFOLLOW, then renamed over ``path``."""
+    import secrets
+
+    tmp = f"{path}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

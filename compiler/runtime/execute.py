@@ -18,6 +18,7 @@ import os
 import secrets as _random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from typing import IO, Any, Callable
 
 from .. import ir
 from ..expr import EvalError, to_text
+from ..files import special_kind
 from .context import Lookup, StepInputs, spec_dir
 from .outputs import OutputError, collect_values, read_metrics_file, read_output_file
 
@@ -289,12 +291,15 @@ def finish(inv: Invocation) -> tuple[dict, dict, dict]:
             with open(inv.result_file, encoding="utf-8") as f:
                 given = json.load(f)
         values, inline = collect_values(step, given, from_text=False)
+    for o in step.artifact_outputs:
+        refuse_links(o, inv.temp_paths[o.name])
     metrics: dict[str, dict] = {}
     for o in step.artifact_outputs:
         path = inv.temp_paths[o.name]
         if o.type == "metrics":
             if o.name in inline:
-                with open(path, "w", encoding="utf-8") as f:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+                with open(fd, "w", encoding="utf-8") as f:
                     json.dump(inline[o.name], f, indent=2, sort_keys=True)
                     f.write("\n")
             metrics[o.name] = read_metrics_file(o.name, path)
@@ -308,6 +313,46 @@ def finish(inv: Invocation) -> tuple[dict, dict, dict]:
     for o in step.artifact_outputs:
         move_into_place(inv.temp_paths[o.name], inv.final_paths[o.name])
     return values, metrics, dict(inv.final_paths)
+
+
+def refuse_links(o: ir.Output, path: str) -> None:
+    """An artifact is regular files and folders written at its path, nothing else: a symbolic
+    link (to anywhere), a FIFO, a socket or a device — the output itself or anything inside a
+    ``dir`` output — fails the step, naming it. Nothing is followed, read or changed, so a link
+    to a file outside the store leaves that file as it was (mode, content, link count)."""
+    def refuse(rel: str, st: os.stat_result, where: str) -> None:
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                to = f" (to {os.readlink(where)})"
+            except OSError:
+                to = ""
+            raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is a symbolic link{to}; an output must "
+                              "be regular files and folders written at its path: copy the data there "
+                              "(cp, not ln -s)")
+        raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is {special_kind(st.st_mode)}; an output must be "
+                          "regular files and folders")
+
+    parent = os.path.dirname(path)
+    if not stat.S_ISDIR(os.lstat(parent).st_mode):         # the step's temporary folder, swapped
+        raise OutputError(f"output '{o.name}': its folder {parent} was replaced by something that is not a folder")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return                                              # reported below as not written
+    if stat.S_ISREG(st.st_mode):
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        refuse(o.name, st, path)
+    stack = [(path, o.name)]
+    while stack:
+        folder, rel = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                est = e.stat(follow_symlinks=False)
+                if stat.S_ISDIR(est.st_mode):
+                    stack.append((e.path, f"{rel}/{e.name}"))
+                elif not stat.S_ISREG(est.st_mode):
+                    refuse(f"{rel}/{e.name}", est, e.path)
 
 
 def move_into_place(src: str, dst: str) -> None:

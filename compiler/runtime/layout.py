@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from typing import Any
 
 from .. import ir
 from ..expr import EvalError
+from ..files import write_atomic
 from .context import Lookup, StepInputs
 
 VALUES = "_values.json"
@@ -32,7 +34,30 @@ DONE = "_done"
 
 
 class LayoutError(Exception):
-    """An upstream result is missing, or the root cannot be reached."""
+    """An upstream result is missing, the root cannot be reached, or a run id is unsafe."""
+
+
+# A run id names a folder (ROOT/R, .pipespec/runs/R): one path component, never "." or "..",
+# no separator. Wide enough for every target's own ids as they are passed: Airflow's
+# manual__2024-01-01T00:00:00+00:00 (the DAG passes it with [^A-Za-z0-9._-] made "_"), KFP's
+# pipeline_job_uuid, GitHub's numeric run_id, and the local runner's 20261201-213900-ab12.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,249}\Z")
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a run's folder, or None when it can."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        return (f"run id {run_id!r} is not 1-250 characters of letters, digits and . _ : + - "
+                "starting with a letter or digit (it names a folder: no '/', no '..')")
+    return None
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` itself, or a ``LayoutError`` saying why it is refused."""
+    why = run_id_problem(run_id)
+    if why is not None:
+        raise LayoutError(why)
+    return run_id
 
 
 def slot(index: int | None) -> str:
@@ -73,16 +98,16 @@ class Root:
         return posixpath.join(self.base, *parts) if self.remote else os.path.join(self.base, *parts)
 
     def instance(self, run_id: str, step: str, index: int | None) -> str:
-        return self.join(run_id, step, slot(index))
+        return self.join(check_run_id(run_id), step, slot(index))
 
     def staged(self, run_id: str, step: str, index: int | None) -> str:
         """Where this instance's files are on the local disk (the root itself when local)."""
         if not self.remote:
             return self.instance(run_id, step, index)
-        return os.path.join(self.local, run_id, step, slot(index))
+        return os.path.join(self.local, check_run_id(run_id), step, slot(index))
 
     def read_values(self, run_id: str, step: str, index: int | None) -> dict:
-        where = self.instance(run_id, step, index)
+        where = self.instance(run_id, step, index)              # checks the run id
         done, values = self.join(run_id, step, slot(index), DONE), self.join(run_id, step, slot(index), VALUES)
         try:
             if self.remote:
@@ -100,6 +125,7 @@ class Root:
 
     def fetch(self, run_id: str, step: str, index: int | None, output: str) -> str:
         """A local path to an upstream artifact (downloaded first when the root is remote)."""
+        check_run_id(run_id)
         if not self.remote:
             path = self.join(run_id, step, slot(index), output)
             if not os.path.exists(path):
@@ -117,6 +143,7 @@ class Root:
     def publish(self, run_id: str, step: str, index: int | None, result_json: dict,
                 artifacts: dict[str, str]) -> None:
         """Upload artifacts (when remote), then ``_values.json``, then ``_done`` last."""
+        check_run_id(run_id)
         text = json.dumps(result_json, sort_keys=True, indent=1)
         if self.remote:
             for name, path in artifacts.items():
@@ -130,12 +157,8 @@ class Root:
             return
         d = self.instance(run_id, step, index)
         os.makedirs(d, exist_ok=True)
-        tmp = os.path.join(d, f".{VALUES}.{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, os.path.join(d, VALUES))
-        with open(os.path.join(d, DONE), "w"):
-            pass
+        write_atomic(os.path.join(d, VALUES), text)
+        write_atomic(os.path.join(d, DONE), b"")          # a link planted at _done is replaced, not followed
 
 
 class ConventionInputs:
