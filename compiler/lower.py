@@ -12,6 +12,7 @@ from . import expr as E
 from . import ir
 from .analysis import Analysis, literal_type, param_type
 from .checks.graph import Graph
+from .shell import render as render_shell
 from .spec import RawPipeline, RawStep, as_map, as_str, map_items
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 from .units import cores, memory_bytes, seconds
@@ -37,6 +38,16 @@ class Lowering:
             return ir.Value(None, site.template, site.type or E.ANY, node.span)
         py = node.to_python()
         return ir.Value(py, None, literal_type(py), node.span)
+
+    def shell(self, node: ScalarNode) -> ir.Shell:
+        """Each ${{ }} becomes a variable reference (the check of E315 has accepted every one)."""
+        v = self.value(node)
+        if v.template is None:
+            return ir.Shell(E.to_text(v.literal), (), node.span)
+        script, bindings = render_shell(v.template)
+        return ir.Shell(script, tuple(
+            (name, ir.Value(None, E.Template((te,)), E.STRING, node.offset_span(te.start, te.end)))
+            for name, te in bindings), node.span)
 
     def env_value(self, node: Node) -> ir.Value:
         v = self.value(node)
@@ -104,7 +115,7 @@ class Lowering:
         run = st.get("run")
         shell = argv = None
         if isinstance(run, ScalarNode):
-            shell = self.value(run)
+            shell = self.shell(run)
         elif isinstance(run, SeqNode):
             argv = tuple(self.env_value(i) for i in run.items)
         call = as_str(st.get("call"))
