@@ -13,6 +13,7 @@ from . import ir
 from .analysis import Analysis, literal_type, param_type
 from .checks.graph import Graph
 from .shell import render as render_shell
+from .shell import safe_exprs
 from .spec import RawPipeline, RawStep, as_map, as_str, map_items
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 from .units import cores, memory_bytes, seconds
@@ -40,14 +41,19 @@ class Lowering:
         return ir.Value(py, None, literal_type(py), node.span)
 
     def shell(self, node: ScalarNode) -> ir.Shell:
-        """Each ${{ }} becomes a variable reference (the check of E315 has accepted every one)."""
-        v = self.value(node)
-        if v.template is None:
-            return ir.Shell(E.to_text(v.literal), (), node.span)
-        script, bindings = render_shell(v.template)
+        """Each ${{ }} becomes a variable reference (the check of E315 has accepted every one).
+        A binding keeps its expression's type when the rendering relied on it (a number or a
+        bool), so that the executor can check it; otherwise it is text."""
+        site = self.sites.get(id(node))
+        if site is None or site.template is None:
+            return ir.Shell(E.to_text(node.to_python()), (), node.span)
+        safe = safe_exprs(site.expr_types)
+        script, bindings = render_shell(site.template, safe)
+        exprs = site.template.exprs
         return ir.Shell(script, tuple(
-            (name, ir.Value(None, E.Template((te,)), E.STRING, node.offset_span(te.start, te.end)))
-            for name, te in bindings), node.span)
+            (name, ir.Value(None, E.Template((exprs[k],)), site.expr_types[k] if k in safe else E.STRING,
+                            node.offset_span(exprs[k].start, exprs[k].end)))
+            for name, k in bindings), node.span)
 
     def env_value(self, node: Node) -> ir.Value:
         v = self.value(node)

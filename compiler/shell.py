@@ -7,39 +7,53 @@ names each expression's context; ``render(template)`` gives the script and the v
 by the check that reports E315 (stage 3b) and by the lowering (stage 4), so every target's
 ``pipespec exec`` and the local runner run one script.
 
-| context                                  | rendered as        |
-|------------------------------------------|--------------------|
-| outside quotes (also in ``$( )``, a comment) | ``"${PIPESPEC_EXPR_1}"`` |
-| inside double quotes, an unquoted here-document | ``${PIPESPEC_EXPR_1}`` |
-| anywhere else                            | refused (E315)     |
+| context                                          | rendered as                  |
+|--------------------------------------------------|------------------------------|
+| outside quotes (also in ``$( )``, a comment)     | ``"${PIPESPEC_EXPR_1}"``     |
+| inside double quotes, an unquoted here-document  | ``${PIPESPEC_EXPR_1}``       |
+| anywhere else                                    | refused (E315)               |
 
 Refused: single quotes (``'...'``, ``$'...'``), a quoted here-document (``<<'EOF'``), backticks,
 ``${...}``, arithmetic (``$(( ))``, ``(( ))``, ``$[ ]``, ``[[ ]]``, ``let``), ``eval``, ``$"..."``,
 right after ``\\`` or ``$``, and everything after a construct the shells read differently or
 this lexer does not follow (``<<<``, ``case`` inside ``$( )``, quotes inside ``${...}``, ...).
+
+Except for a *number or a bool* (an expression whose static type is int, float or bool, which
+the executor checks again at run time): its text (``-12``, ``0.5``, ``1e+16``, ``true``) holds no
+character any shell or interpreter reads as more than a word, so it may also stand inside
+single quotes (rendered ``'"${PIPESPEC_EXPR_1}"'``: the quotes close around the reference),
+backticks, ``${...}``, arithmetic, ``$"..."`` (``${PIPESPEC_EXPR_1}``) and an ``eval`` command.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .expr.template import Template, TemplateExpr
+if TYPE_CHECKING:                          # the validate path imports no expression parser for this
+    from .expr.template import Template, TemplateExpr
 
 PLAIN = "plain"          # "${V}": one word, no splitting, no globbing
 DOUBLE = "double"        # ${V}: inside "..." or an unquoted here-document body
+BARE = "bare"            # ${V}: a number or bool in backticks, ${...}, arithmetic, $"..."
+SPLICE = "splice"        # '"${V}"': a number or bool inside single quotes
+SAFE_KINDS = ("int", "float", "bool")      # types whose text is only [-+.0-9a-z]
 PREFIX = "PIPESPEC_EXPR_"          # PIPESPEC_* is reserved: no env: name can collide
 
 _FIX = "or pass the value through env: and read \"$NAME\" in the command"
 
 
-@dataclass(frozen=True)
 class Refusal:
-    message: str
-    help: str
+    """Why a ``${{ }}`` cannot stand where it does, and the fix (E315's message and help)."""
+
+    __slots__ = ("message", "help")
+
+    def __init__(self, message: str, help: str) -> None:
+        self.message = message
+        self.help = help
 
 
-SINGLE = Refusal("${{ }} inside single quotes: the shell expands nothing there, so the value "
-                 "cannot be passed safely",
+SINGLE = Refusal("${{ }} inside single quotes: the shell expands nothing there, so a text value "
+                 "cannot be passed safely (a number or a bool can)",
                  "write it outside the single quotes ('text '${{ expr }}' more') or inside double "
                  "quotes (\"text ${{ expr }}\"), " + _FIX)
 QUOTED_HEREDOC = Refusal("${{ }} in a quoted here-document (<<'EOF'): the shell expands nothing "
@@ -50,16 +64,22 @@ BACKTICK = Refusal("${{ }} inside `...`: quoting inside backquotes differs betwe
 BRACES = Refusal("${{ }} inside ${...}: quoting inside a parameter expansion differs between shells",
                  "give the value a name first (V=${{ expr }}; then ${X:-$V}), " + _FIX)
 ARITH = Refusal("${{ }} inside shell arithmetic ($(( )), (( )), $[ ], [[ ]] or let): the shell "
-                "would evaluate the value as an expression, commands included",
+                "would evaluate a text value as an expression, commands included (a number can stand there)",
                 "compute inside the expression instead, e.g. ${{ params.n + 1 }}")
 EVAL = Refusal("${{ }} in an eval command: eval runs its arguments as shell code, so the value "
                "would become code", "run the command directly, without eval")
+ANSI = Refusal(SINGLE.message.replace("single quotes", "$'...'"),
+               "write it outside the quotes, " + _FIX)
 LOCALE = Refusal("${{ }} inside $\"...\": bash translates such a string before expanding it",
                  "drop the $ before the quote")
 AFTER_BACKSLASH = Refusal("${{ }} right after a backslash: the backslash would not escape the value",
                           "remove it (for a literal backslash before the value: '\\'${{ expr }})")
 AFTER_DOLLAR = Refusal("${{ }} right after '$': the shell would read them together as something else",
                        "write '\\$' for a literal dollar sign, or put a space between")
+
+
+# where a number or a bool may stand although another value may not, and how it is written
+_SAFE_AS = {SINGLE: SPLICE, BACKTICK: BARE, BRACES: BARE, ARITH: BARE, LOCALE: BARE}
 
 
 def _lost(why: str) -> Refusal:
@@ -77,6 +97,7 @@ class _Lost(Exception):
         self.since = since
 
 
+_MAX_NESTING = 64                  # $( "$( ... )" ) levels: deeper is refused, never a RecursionError
 _BLANK = " \t"
 _OPERATORS = ";&|()<>"
 _WORD_END = _BLANK + "\n" + _OPERATORS
@@ -88,7 +109,8 @@ def _is(c, chars: str) -> bool:
 
 
 class _Lexer:
-    def __init__(self, parts: tuple) -> None:
+    def __init__(self, parts: tuple, safe: frozenset) -> None:
+        self.safe = safe
         seq: list = []                    # one character per item, or an expression's index
         k = 0
         for p in parts:
@@ -101,11 +123,16 @@ class _Lexer:
         self.pos = [i for i, c in enumerate(seq) if not isinstance(c, str)]
         self.found: dict[int, str | Refusal] = {}
         self.guards: list[Refusal] = []   # eval/let/[[ ]] in effect, from outer to inner
+        self.depth = 0
 
     def mark(self, k: int, ctx: str | Refusal) -> None:
-        if self.guards and not isinstance(ctx, Refusal):
+        if k in self.found:
+            return
+        if k in self.safe:
+            ctx = _SAFE_AS.get(ctx, ctx)
+        elif self.guards and not isinstance(ctx, Refusal):
             ctx = self.guards[0]
-        self.found.setdefault(k, ctx)
+        self.found[k] = ctx
 
     def at(self, i: int):
         return self.seq[i] if i < len(self.seq) else None
@@ -123,6 +150,7 @@ class _Lexer:
     def top(self, i: int, end: int, closer: bool = False) -> int:
         seq = self.seq
         start = i
+        self.nest()
         depth = 0
         word_start = True
         pending: list[tuple[str, bool, bool]] = []      # here-documents whose body comes next
@@ -220,6 +248,13 @@ class _Lexer:
             return i
         finally:
             end_guard()
+            self.depth -= 1
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_NESTING:
+            self.depth -= 1
+            raise _Lost(f"quotes and $( ) nested more than {_MAX_NESTING} deep")
 
     def heredoc_word(self, i: int, end: int) -> tuple[int, tuple[str, bool, bool]]:
         seq = self.seq
@@ -325,6 +360,13 @@ class _Lexer:
         raise _Lost("a single quote is never closed", start)
 
     def double(self, i: int, end: int, ctx: str | Refusal = DOUBLE) -> int:
+        self.nest()
+        try:
+            return self._double(i, end, ctx)
+        finally:
+            self.depth -= 1
+
+    def _double(self, i: int, end: int, ctx: str | Refusal) -> int:
         start = i
         seq = self.seq
         while i < end:
@@ -384,7 +426,7 @@ class _Lexer:
                 if self.seq[j] == "\\":
                     raise _Lost("shells disagree where a $'...' holding a backslash ends")
                 j += 1
-            return self.single(i + 2, end)
+            return self.single(i + 2, end, ANSI)
         if ctx == PLAIN and nxt == '"':
             return self.double(i + 2, end, LOCALE)
         return i + 1
@@ -429,9 +471,16 @@ class _Lexer:
         raise _Lost("a '${' is never closed", start)
 
 
-def contexts(template: Template) -> list[str | Refusal]:
-    """The context of each expression of ``template`` (in order): PLAIN, DOUBLE or a Refusal."""
-    lx = _Lexer(template.parts)
+def safe_exprs(types) -> frozenset:
+    """Indexes of the expressions whose static type (one per expression, None: unknown) makes
+    their text a number or a bool."""
+    return frozenset(k for k, t in enumerate(types) if t is not None and t.kind in SAFE_KINDS)
+
+
+def contexts(template: Template, safe: frozenset = frozenset()) -> list[str | Refusal]:
+    """The context of each expression of ``template`` (in order): PLAIN, DOUBLE, BARE, SPLICE
+    or a Refusal. ``safe``: indexes of expressions whose value is a number or a bool."""
+    lx = _Lexer(template.parts, safe)
     try:
         lx.top(0, len(lx.seq))
     except _Lost as e:
@@ -444,23 +493,29 @@ def contexts(template: Template) -> list[str | Refusal]:
     return [lx.found.get(k, unseen) for k in range(len(template.exprs))]
 
 
-def render(template: Template) -> tuple[str, tuple[tuple[str, TemplateExpr], ...]]:
-    """The script and its variables: (name, expression) in order of first appearance; the same
-    expression text twice shares one variable. Only for a template ``contexts`` accepts."""
+_WRITTEN = {PLAIN: '"${%s}"', DOUBLE: "${%s}", BARE: "${%s}", SPLICE: "'\"${%s}\"'"}
+
+
+def render(template: Template, safe: frozenset = frozenset()) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """The script and its variables: (name, index of the expression) in order of first
+    appearance; the same expression text twice shares one variable. Only for a template
+    ``contexts`` accepts."""
     names: dict[str, str] = {}
-    bindings: list[tuple[str, TemplateExpr]] = []
+    bindings: list[tuple[str, int]] = []
     out: list[str] = []
-    ctxs = iter(contexts(template))
+    ctxs = contexts(template, safe)
+    k = 0
     for p in template.parts:
         if isinstance(p, str):
             out.append(p)
             continue
-        ctx = next(ctxs)
+        ctx = ctxs[k]
         if isinstance(ctx, Refusal):
             raise ValueError(ctx.message)
         name = names.get(p.source)
         if name is None:
             name = names[p.source] = f"{PREFIX}{len(names) + 1}"
-            bindings.append((name, p))
-        out.append(f'"${{{name}}}"' if ctx == PLAIN else f"${{{name}}}")
+            bindings.append((name, k))
+        out.append(_WRITTEN[ctx] % name)
+        k += 1
     return "".join(out), tuple(bindings)

@@ -1,9 +1,10 @@
 """A ${{ }} in a shell-string run: must stand where a variable reference can carry its value:
-outside quotes, inside double quotes or an unquoted here-document (E315 elsewhere)."""
+outside quotes, inside double quotes or an unquoted here-document, and for a number or a bool
+a few places more (E315 elsewhere; ``compiler/shell.py`` has the table)."""
 
 from __future__ import annotations
 
-from ..shell import Refusal, contexts
+from ..shell import Refusal, contexts, safe_exprs
 from ..syntax import ScalarNode
 
 
@@ -16,6 +17,6 @@ def check(ctx) -> None:
         site = sites.get(id(node))
         if site is None or site.template is None:
             continue
-        for te, where in zip(site.template.exprs, contexts(site.template)):
+        for te, where in zip(site.template.exprs, contexts(site.template, safe_exprs(site.expr_types))):
             if isinstance(where, Refusal):
                 ctx.diags.add("E315", where.message, node.offset_span(te.start, te.end), help=where.help)

@@ -157,15 +157,25 @@ def prepare(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pat
 
 
 def _shell_values(step: ir.Step, lookup: Lookup) -> dict[str, str]:
-    """The variables the shell script reads its ``${{ }}`` values from (``ir.Shell``)."""
+    """The variables the shell script reads its ``${{ }}`` values from (``ir.Shell``). A binding
+    typed int, float or bool may stand where only such text is safe: its value is checked."""
     out: dict[str, str] = {}
     for name, v in step.shell.bindings:
-        text = _text(v, lookup)
+        value = v.template.render(lookup)
+        kind = v.type.kind
+        if kind in _SAFE_TYPES and not isinstance(value, _SAFE_TYPES[kind]) or (
+                kind != "bool" and kind in _SAFE_TYPES and isinstance(value, bool)):
+            raise StepError(f"${{{{ {v.template.exprs[0].source.strip()} }}}} in the run: of step '{step.name}' "
+                            f"must be {kind}, and its value is not")
+        text = to_text(value)
         if "\0" in text:
             raise StepError(f"the value of ${{{{ {v.template.exprs[0].source.strip()} }}}} in the run: of step "
                             f"'{step.name}' holds a NUL byte, which no command can receive")
         out[name] = text
     return out
+
+
+_SAFE_TYPES = {"int": int, "float": (int, float), "bool": bool}
 
 
 # As make does: a command line with no shell syntax is executed directly, saving a shell

@@ -4,6 +4,8 @@ context the rendering accepts, every one it refuses (E315), and the fast path wi
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipespec import shell as S
 from pipespec.expr import split_template
@@ -52,7 +54,7 @@ P, D = S.PLAIN, S.DOUBLE
     (f"eval \"$(echo {E})\"\necho {E}", ["EVAL", P]),
     (f"echo \\{E} \"\\{E}\" ${E}", ["AFTER_BACKSLASH", "AFTER_BACKSLASH", "AFTER_DOLLAR"]),
     (f"echo $\"{E}\"", ["LOCALE"]),
-    (f"echo $'{E}'", ["SINGLE"]),
+    (f"echo $'{E}'", ["ANSI"]),
 ])
 def test_contexts(text, want):
     assert ctx(text) == want
@@ -78,9 +80,31 @@ def test_render_quotes_each_reference_for_its_context():
     script, bindings = S.render(t)
     assert script == ('echo "${PIPESPEC_EXPR_1}" "[${PIPESPEC_EXPR_1}]" "${PIPESPEC_EXPR_2}"\n'
                       "cat <<EOF\n${PIPESPEC_EXPR_1}\nEOF")
-    assert [(n, te.source.strip()) for n, te in bindings] == [("PIPESPEC_EXPR_1", "x"), ("PIPESPEC_EXPR_2", "y")]
+    assert bindings == (("PIPESPEC_EXPR_1", 0), ("PIPESPEC_EXPR_2", 2))
     with pytest.raises(ValueError):
         S.render(split_template(f"echo '{E}'"))
+
+
+@pytest.mark.parametrize("text, want", [
+    (f"echo '{E}' \"'{E}'\"", ["splice", D]),
+    (f"echo `expr {E} + 1` $(( {E} + 1 )) ${{X:-{E}}} $\"{E}\"", ["bare"] * 4),
+    (f"eval \"echo {E}\"; [[ {E} -eq 1 ]]; let n={E}", [D, P, P]),
+    (f"cat <<'EOF'\n{E}\nEOF", ["QUOTED_HEREDOC"]),
+    (f"echo \\{E} ${E} $'{E}'", ["AFTER_BACKSLASH", "AFTER_DOLLAR", "ANSI"]),
+])
+def test_numbers_and_bools_stand_in_more_places(text, want):
+    n = len(split_template(text).exprs)
+    got = [c if isinstance(c, str) else NAMES.get(id(c), "LOST")
+           for c in S.contexts(split_template(text), frozenset(range(n)))]
+    assert got == want
+
+
+def test_a_spliced_number_reaches_the_command(tmp_path):
+    script, bindings = S.render(split_template(f"printf %s '{{\"n\": {E}}}' $(( {E} * 2 ))"), frozenset({0, 1}))
+    assert script == """printf %s '{"n": '"${PIPESPEC_EXPR_1}"'}' $(( ${PIPESPEC_EXPR_1} * 2 ))"""
+    r = subprocess.run(["/bin/sh", "-c", script], env={"PIPESPEC_EXPR_1": "-12"}, capture_output=True,
+                       text=True, timeout=10)
+    assert r.stdout == '{"n": -12}-24'
 
 
 @pytest.mark.parametrize("text", [
@@ -109,3 +133,40 @@ def test_direct_argv_fast_path():
     assert _direct_argv("python  t.py\tz", {}) == ["python", "t.py", "z"]
     assert _direct_argv("python a\u00a0b", {}) == ["python", "a\u00a0b"]      # sh splits on blanks only
     assert _direct_argv('python "${HOME}"', {}) is None
+
+
+def test_deep_nesting_is_refused_not_a_crash():
+    text = "echo " + '"$(' * 400 + E + ')"' * 400
+    assert ctx(text) == ["LOST"]
+
+
+# -- the property: whatever the text around it, an accepted ${{ }} never runs its value --------
+
+PIECES = st.sampled_from(["'", '"', "`", "$", "(", ")", "{", "}", "\\", "#", ";", " ", "\n", "<<",
+                          "EOF", "<<'EOF'", "$(", "${", "$((", "))", "echo", "eval", "a", "=", "|", E])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(PIECES, max_size=24))
+def test_accepted_expressions_never_run_their_value(tmp_path, pieces):
+    text = "".join(pieces)
+    try:
+        template = split_template(text)
+    except Exception:
+        return                                   # not a template (e.g. '${{' left open)
+    contexts = S.contexts(template)
+    assert len(contexts) == len(template.exprs)
+    if not template.exprs or any(isinstance(c, S.Refusal) for c in contexts):
+        return
+    script, bindings = S.render(template)
+    hostile = "$(touch PWNED1)`touch PWNED2`'\"; touch PWNED3; \"'\nEOF\ntouch PWNED4\n"
+    env = {name: hostile for name, _ in bindings}
+    env["PATH"] = "/usr/bin:/bin"
+    work = tmp_path / "w"
+    work.mkdir(exist_ok=True)
+    try:
+        subprocess.run(["/bin/sh", "-c", script], env=env, cwd=work, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    assert not [p for p in work.iterdir() if p.name.startswith("PWNED")], script

@@ -148,3 +148,28 @@ def test_value_with_nul_is_a_clear_step_error(spec, tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "NUL" in r.stderr and "steps.a.outputs.v" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_numbers_and_bools_in_single_quotes_and_arithmetic(spec, tmp_path):
+    s = spec("""
+    pipespec: 1
+    name: typed
+    params:
+      n: {type: int, default: 1}
+      f: {type: float, default: 0.5}
+    steps:
+      a:
+        run: |
+          printf %s '{"n": ${{ params.n }}, "f": ${{ params.f }}, "pos": ${{ params.n > 0 }}}' > j
+          echo "v=$(( ${{ params.n }} * 2 ))" >> "$PIPESPEC_OUTPUT"
+        outputs: {v: int}
+      b:
+        run: printf %s '${{ steps.a.outputs.v }}' > k
+    """)
+    s.run("-p", "n=-12", "-p", "f=1e16", check=0)
+    assert json.loads((s.dir / "j").read_text()) == {"n": -12, "f": 1e16, "pos": False}
+    assert (s.dir / "k").read_text() == "-24"
+    r = s.pipespec("exec", str(s.path), "--step", "a", "--run-id", "R", "--artifact-root", str(tmp_path / "r"),
+                   "--params-json", json.dumps({"n": "$(touch PWNED)"}))
+    assert r.returncode == 2 and "is not an int" in r.stderr
+    assert not list(s.dir.rglob("PWNED"))
