@@ -170,3 +170,17 @@ def test_accepted_expressions_never_run_their_value(tmp_path, pieces):
     except subprocess.TimeoutExpired:
         pass
     assert not [p for p in work.iterdir() if p.name.startswith("PWNED")], script
+
+
+@pytest.mark.parametrize("run", [
+    "    run: echo 'a ${{ params.x }}'\n",
+    "    run: \"echo 'a ${{ params.x }}'\"\n",
+    "    run: |\n      echo one\n      echo 'a ${{ params.x }}'\n",
+])
+def test_e315_points_at_the_expression(run):
+    from pipespec.frontend import check_text
+    text = "pipespec: 1\nname: cols\nparams:\n  x: {type: string, default: a}\nsteps:\n  s:\n" + run
+    ds = [d for d in check_text(text, "cols.yaml").diagnostics if d.code == "E315"]
+    assert len(ds) == 1 and ds[0].is_error
+    s = ds[0].span
+    assert text.split("\n")[s.line - 1][s.col - 1:s.end_col - 1] == "${{ params.x }}"
