@@ -101,6 +101,8 @@ _MAX_NESTING = 64                  # $( "$( ... )" ) levels: deeper is refused, 
 _BLANK = " \t"
 _OPERATORS = ";&|()<>"
 _WORD_END = _BLANK + "\n" + _OPERATORS
+_TOP_SPECIAL = frozenset(_WORD_END + "'\"\\`$")      # what ends an ordinary word outside quotes
+_DOUBLE_SPECIAL = frozenset('"\\`$')
 
 
 def _is(c, chars: str) -> bool:
@@ -241,8 +243,10 @@ class _Lexer:
                     i = self.backticks(i + 1, end)
                 elif c == "$":
                     i = self.dollar(i, end, PLAIN)
-                else:
+                else:                    # the rest of an ordinary word, in one tight loop
                     i += 1
+                    while i < end and type(seq[i]) is str and seq[i] not in _TOP_SPECIAL:
+                        i += 1
             if closer:
                 raise _Lost("a '$(' is never closed", start)
             return i
@@ -387,6 +391,8 @@ class _Lexer:
                 i = self.dollar(i, end, DOUBLE)
             else:
                 i += 1
+                while i < end and type(seq[i]) is str and seq[i] not in _DOUBLE_SPECIAL:
+                    i += 1
         raise _Lost("a double quote is never closed", start)
 
     def backticks(self, i: int, end: int) -> int:
