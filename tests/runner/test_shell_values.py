@@ -173,3 +173,23 @@ def test_numbers_and_bools_in_single_quotes_and_arithmetic(spec, tmp_path):
                    "--params-json", json.dumps({"n": "$(touch PWNED)"}))
     assert r.returncode == 2 and "is not an int" in r.stderr
     assert not list(s.dir.rglob("PWNED"))
+
+
+def test_a_number_binding_that_is_not_a_number_is_refused(tmp_path):
+    """The rendering trusts an int's text only because the executor checks the type: a value
+    that reached it untyped (a bug elsewhere, a hand-made call) fails the step, it never runs."""
+    from pipespec.frontend import load_spec
+    from pipespec.runtime.context import StepInputs
+    from pipespec.runtime.execute import run_step
+
+    p = tmp_path / "pipeline.yaml"
+    p.write_text("pipespec: 1\nname: typed\nparams:\n  n: {type: int, default: 1}\n"
+                 "steps:\n  a:\n    run: sh -c 'echo ${{ params.n }}' > got\n")
+    pipe = load_spec(str(p)).pipeline
+    step = pipe.step("a")
+    assert step.shell.script == "sh -c 'echo '\"${PIPESPEC_EXPR_1}\"'' > got"
+    res = run_step(pipe, step, StepInputs({"n": "1; touch PWNED"}), {})  # the inner sh would run it
+    assert res.status == "failed" and "must be int" in res.error
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "got").exists()
+    res = run_step(pipe, step, StepInputs({"n": 7}), {})
+    assert res.ok and (tmp_path / "got").read_text() == "7\n"
