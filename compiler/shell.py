@@ -14,7 +14,8 @@ by the check that reports E315 (stage 3b) and by the lowering (stage 4), so ever
 | anywhere else                                    | refused (E315)               |
 
 Refused: single quotes (``'...'``, ``$'...'``), a quoted here-document (``<<'EOF'``), backticks,
-``${...}``, arithmetic (``$(( ))``, ``(( ))``, ``$[ ]``, ``[[ ]]``, ``let``), ``eval``, ``$"..."``,
+``${...}``, arithmetic (``$(( ))``, ``(( ))``, ``$[ ]``, ``[[ ]]``, ``let``), ``eval``, the command
+string of ``sh -c`` (any shell, or a command named by an expansion, then ``-c``), ``$"..."``,
 right after ``\\`` or ``$``, and everything after a construct the shells read differently or
 this lexer does not follow (``<<<``, ``case`` inside ``$( )``, quotes inside ``${...}``, ...).
 
@@ -22,7 +23,11 @@ Except for a *number or a bool* (an expression whose static type is int, float o
 the executor checks again at run time): its text (``-12``, ``0.5``, ``1e+16``, ``true``) holds no
 character any shell or interpreter reads as more than a word, so it may also stand inside
 single quotes (rendered ``'"${PIPESPEC_EXPR_1}"'``: the quotes close around the reference),
-backticks, ``${...}``, arithmetic, ``$"..."`` (``${PIPESPEC_EXPR_1}``) and an ``eval`` command.
+backticks, ``${...}``, arithmetic, ``$"..."`` (``${PIPESPEC_EXPR_1}``), ``eval`` and ``sh -c``.
+``eval``, ``let`` and shells are recognised as words after quote removal, wherever they stand
+in a command (``echo eval ${{ x }}`` is refused too): a value in a command that *itself* runs
+its arguments as code (``python -c``, ``ssh``, a here-document fed to ``sh``) is that
+command's business.
 """
 
 from __future__ import annotations
@@ -68,6 +73,10 @@ ARITH = Refusal("${{ }} inside shell arithmetic ($(( )), (( )), $[ ], [[ ]] or l
                 "compute inside the expression instead, e.g. ${{ params.n + 1 }}")
 EVAL = Refusal("${{ }} in an eval command: eval runs its arguments as shell code, so the value "
                "would become code", "run the command directly, without eval")
+SHELL_C = Refusal("${{ }} in the command string of a shell's -c: that shell runs the string as code, "
+                  "so the value would become code",
+                  "pass the value as an argument after the command string and read it there: "
+                  "sh -c 'echo \"$1\"' sh ${{ expr }}")
 ANSI = Refusal(SINGLE.message.replace("single quotes", "$'...'"),
                "write it outside the quotes, " + _FIX)
 LOCALE = Refusal("${{ }} inside $\"...\": bash translates such a string before expanding it",
@@ -97,6 +106,7 @@ class _Lost(Exception):
         self.since = since
 
 
+_SHELLS = frozenset("sh bash dash zsh ksh mksh ash".split())
 _MAX_NESTING = 64                  # $( "$( ... )" ) levels: deeper is refused, never a RecursionError
 _BLANK = " \t"
 _OPERATORS = ";&|()<>"
@@ -140,13 +150,32 @@ class _Lexer:
         return self.seq[i] if i < len(self.seq) else None
 
     def word(self, i: int, end: int) -> str | None:
-        """The plain word starting at ``i``, or None if quotes or expressions make it up."""
-        j = i
-        while j < end and isinstance(self.seq[j], str) and self.seq[j] not in _WORD_END:
-            if self.seq[j] in "'\"\\$`":
+        """The word starting at ``i`` as the shell will see it after quote removal, or None
+        when an expansion or an expression makes it up (it could be anything)."""
+        seq, out, j = self.seq, [], i
+        while j < end and not _is(seq[j], _WORD_END):
+            c = seq[j]
+            if not isinstance(c, str) or c in "$`":
                 return None
-            j += 1
-        return "".join(self.seq[i:j])
+            if c == "\\":
+                nxt = self.at(j + 1) if j + 1 < end else None
+                if not isinstance(nxt, str):
+                    return None
+                if nxt != "\n":
+                    out.append(nxt)
+                j += 2
+            elif c in "'\"":
+                k = j + 1
+                while k < end and seq[k] != c:
+                    if not isinstance(seq[k], str) or (c == '"' and seq[k] in "$`\\"):
+                        return None
+                    k += 1
+                out.extend(seq[j + 1:k])
+                j = k + 1
+            else:
+                out.append(c)
+                j += 1
+        return "".join(out)
 
     # -- outside quotes: the script, a $( ), a subshell --------------------------------------
     def top(self, i: int, end: int, closer: bool = False) -> int:
@@ -157,7 +186,8 @@ class _Lexer:
         word_start = True
         pending: list[tuple[str, bool, bool]] = []      # here-documents whose body comes next
         guard: Refusal | None = None
-        guard_end = ""                                   # ']]', or '' for the end of the command
+        guard_end = ""              # ']]', 'word' (a -c string), or '' for the end of the command
+        shell_c = 0                 # 1: a shell's name was a word of this command; 2: then its -c
 
         def end_guard() -> None:
             nonlocal guard
@@ -165,17 +195,55 @@ class _Lexer:
                 self.guards.remove(guard)
                 guard = None
 
+        def set_guard(g: Refusal, until: str) -> None:
+            nonlocal guard, guard_end
+            if guard is None:
+                guard, guard_end = g, until
+                self.guards.append(g)
+
+        def new_word(i: int) -> None:
+            """At the start of a word: eval, let, [[ ]], case and a shell's -c string."""
+            nonlocal shell_c, guard_end
+            if shell_c == 2:
+                set_guard(SHELL_C, "word")
+                shell_c = 0
+                return
+            w = self.word(i, end)
+            if w is None:                    # $SHELL, "$(which sh)", ${{ }}: could be a shell
+                shell_c = max(shell_c, 1)
+                return
+            if w in ("eval", "let", "[["):
+                set_guard(EVAL if w == "eval" else ARITH, "]]" if w == "[[" else "")
+            elif w == "]]" and guard_end == "]]" and seq[i] == "]":     # a quoted "]]" ends nothing
+                end_guard()
+                guard_end = ""
+            elif w == "case" and closer:
+                raise _Lost("the ')' of a case pattern inside $( ) is read differently by shells")
+            elif w.rsplit("/", 1)[-1] in _SHELLS:
+                shell_c = 1
+            elif shell_c == 1 and w.startswith("-") and "c" in w and w[1:].isalpha():
+                shell_c = 2
+
+        def word_end(command_ends: bool) -> None:
+            nonlocal guard_end, shell_c
+            if guard_end == "word" or (command_ends and guard_end == ""):
+                end_guard()
+                guard_end = ""
+            if command_ends:
+                shell_c = 0
+
         try:
             while i < end:
                 c = seq[i]
                 if not isinstance(c, str):
+                    if word_start:
+                        new_word(i)
                     self.mark(c, PLAIN)
                     word_start = False
                     i += 1
                     continue
                 if c == "\n":
-                    if guard_end == "":
-                        end_guard()
+                    word_end(True)
                     i += 1
                     if pending:
                         i = self.heredocs(i, end, pending)
@@ -183,6 +251,7 @@ class _Lexer:
                     word_start = True
                     continue
                 if c in _BLANK:
+                    word_end(False)
                     word_start = True
                     i += 1
                     continue
@@ -198,8 +267,7 @@ class _Lexer:
                     word_start = True
                     continue
                 if c in _OPERATORS:
-                    if c in ";&|()" and guard_end == "":
-                        end_guard()
+                    word_end(c in ";&|()")
                     if closer and c == "(":
                         depth += 1
                     elif closer and c == ")":
@@ -218,15 +286,7 @@ class _Lexer:
                         i += 1
                     continue
                 if word_start:
-                    w = self.word(i, end)
-                    if w in ("eval", "let", "[[") and guard is None:
-                        guard, guard_end = (EVAL if w == "eval" else ARITH), ("]]" if w == "[[" else "")
-                        self.guards.append(guard)
-                    elif w == "]]" and guard_end == "]]":
-                        end_guard()
-                        guard_end = ""
-                    elif w == "case" and closer:
-                        raise _Lost("the ')' of a case pattern inside $( ) is read differently by shells")
+                    new_word(i)
                 word_start = False
                 if c == "\\":
                     nxt = self.at(i + 1)

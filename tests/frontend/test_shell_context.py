@@ -55,6 +55,14 @@ P, D = S.PLAIN, S.DOUBLE
     (f"echo \\{E} \"\\{E}\" ${E}", ["AFTER_BACKSLASH", "AFTER_BACKSLASH", "AFTER_DOLLAR"]),
     (f"echo $\"{E}\"", ["LOCALE"]),
     (f"echo $'{E}'", ["ANSI"]),
+    (f"sh -c \"echo {E}\"", ["SHELL_C"]),
+    (f"/bin/bash -o pipefail -ec \"x {E}\" && echo {E}", ["SHELL_C", P]),
+    (f"docker run img sh -c \"$(echo {E})\" {E}", ["SHELL_C", P]),
+    (f"sh -c {E}", ["SHELL_C"]),
+    (f"sh -c 'echo \"$1\"' sh {E} \"{E}\"", [P, D]),
+    (f"sh script.sh {E}", [P]),
+    (f"\\sh -c \"{E}\"; 'e'val {E}; $SHELL -c {E}", ["SHELL_C", "EVAL", "SHELL_C"]),
+    (f"[[ \"]]\" -eq {E} ]] {E}", ["ARITH", P]),
 ])
 def test_contexts(text, want):
     assert ctx(text) == want
@@ -89,6 +97,7 @@ def test_render_quotes_each_reference_for_its_context():
     (f"echo '{E}' \"'{E}'\"", ["splice", D]),
     (f"echo `expr {E} + 1` $(( {E} + 1 )) ${{X:-{E}}} $\"{E}\"", ["bare"] * 4),
     (f"eval \"echo {E}\"; [[ {E} -eq 1 ]]; let n={E}", [D, P, P]),
+    (f"sh -c \"exit {E}\"", [D]),
     (f"cat <<'EOF'\n{E}\nEOF", ["QUOTED_HEREDOC"]),
     (f"echo \\{E} ${E} $'{E}'", ["AFTER_BACKSLASH", "AFTER_DOLLAR", "ANSI"]),
 ])

@@ -29,6 +29,7 @@ steps:
       X=${{ params.x }}; printf %s "$X" > assign
       # a comment's ${{ params.x }} stays a comment, and so does its 'quote
       printf %s ${{ params.x }}'|'"|" > mixed
+      sh -c 'printf %s "$1" > shc' sh ${{ params.x }}
   direct:
     run: PYTHON w.py ${{ params.x }} --then ${{ params.x }}
 """
@@ -63,7 +64,7 @@ HOSTILE = [
 def expected(v: str) -> dict[str, str]:
     return {"bare": v, "dq": f"[{v}]", "word": f"a{v}b", "sub": v.rstrip("\n"),
             "subdq": v.rstrip("\n"),
-            "doc": f"<{v}>\n", "twice": v + v, "assign": v, "mixed": v + "||"}
+            "doc": f"<{v}>\n", "twice": v + v, "assign": v, "mixed": v + "||", "shc": v}
 
 
 @pytest.fixture
