@@ -615,7 +615,7 @@ def _value_refs(v: ir.Value | None):
 
 def _step_values(st: ir.Step):
     if st.shell is not None:
-        yield st.shell
+        yield from (v for _, v in st.shell.bindings)
     yield from st.argv or ()
     for _, v in st.args:
         yield v

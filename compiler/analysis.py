@@ -52,6 +52,7 @@ class Site:
     type: E.Type | None = None            # static type of the whole value
     refs: list[Reference] = field(default_factory=list)
     ok: bool = True
+    expr_types: list = field(default_factory=list)   # static type of each expression (None: unknown)
 
 
 class Analysis:
@@ -127,6 +128,7 @@ class Analysis:
                 continue
             t = self._check_expr(site, part)
             types.append(t)
+        site.expr_types = types
         if site.template.whole and types:
             site.type = types[0]
         else:

@@ -49,6 +49,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E312": ("unknown-function", ERROR, "a call to a function outside the fixed set, or with the wrong arity"),
     "E313": ("own-output-misuse", ERROR, "outputs.X names no artifact output of this step"),
     "E314": ("unterminated-expression", ERROR, "${{ without a closing }}"),
+    "E315": ("expression-in-unsafe-shell-context", ERROR,
+             "a ${{ }} in a shell run: where no variable reference can carry its value (single quotes, backticks, ...)"),
     # -- E4xx: the graph ----------------------------------------------------------------------
     "E400": ("dependency-cycle", ERROR, "steps depend on each other in a cycle"),
     "E401": ("self-dependency", ERROR, "a step depends on itself"),

@@ -42,6 +42,22 @@ class Value:
 
 
 @dataclass(frozen=True)
+class Shell:
+    """A shell-string ``run:`` as ``/bin/sh -c`` receives it (``compiler/shell.py``).
+
+    ``script`` is the command with each ``${{ }}`` replaced by a reference to an environment
+    variable, quoted for where it stands (``"${PIPESPEC_EXPR_1}"`` outside quotes,
+    ``${PIPESPEC_EXPR_1}`` inside double quotes or a here-document); ``bindings`` name those
+    variables and the whole expression whose value, as text, each one holds. No value is ever
+    part of the script: the shell reads it as data.
+    """
+
+    script: str
+    bindings: tuple[tuple[str, Value], ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Param:
     name: str
     type: Type
@@ -112,7 +128,7 @@ class Step:
     name: str
     description: str
     kind: str                          # 'run' | 'call'
-    shell: Value | None                # run: "string"  (executed by /bin/sh -c)
+    shell: Shell | None                # run: "string"  (executed by /bin/sh -c)
     argv: tuple[Value, ...] | None     # run: [list]    (executed without a shell)
     module: str | None                 # call: module:function
     function: str | None

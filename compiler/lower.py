@@ -12,6 +12,8 @@ from . import expr as E
 from . import ir
 from .analysis import Analysis, literal_type, param_type
 from .checks.graph import Graph
+from .shell import render as render_shell
+from .shell import safe_exprs
 from .spec import RawPipeline, RawStep, as_map, as_str, map_items
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 from .units import cores, memory_bytes, seconds
@@ -37,6 +39,21 @@ class Lowering:
             return ir.Value(None, site.template, site.type or E.ANY, node.span)
         py = node.to_python()
         return ir.Value(py, None, literal_type(py), node.span)
+
+    def shell(self, node: ScalarNode) -> ir.Shell:
+        """Each ${{ }} becomes a variable reference (the check of E315 has accepted every one).
+        A binding keeps its expression's type when the rendering relied on it (a number or a
+        bool), so that the executor can check it; otherwise it is text."""
+        site = self.sites.get(id(node))
+        if site is None or site.template is None:
+            return ir.Shell(E.to_text(node.to_python()), (), node.span)
+        safe = safe_exprs(site.expr_types)
+        script, bindings = render_shell(site.template, safe)
+        exprs = site.template.exprs
+        return ir.Shell(script, tuple(
+            (name, ir.Value(None, E.Template((exprs[k],)), site.expr_types[k] if k in safe else E.STRING,
+                            node.offset_span(exprs[k].start, exprs[k].end)))
+            for name, k in bindings), node.span)
 
     def env_value(self, node: Node) -> ir.Value:
         v = self.value(node)
@@ -104,7 +121,7 @@ class Lowering:
         run = st.get("run")
         shell = argv = None
         if isinstance(run, ScalarNode):
-            shell = self.value(run)
+            shell = self.shell(run)
         elif isinstance(run, SeqNode):
             argv = tuple(self.env_value(i) for i in run.items)
         call = as_str(st.get("call"))

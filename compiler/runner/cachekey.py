@@ -41,7 +41,7 @@ def step_refs(step: ir.Step) -> list[Ref]:
     there are (each instance is keyed by its own item), so both are left out."""
     values: list[ir.Value] = [v for _, v in step.args] + [v for _, v in step.env]
     if step.shell is not None:
-        values.append(step.shell)
+        values += [v for _, v in step.shell.bindings]
     values += list(step.argv or ())
     out: list[Ref] = []
     for v in values:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets as _random
 import shutil
 import signal
@@ -125,8 +126,9 @@ def prepare(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pat
             value_file = os.path.join(scratch, f"values-{step.name}-{token}")
             env["PIPESPEC_OUTPUT"] = value_file
             if step.shell is not None:
-                text = _text(step.shell, lookup)
-                argv = _direct_argv(text) or ["/bin/sh", "-c", text]
+                values = _shell_values(step, lookup)
+                env.update(values)
+                argv = _direct_argv(step.shell.script, values) or ["/bin/sh", "-c", step.shell.script]
             else:
                 argv = [_text(v, lookup) for v in step.argv or ()]
         else:
@@ -156,21 +158,65 @@ def prepare(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pat
                       result_file, job_file)
 
 
+def _shell_values(step: ir.Step, lookup: Lookup) -> dict[str, str]:
+    """The variables the shell script reads its ``${{ }}`` values from (``ir.Shell``). A binding
+    typed int, float or bool may stand where only such text is safe: its value is checked."""
+    out: dict[str, str] = {}
+    for name, v in step.shell.bindings:
+        value = v.template.render(lookup)
+        kind = v.type.kind
+        if kind in _SAFE_TYPES and not isinstance(value, _SAFE_TYPES[kind]) or (
+                kind != "bool" and kind in _SAFE_TYPES and isinstance(value, bool)):
+            raise StepError(f"${{{{ {v.template.exprs[0].source.strip()} }}}} in the run: of step '{step.name}' "
+                            f"must be {kind}, and its value is not")
+        text = to_text(value)
+        if "\0" in text:
+            raise StepError(f"the value of ${{{{ {v.template.exprs[0].source.strip()} }}}} in the run: of step "
+                            f"'{step.name}' holds a NUL byte, which no command can receive")
+        out[name] = text
+    return out
+
+
+_SAFE_TYPES = {"int": int, "float": (int, float), "bool": bool}
+
+
 # As make does: a command line with no shell syntax is executed directly, saving a shell
-# process per step; anything a shell would treat specially goes through /bin/sh -c.
+# process per step; anything a shell would treat specially goes through /bin/sh -c. A value
+# reference "${PIPESPEC_EXPR_n}" outside quotes is its value as (part of) one word, unsplit
+# and unglobbed, which is what the direct argv holds too.
 _SHELL_CHARS = frozenset("#;\"'*?[]&|<>(){}$`\\!~=%^\n")
 _SHELL_WORDS = frozenset(
     ". : [ alias bg break case cd command continue echo eval exec exit export false fc fg for "
     "getopts hash if jobs kill local printf pwd read readonly return set shift test times trap "
     "type ulimit umask unalias unset until wait while function select source".split())
+_REFERENCE = re.compile(r'"\$\{(PIPESPEC_EXPR_[0-9]+)\}"')
+_BLANKS = re.compile(r"[ \t]+")
 
 
-def _direct_argv(text: str) -> list[str] | None:
-    if any(c in _SHELL_CHARS for c in text):
+def _direct_argv(script: str, values: dict[str, str]) -> list[str] | None:
+    pieces = _REFERENCE.split(script) if values else [script]
+    if any(c in _SHELL_CHARS for p in pieces[0::2] for c in p):
         return None
-    words = text.split()
-    if not words or words[0] in _SHELL_WORDS:
-        return None
+    lead = pieces[0].lstrip(" \t")
+    command = _BLANKS.split(lead, 1)[0]
+    if not command or (len(pieces) > 1 and command == lead) or command in _SHELL_WORDS:
+        return None                        # no command, a command made of a value, or a builtin
+    words: list[str] = []
+    word: list[str] | None = None
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            if piece not in values:
+                return None
+            word = (word or []) + [values[piece]]
+            continue
+        for j, chunk in enumerate(_BLANKS.split(piece)):
+            if j and word is not None:
+                words.append("".join(word))
+                word = None
+            if chunk:
+                word = (word or []) + [chunk]
+    if word is not None:
+        words.append("".join(word))
     return words
 
 

@@ -75,7 +75,7 @@ def test_fan_out_fan_in_order_and_parallelism_limit(spec, tmp_path):
               echo end >> "$(pwd)/conc.log"
             outputs: {v: int}
           total:
-            run: echo 'all=${{ steps.sq.outputs.v }}' >> $PIPESPEC_OUTPUT
+            run: echo "all=${{ steps.sq.outputs.v }}" >> $PIPESPEC_OUTPUT
             outputs: {all: list}
     """)
     s.run("-j", "4", check=0)
