@@ -84,7 +84,7 @@ class GithubBackend(Backend):
 
     def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
         doc = _Builder(self, pipe, opts).workflow()
-        header = "".join(f"# {line}\n" for line in self.header_lines(pipe, opts))
+        header = yamlout.comment(self.header_lines(pipe, opts))
         text = header + annotate(dump(doc))
         if over_size_limit(text):
             self.unsupported(pipe.span, f"the workflow file would be {len(text.encode()):,} bytes; GitHub "
