@@ -130,7 +130,8 @@ class Builder:
         self.conds: dict[str, Scope] = {}
         self.step_comp: dict[str, dict] = {}
         self.struct_metrics: set[tuple[str, str]] = set()
-        self._comp_names: set[str] = {"comp-" + pipe.name}   # kfp's loader: never the pipeline's
+        # kfp's loader: never the pipeline's (nor, through it, its executor label: _step)
+        self._comp_names: set[str] = {"comp-" + pipe.name}
 
     # -- entry -------------------------------------------------------------------------------
     def build(self) -> tuple[dict, dict | None]:
@@ -323,7 +324,10 @@ class Builder:
 
     # -- one step: component, executor, task -------------------------------------------------------
     def _step(self, st: ir.Step) -> None:
-        comp = {"executorLabel": "exec-" + self.task[st.name], "inputDefinitions": {}, "outputDefinitions": {}}
+        name = self._alloc("comp-" + self.task[st.name])
+        # kfp's loader takes executors["exec-" + pipeline name] as THE component when there is
+        # one: the label follows the component's name, which is never "comp-" + pipeline name
+        comp = {"executorLabel": "exec-" + name[len("comp-"):], "inputDefinitions": {}, "outputDefinitions": {}}
         outs = comp["outputDefinitions"]
         for o in st.outputs:
             if o.is_artifact:
@@ -332,7 +336,6 @@ class Builder:
                 outs.setdefault("parameters", {})[o.name] = {"parameterType": param_type(o.type)}
             if (st.name, o.name) in self.struct_metrics:
                 outs.setdefault("parameters", {})["metrics__" + o.name] = {"parameterType": "STRUCT"}
-        name = self._alloc("comp-" + self.task[st.name])
         self.step_comp[st.name] = comp
         self.components[name] = comp
         task = {"componentRef": {"name": name}, "taskInfo": {"name": st.name},

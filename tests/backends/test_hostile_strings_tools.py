@@ -1,0 +1,73 @@
+"""Hostile text checked by the real tools (tests/tooling): kfp's loader, GitHub's parser +
+check-jsonschema + actionlint, Airflow's DagBag. The fast, tool-free properties are in
+test_hostile_strings.py; these are a few explicit cases each tool must accept, with the value
+arriving intact."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from support import ROOT
+from test_hostile_strings import BACKENDS, compile_for, pipeline, spec_text
+
+from pipespec.frontend import check_text
+
+sys.path.insert(0, str(ROOT))
+from tests.tooling import verify  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+NASTY = ['a\nb: c\n- d', "x\x85y\u2028z\u2029w", "'''\"\"\" \\ {{ $.inputs }} {% raw %} {# c #}",
+         "  lead and trail  ", "#!: # : - ? & * ! | > ' \" % @ `", "\ttab\r\nCRLF\x1b[31m", "日本語 🙂 \ufeff"]
+SPEC_PATH = "dir\nevil: 1\x85x\u2028y/spec.yaml"
+
+
+@pytest.mark.parametrize("step", ["train", "my_model"])
+def test_kfp_loads_the_pipeline_when_it_is_named_like_a_step(step, tmp_path):
+    name = step.replace("_", "-")
+    res = compile_for("kubeflow", pipeline(f"""\
+        pipespec: 1
+        name: {name}
+        params:
+          n: {{type: int, default: 1}}
+        steps:
+          {step}: {{run: echo hi}}
+          other: {{run: echo "$N", needs: [{step}], env: {{N: "${{{{ params.n }}}}"}}}}
+        """))
+    out = tmp_path / "p.yaml"
+    out.write_text(res.text, encoding="utf-8")
+    rep = verify.kfp_check(out)
+    assert rep["ok"], rep["errors"]
+    assert rep["pipeline_name"] == name and rep["loaded_inputs"] == ["n"]
+
+
+def _write_all(v: str, tmp_path, spec_path=SPEC_PATH) -> dict:
+    res = check_text(spec_text(v), "spec.yaml")
+    assert res.ok, [(d.code, d.message) for d in res.diagnostics]
+    paths = {}
+    for target, cls in BACKENDS.items():
+        r = compile_for(target, res.pipeline, spec_path=spec_path)
+        assert r.ok, [(d.code, d.message) for d in r.diagnostics]
+        paths[target] = tmp_path / f"{target}-{len(paths)}{cls.extension}"
+        paths[target].write_text(r.text, encoding="utf-8")
+    return paths
+
+
+@pytest.mark.parametrize("i", range(len(NASTY)))
+def test_every_tool_accepts_hostile_text_and_keeps_it(i, tmp_path):
+    v = NASTY[i]
+    paths = _write_all(v, tmp_path)
+
+    rep = verify.kfp_check(paths["kubeflow"])
+    assert rep["ok"], rep["errors"]
+    assert rep["pipeline_name"] == "hostile"
+
+    rep = verify.github_check(paths["github"])
+    assert rep["ok"], rep["errors"]
+
+    rep = verify.airflow_check(paths["airflow"])
+    assert rep["ok"], (rep["errors"], rep.get("import_errors"))
+    dag = rep["dags"]["hostile"]
+    assert dag["params"]["e"]["default"] == v.replace("${{", "$ {{")
+    assert v[:100] in dag["tags"]
