@@ -57,6 +57,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
     "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
     "E406": ("artifact-as-value", ERROR, "an artifact (a path) read in if: or foreach:, where a value is needed"),
+    "E410": ("duplicate-secret-env", ERROR, "two secrets are read from the same environment variable"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..spec import RawPipeline
-from . import conditions, credentials, graph, number_text, params, skipped_outputs, step_shape, unused
+from . import (conditions, credentials, graph, number_text, params, secret_env, skipped_outputs, step_shape,
+               unused)
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Context:
 CHECKS = (
     step_shape.check,
     params.check,
+    secret_env.check,
     conditions.check,
     graph.check,
     skipped_outputs.check,
