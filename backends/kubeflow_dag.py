@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from pipespec import expr as E
 from pipespec import ir
-from pipespec.backends.base import CompileOptions
+from pipespec.backends.base import CompileOptions, shown
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
 from pipespec.backends.kubeflow_cel import CelError, cel_string, to_cel
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
@@ -139,6 +139,10 @@ class Builder:
         self._check_names()
         if any(d.is_error for d in self.b.diagnostics):
             return {}, None                       # an executor cannot take these names
+        self._no_placeholder(self.spec_path, "the spec path" if "spec_path" not in self.cfg
+                             else "targets.kubeflow.spec_path", pipe.span)
+        if self.cfg.get("install"):
+            self._no_placeholder(self.cfg["install"], "targets.kubeflow.install", pipe.span)
         self._find_struct_metrics()
         if pipe.finally_steps:
             if not pipe.steps:
@@ -495,6 +499,13 @@ class Builder:
                 if rd not in deps:
                     deps.append(rd)
 
+    def _no_placeholder(self, text: str, what: str, span) -> None:
+        """KFP replaces ``{{$...}}`` placeholders in a container's image, command and arguments
+        at run time, and has no escape for them: text that holds one would not arrive as written."""
+        if isinstance(text, str) and "{{$" in text:
+            self.b.unsupported(span, f"{what} holds '{{{{$', which KFP replaces as a placeholder at run time "
+                               f"(in {shown(text)})", help="write it without '{{$' on this target")
+
     # -- executors ---------------------------------------------------------------------------------
     def _executor(self, st: ir.Step, comp: dict) -> None:
         label = comp["executorLabel"]
@@ -504,8 +515,10 @@ class Builder:
         install = self.cfg.get("install")
         if install:
             command = ["sh", "-c", f'{install} && "$0" "$@"', *command]
+        image = st.image or self.cfg.get("image") or DEFAULT_IMAGE
+        self._no_placeholder(image, f"the image of step '{st.name}'", st.span)
         container: dict = {
-            "image": st.image or self.cfg.get("image") or DEFAULT_IMAGE,
+            "image": image,
             "command": command,
             "args": ["--executor_input", "{{$}}", "--function_to_execute", fn,
                      RUN_ID_FLAG, "{{$.pipeline_job_uuid}}"],

@@ -342,7 +342,8 @@ def base() -> dict[str, str]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(v=HOSTILE, path=hs.one_of(hs.just("spec.yaml"), HOSTILE.map(lambda s: s.replace("${{", "$") + "/spec.yaml")))
+@given(v=HOSTILE, path=hs.one_of(hs.just("spec.yaml"), HOSTILE.map(
+    lambda s: s.replace("${{", "$").replace("{{$", "{{ $") + "/spec.yaml")))   # each refused: tested above
 def test_hostile_text_stays_data_on_every_backend(v, path):
     out, ref = compiled(v, path), base()
     v_plain = plain_for_inputs(v)
@@ -399,3 +400,20 @@ def test_schema_patterns_use_dollar_only_as_their_end():
     assert len(found) > 5
     for p in found:
         assert "$" not in p[:-1], p
+
+
+# -- Kubeflow placeholders ---------------------------------------------------------------------------
+@pytest.mark.parametrize("where, text", [
+    ("spec", None), ("image", "ghcr.io/x:{{$.inputs.parameters['tag']}}"),
+    ("install", "pip install {{$.pipeline_job_name}}")])
+def test_a_kfp_placeholder_in_a_container_string_is_refused(where, text):
+    spec = SIMPLE.rstrip(" ")
+    if where == "image":
+        spec += f'    defaults: {{image: "{text}"}}\n'
+    if where == "install":
+        spec += f'    targets: {{kubeflow: {{install: "{text}"}}}}\n'
+    path = "specs/{{$.pipeline_job_name}}.yaml" if where == "spec" else "spec.yaml"
+    res = compile_for("kubeflow", pipeline(spec), spec_path=path)
+    assert [d.code for d in res.diagnostics if d.is_error] == ["E600"], res.diagnostics
+    assert "'{{$'" in [d for d in res.diagnostics if d.is_error][0].message
+    assert compile_for("kubeflow", pipeline(spec.replace("{{$", "{{ $")), spec_path=path.replace("{{$", "{{ $")).ok
