@@ -71,3 +71,48 @@ def test_every_tool_accepts_hostile_text_and_keeps_it(i, tmp_path):
     dag = rep["dags"]["hostile"]
     assert dag["params"]["e"]["default"] == v.replace("${{", "$ {{")
     assert v[:100] in dag["tags"]
+
+
+K8S_SPEC = """pipespec: 1
+name: jinja
+steps:
+  a: {run: echo hi, image: "repo/{{ 7 * 7 }}:1"}
+targets:
+  airflow: {operator: kubernetes, namespace: "ns-{{ 6 * 7 }}", pipespec: "pipespec-{{3*3}}",
+            spec_path: "/app/{{ 2 * 2 }}.yaml"}
+"""
+
+RENDER = r"""
+import json, os, sys, tempfile
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp()
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+t = bag.dags["jinja"].get_task("a")
+t.render_template_fields(context={"params": {}})
+print(json.dumps({"errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+                  "image": t.image, "namespace": t.namespace, "cmds": t.cmds}))
+"""
+
+
+def test_airflow_pods_render_no_spec_text_as_jinja(tmp_path):
+    """KubernetesPodOperator renders image, cmds, namespace ... with Jinja before it runs; the
+    pipespec operator renders nothing, so a spec's text is never a template."""
+    import json
+    import subprocess
+
+    from pipespec.backends.airflow import AirflowBackend
+    from pipespec.backends.base import CompileOptions
+
+    res = check_text(K8S_SPEC, "jinja.yaml")
+    assert res.ok, res.diagnostics
+    r = AirflowBackend().compile(res.pipeline, CompileOptions("jinja.yaml"))
+    assert r.ok, r.diagnostics
+    (tmp_path / "jinja.py").write_text(r.text, encoding="utf-8")
+    env_dir = verify.envs.ensure("airflow-k8s", quiet=True)
+    p = subprocess.run([str(verify.envs.env_python(env_dir)), "-c", RENDER, str(tmp_path)], capture_output=True,
+                       text=True, timeout=300)
+    rep = json.loads(p.stdout.strip().splitlines()[-1])
+    assert rep["errors"] == {}
+    assert rep["image"] == "repo/{{ 7 * 7 }}:1"
+    assert rep["namespace"] == "ns-{{ 6 * 7 }}"
+    assert rep["cmds"] == ["pipespec-{{3*3}}"]
