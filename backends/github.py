@@ -119,7 +119,8 @@ class _Config:
         self.install = t.get("install") or default_install(opts.spec_path, self.spec_path)
         for key in ("artifact_root", "python", "install", "pipespec", "spec_path", "runs_on", "gpu_runs_on"):
             if "${{" in compact_json(getattr(self, key)):
-                backend.unsupported(pipe.span, f"targets.github.{key} holds '${{{{': GitHub would "
+                what = f"targets.github.{key}" if key in t or key != "spec_path" else "the spec path"
+                backend.unsupported(pipe.span, f"{what} holds '${{{{': GitHub would "
                                     "evaluate it as an expression", help="write the value literally")
         for r in self.runners:
             if "${{" in compact_json(r):

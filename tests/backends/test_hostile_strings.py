@@ -417,3 +417,9 @@ def test_a_kfp_placeholder_in_a_container_string_is_refused(where, text):
     assert [d.code for d in res.diagnostics if d.is_error] == ["E600"], res.diagnostics
     assert "'{{$'" in [d for d in res.diagnostics if d.is_error][0].message
     assert compile_for("kubeflow", pipeline(spec.replace("{{$", "{{ $")), spec_path=path.replace("{{$", "{{ $")).ok
+
+
+def test_dollar_brace_in_the_spec_path_is_refused_for_github_naming_the_path():
+    res = compile_for("github", pipeline(SIMPLE), spec_path="${{ github.token }}/spec.yaml")
+    [d] = [d for d in res.diagnostics if d.is_error]
+    assert d.code == "E600" and d.message.startswith("github: the spec path holds '${{'")

@@ -116,3 +116,35 @@ def test_airflow_pods_render_no_spec_text_as_jinja(tmp_path):
     assert rep["image"] == "repo/{{ 7 * 7 }}:1"
     assert rep["namespace"] == "ns-{{ 6 * 7 }}"
     assert rep["cmds"] == ["pipespec-{{3*3}}"]
+
+
+NO_ESCAPE = """\
+name: g
+'on':
+  workflow_dispatch:
+    inputs:
+      a:
+        description: "d ${{ '${{' }} x"
+        type: string
+        default: "${{ '${{' }}"
+permissions: {}
+jobs:
+  s:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+"""
+
+
+def test_github_has_no_escape_for_dollar_brace_in_inputs(tmp_path):
+    """Why E600 rather than escaping: under on: GitHub's parser takes no expression at all,
+    not even ${{ '${{' }} (which works where expressions are allowed)."""
+    wf = tmp_path / "g.yml"
+    wf.write_text(NO_ESCAPE, encoding="utf-8")
+    rep = verify.github_check(wf, skip=("actionlint", "schema"))
+    errors = rep["checkers"]["parser"]["errors"]
+    assert not rep["ok"] and any("A template expression is not allowed in this context" in e for e in errors)
+    # and unescaped, it is the error of the issue
+    wf.write_text(NO_ESCAPE.replace("${{ '${{' }}", "${{ github.actor }}"), encoding="utf-8")
+    errors = verify.github_check(wf, skip=("actionlint", "schema"))["checkers"]["parser"]["errors"]
+    assert any("Unrecognized named-value: 'github'" in e for e in errors), errors
