@@ -424,3 +424,11 @@ def test_dollar_brace_in_the_spec_path_is_refused_for_github_naming_the_path():
     res = compile_for("github", pipeline(SIMPLE), spec_path="${{ github.token }}/spec.yaml")
     [d] = [d for d in res.diagnostics if d.is_error]
     assert d.code == "E600" and d.message.startswith("github: the spec path holds '${{'")
+
+
+@pytest.mark.parametrize("key, value, code", [("timeout", '"\\u0661\\u0662s"', "E205"),
+                                             ("timeout", '"5m\\n"', "E205"),
+                                             ("resources", '{memory: "\\u0661Gi"}', "E206")])
+def test_schema_digits_are_ascii_as_in_json_schema(key, value, code):
+    """ECMA-262's \\d is [0-9]; Python's matched any Unicode digit, and int() then read '١٢' as 12."""
+    assert code in codes(SIMPLE.replace('        run: echo "$N"\n', f'        run: echo "$N"\n        {key}: {value}\n'))
