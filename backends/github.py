@@ -84,7 +84,7 @@ class GithubBackend(Backend):
 
     def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
         doc = _Builder(self, pipe, opts).workflow()
-        header = "".join(f"# {line}\n" for line in self.header_lines(pipe, opts))
+        header = yamlout.comment(self.header_lines(pipe, opts))
         text = header + annotate(dump(doc))
         if over_size_limit(text):
             self.unsupported(pipe.span, f"the workflow file would be {len(text.encode()):,} bytes; GitHub "
@@ -119,7 +119,8 @@ class _Config:
         self.install = t.get("install") or default_install(opts.spec_path, self.spec_path)
         for key in ("artifact_root", "python", "install", "pipespec", "spec_path", "runs_on", "gpu_runs_on"):
             if "${{" in compact_json(getattr(self, key)):
-                backend.unsupported(pipe.span, f"targets.github.{key} holds '${{{{': GitHub would "
+                what = f"targets.github.{key}" if key in t or key != "spec_path" else "the spec path"
+                backend.unsupported(pipe.span, f"{what} holds '${{{{': GitHub would "
                                     "evaluate it as an expression", help="write the value literally")
         for r in self.runners:
             if "${{" in compact_json(r):
@@ -171,13 +172,16 @@ class _Builder:
             self.b.unsupported(pipe.params[MAX_INPUTS].span,
                                f"{len(pipe.params)} params, but workflow_dispatch takes at most {MAX_INPUTS} inputs",
                                limit=True, help="group related params into one map param")
-        inputs = {p.name: _input(p) for p in pipe.params}
+        inputs = {p.name: _input(p) for p in pipe.params if self._input_ok(p)}
         on["workflow_dispatch"] = {"inputs": inputs} if inputs else {}
         if pipe.schedule:
             on["schedule"] = [{"cron": PRESETS.get(pipe.schedule, pipe.schedule)}]
         for event in ("push", "pull_request"):
             value = getattr(self.cfg, event)
             if value is not None:
+                if "${{" in compact_json(value):
+                    self.b.unsupported(pipe.span, f"targets.github.{event} holds '${{{{': GitHub allows no "
+                                       "expression under on:", help="write the filters literally")
                 on[event] = value
         automatic = [e for e in ("schedule", "push", "pull_request") if e in on]
         for p in pipe.params:
@@ -185,6 +189,24 @@ class _Builder:
                 self.b.unsupported(p.span, f"param '{p.name}' has no default, but {automatic[0]} runs "
                                    "pass no inputs", help="give it a default")
         return on
+
+    def _input_ok(self, p: ir.Param) -> bool:
+        """Whether ``p`` can be a workflow_dispatch input. GitHub evaluates no expression under
+        ``on:`` and has no escape for ``${{`` there (``${{ '${{' }}`` is "A template expression
+        is not allowed in this context"), and its number inputs and JSON hold no NaN/Infinity."""
+        ok = True
+        for where, value in (("description", p.description), ("default", p.default),
+                             ("enum values (the input's options)", list(p.enum or ()))):
+            if _non_finite(value):
+                self.b.unsupported(p.span, f"param '{p.name}': its {where} holds NaN or Infinity, which a "
+                                   "GitHub input (and JSON) cannot hold", limit=True, help="use a finite number")
+                ok = False
+            elif "${{" in _text(value):
+                self.b.unsupported(p.span, f"param '{p.name}': its {where} holds '${{{{', which GitHub reads as an "
+                                   "expression, and it allows none (and has no escape) in workflow_dispatch inputs",
+                                   help="write it without '${{' on this target, for example '$ {{'")
+                ok = False
+        return ok
 
     # -- expressions -------------------------------------------------------------------------
     def _translate(self, st: ir.Step) -> None:
@@ -427,6 +449,16 @@ def _input(p: ir.Param) -> dict:
 
 def _text(v) -> str:
     return v if isinstance(v, str) else compact_json(v)
+
+
+def _non_finite(v) -> bool:
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    if isinstance(v, (list, tuple)):
+        return any(_non_finite(x) for x in v)
+    if isinstance(v, dict):
+        return any(_non_finite(x) for x in v.values())
+    return False
 
 
 def _at(value: ir.Value, te, start: int, end: int):

@@ -89,7 +89,7 @@ def kfp_cron(schedule: str) -> str:
 
 
 def render(header: list[str], doc: dict, platform: dict | None) -> str:
-    out = "".join(f"# {line}".rstrip() + "\n" for line in header)
+    out = yamlout.comment(header)
     out += _dump(doc)
     if platform:
         out += "---\n" + _dump(platform)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from pipespec import expr as E
 from pipespec import ir
-from pipespec.backends.base import CompileOptions
+from pipespec.backends.base import CompileOptions, shown
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
 from pipespec.backends.kubeflow_cel import CelError, cel_string, to_cel
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
@@ -130,7 +130,8 @@ class Builder:
         self.conds: dict[str, Scope] = {}
         self.step_comp: dict[str, dict] = {}
         self.struct_metrics: set[tuple[str, str]] = set()
-        self._comp_names: set[str] = {"comp-" + pipe.name}   # kfp's loader: never the pipeline's
+        # kfp's loader: never the pipeline's (nor, through it, its executor label: _step)
+        self._comp_names: set[str] = {"comp-" + pipe.name}
 
     # -- entry -------------------------------------------------------------------------------
     def build(self) -> tuple[dict, dict | None]:
@@ -138,6 +139,10 @@ class Builder:
         self._check_names()
         if any(d.is_error for d in self.b.diagnostics):
             return {}, None                       # an executor cannot take these names
+        self._no_placeholder(self.spec_path, "the spec path" if "spec_path" not in self.cfg
+                             else "targets.kubeflow.spec_path", pipe.span)
+        if self.cfg.get("install"):
+            self._no_placeholder(self.cfg["install"], "targets.kubeflow.install", pipe.span)
         self._find_struct_metrics()
         if pipe.finally_steps:
             if not pipe.steps:
@@ -323,7 +328,10 @@ class Builder:
 
     # -- one step: component, executor, task -------------------------------------------------------
     def _step(self, st: ir.Step) -> None:
-        comp = {"executorLabel": "exec-" + self.task[st.name], "inputDefinitions": {}, "outputDefinitions": {}}
+        name = self._alloc("comp-" + self.task[st.name])
+        # kfp's loader takes executors["exec-" + pipeline name] as THE component when there is
+        # one: the label follows the component's name, which is never "comp-" + pipeline name
+        comp = {"executorLabel": "exec-" + name[len("comp-"):], "inputDefinitions": {}, "outputDefinitions": {}}
         outs = comp["outputDefinitions"]
         for o in st.outputs:
             if o.is_artifact:
@@ -332,7 +340,6 @@ class Builder:
                 outs.setdefault("parameters", {})[o.name] = {"parameterType": param_type(o.type)}
             if (st.name, o.name) in self.struct_metrics:
                 outs.setdefault("parameters", {})["metrics__" + o.name] = {"parameterType": "STRUCT"}
-        name = self._alloc("comp-" + self.task[st.name])
         self.step_comp[st.name] = comp
         self.components[name] = comp
         task = {"componentRef": {"name": name}, "taskInfo": {"name": st.name},
@@ -492,6 +499,13 @@ class Builder:
                 if rd not in deps:
                     deps.append(rd)
 
+    def _no_placeholder(self, text: str, what: str, span) -> None:
+        """KFP replaces ``{{$...}}`` placeholders in a container's image, command and arguments
+        at run time, and has no escape for them: text that holds one would not arrive as written."""
+        if isinstance(text, str) and "{{$" in text:
+            self.b.unsupported(span, f"{what} holds '{{{{$', which KFP replaces as a placeholder at run time "
+                               f"(in {shown(text)})", help="write it without '{{$' on this target")
+
     # -- executors ---------------------------------------------------------------------------------
     def _executor(self, st: ir.Step, comp: dict) -> None:
         label = comp["executorLabel"]
@@ -501,8 +515,10 @@ class Builder:
         install = self.cfg.get("install")
         if install:
             command = ["sh", "-c", f'{install} && "$0" "$@"', *command]
+        image = st.image or self.cfg.get("image") or DEFAULT_IMAGE
+        self._no_placeholder(image, f"the image of step '{st.name}'", st.span)
         container: dict = {
-            "image": st.image or self.cfg.get("image") or DEFAULT_IMAGE,
+            "image": image,
             "command": command,
             "args": ["--executor_input", "{{$}}", "--function_to_execute", fn,
                      RUN_ID_FLAG, "{{$.pipeline_job_uuid}}"],

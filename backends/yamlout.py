@@ -38,6 +38,13 @@ _SINGLE = re.compile(r"[\x20-\x7e]*\Z")
 _NON_PRINTABLE = re.compile(r"[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
 
 
+def comment(lines: list[str]) -> str:
+    """``lines`` as YAML comment lines (``# ...``). A comment ends at a line break, and to a YAML
+    1.1 reader (PyYAML, kfp) NEL, LS and PS are line breaks too; so every character that is not
+    printable is written as an escape (``\\n``, ``\\u2028``): no text can end a comment early."""
+    return "".join(("# " + _NON_PRINTABLE.sub(_escape_char, line)).rstrip() + "\n" for line in lines)
+
+
 def dump(data, *, sort_keys: bool = False, indent_sequences: bool = False) -> str:
     """``data`` as a YAML document (no ``---``). ``indent_sequences`` puts a sequence's dashes two
     columns right of its key (GitHub's style) instead of under it (PyYAML's default)."""
@@ -148,6 +155,13 @@ def _literal_ok(s: str) -> bool:
     if "\n" not in s or s[0] in " \n" or s.endswith("\n\n"):
         return False
     return all(line.isprintable() and not line.endswith(" ") for line in s.split("\n"))
+
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(m: re.Match) -> str:
+    return _SHORT_ESCAPES.get(m.group()) or _escape(m)
 
 
 def _escape(m: re.Match) -> str:

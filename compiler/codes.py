@@ -63,6 +63,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E407": ("absolute-dep", ERROR, "a deps: entry is an absolute path"),
     "E408": ("dep-outside-project", ERROR, "a deps: entry climbs out of the spec's folder with .."),
     "E409": ("output-outside-project", ERROR, "a targets.*.output is absolute or climbs out of the spec's folder"),
+    "E410": ("duplicate-secret-env", ERROR, "two secrets are read from the same environment variable"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

@@ -31,9 +31,17 @@ def schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _validator():
-    from jsonschema import Draft202012Validator  # heavy: only when a file is checked
+    from jsonschema import Draft202012Validator, validators  # heavy: only when a file is checked
+    from jsonschema.exceptions import ValidationError
 
-    return Draft202012Validator(schema())
+    from .schema_fast import python_regex
+
+    def pattern(validator, patrn, instance, _schema):
+        # jsonschema runs re.search(pattern): Python's '$' and '\d' are not ECMA's (python_regex)
+        if validator.is_type(instance, "string") and not python_regex(patrn).search(instance):
+            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    return validators.extend(Draft202012Validator, {"pattern": pattern})(schema())
 
 
 @lru_cache(maxsize=1)
@@ -188,6 +196,9 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
                            help=hint)]
     if v == "const":
         return [Diagnostic("E203", f"{_where(path)} must be {err.validator_value!r}", node.span)]
+    if v == "maxLength" and isinstance(err.instance, str):
+        return [Diagnostic("E203", f"{_where(path)} is {len(err.instance)} characters long; at most "
+                           f"{err.validator_value} are allowed", node.span)]
     return [Diagnostic("E203", f"{_where(path)}: {err.message}", node.span)]
 
 

@@ -175,7 +175,18 @@ def _canonical(x) -> str:
 
 @lru_cache(maxsize=None)
 def _regex(p: str) -> re.Pattern:
-    return re.compile(p)
+    return python_regex(p)
+
+
+def python_regex(pattern: str) -> re.Pattern:
+    """A schema ``pattern`` (ECMA-262, as JSON Schema defines it) as a Python regex that matches
+    the same strings: ECMA's ``$`` is the end of the text, Python's also matches before a final
+    newline (so ``"@daily\\n"`` passed as a schedule and ``"train\\n"`` as a name); ECMA's ``\\d``
+    is ASCII, Python's any Unicode digit. The shipped schema uses ``$`` only as the last character
+    (a test checks it), so the translation is exact."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern, re.ASCII)
 
 
 def keywords_used(schema) -> set[str]:

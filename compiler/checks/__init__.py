@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..spec import RawPipeline
-from . import (conditions, credentials, escaping_paths, graph, number_text, params, shell_expressions,
-               skipped_outputs, step_shape, unused)
+from . import (conditions, credentials, escaping_paths, graph, number_text, params, secret_env,
+               shell_expressions, skipped_outputs, step_shape, unused)
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Context:
 CHECKS = (
     step_shape.check,
     params.check,
+    secret_env.check,
     conditions.check,
     shell_expressions.check,
     graph.check,
