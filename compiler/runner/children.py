@@ -136,7 +136,10 @@ class Children:
         return os.waitstatus_to_exitcode(status)
 
     def _wait_thread(self, c: Child) -> None:
-        _, status = os.waitpid(c.pid, 0)
+        try:
+            _, status = os.waitpid(c.pid, 0)
+        except BaseException:                 # never leave the loop waiting for this child
+            status = 255 << 8
         with self._lock:
             self._ended.append((c, status))
         self.wake()

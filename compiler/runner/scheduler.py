@@ -37,7 +37,7 @@ from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
 from .gitinfo import head_commit
-from .workers import Workers
+from .workers import Workers, guarded
 from .objects import FileHasher, ObjectStore
 from .progress import Display
 from .records import NO_INDEX, Records, dumps
@@ -492,7 +492,7 @@ class Runner:
         if inst.cancel.is_set():
             return self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled before it started")
         if self.running <= 1:                     # nothing else to do meanwhile (a chain): no hand-off
-            return self._started(inst, self._start(inst))
+            return self._started(inst, guarded(self._start, inst))
         self.workers.submit(self._start, inst, self._started)
 
     def _start(self, inst: Instance) -> tuple:
@@ -527,6 +527,8 @@ class Runner:
             return "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}"
         except PermissionError:
             return "failed", 126, f"command not executable: {argv[0]}"
+        except ValueError as e:                   # "embedded null byte": no exec can carry one
+            return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment", False
         except OSError as e:
             return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
 

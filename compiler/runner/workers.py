@@ -16,6 +16,16 @@ import threading
 from typing import Any, Callable
 
 
+def guarded(fn: Callable[[Any], Any], inst: Any) -> Any:
+    """``fn(inst)``, or, when it raises anyway, the failed outcome of that step's attempt
+    (``("failed", 1, "internal error: ...", False)``, not retried). A helper that dies must
+    not take its result with it: the scheduler would wait for it forever."""
+    try:
+        return fn(inst)
+    except BaseException as e:                    # a thread has no one else to tell
+        return "failed", 1, f"internal error: {type(e).__name__}: {e}", False
+
+
 class Workers:
     def __init__(self, n: int, wake: Callable[[], None]) -> None:
         self.results: queue.SimpleQueue = queue.SimpleQueue()   # (on_done, inst, result)
@@ -36,7 +46,7 @@ class Workers:
             if job is None:
                 return
             fn, inst, on_done = job
-            self.results.put((on_done, inst, fn(inst)))       # fn catches its own errors
+            self.results.put((on_done, inst, guarded(fn, inst)))
             self._wake()
 
     def close(self) -> None:
