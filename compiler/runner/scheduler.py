@@ -23,7 +23,9 @@ import datetime as _dt
 import json
 import os
 import secrets
+import shutil
 import signal
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -39,6 +41,8 @@ from .children import Children
 from .gitinfo import head_commit
 from .workers import Workers, guarded
 from .objects import FileHasher, ObjectStore
+from .storegc import remove_debris
+from .owner import Containment, RunBusy, RunLock, reap
 from .progress import Display
 from .records import NO_INDEX, Records, dumps
 from .state import Instance, StepState
@@ -46,6 +50,46 @@ from .state import Instance, StepState
 
 class PlanError(Exception):
     """--only/--from name unknown steps, or a run to resume does not fit the spec."""
+
+
+class StoreError(Exception):
+    """The run store cannot be written (disk full, read-only, ...): what happened, in words."""
+
+
+RESERVE = "reserve"
+RESERVE_BYTES = 256 * 1024
+
+
+def _keep_reserve(store_dir: str) -> None:
+    """A little space set aside in the store (once): when the disk fills up, freeing it lets
+    the runner still record the run failed instead of leaving it 'running'."""
+    path = os.path.join(store_dir, RESERVE)
+    if os.path.exists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError:
+        os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+def _free_reserve(store_dir: str) -> bool:
+    try:
+        os.unlink(os.path.join(store_dir, RESERVE))
+        return True
+    except OSError:
+        return False
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror + (f": {e.filename}" if e.filename else "")
+    return str(e)
 
 
 def new_run_id() -> str:
@@ -121,12 +165,65 @@ class Runner:
     # ---------------------------------------------------------------- run
 
     def run(self) -> int:
+        """Run (or resume) the pipeline; the exit status. Raises ``RunBusy`` when another live
+        runner owns the run, ``StoreError`` when the store cannot be written."""
+        run_id = self.resume or new_run_id()
+        self.records = None
+        try:
+            os.makedirs(self.store_dir, exist_ok=True)
+            self.lock = RunLock(self.store_dir, run_id).acquire()
+        except OSError as e:
+            raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}") from None
+        _keep_reserve(self.store_dir)
+        try:
+            killed = reap(self.lock)                 # what a dead runner of this run left running
+            self.lock.write(pid=os.getpid(), host=os.uname().nodename)
+            return self._run(run_id, killed)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(self._store_failed(run_id, e)) from None
+        except BaseException:
+            self._mark_failed(run_id)                 # a bug of ours: at least leave it resumable
+            raise
+        finally:
+            self.lock.release()
+            if self.records is not None:
+                try:
+                    self.records.db.close()
+                except sqlite3.Error:
+                    pass
+
+    def _store_failed(self, run_id: str, e: BaseException) -> str:
+        where = self._rel(os.path.join(self.store_dir, "runs.db")) if isinstance(e, sqlite3.Error) else None
+        recorded = self._mark_failed(run_id)
+        started = self.records is not None and getattr(self, "run_id", None) == run_id
+        msg = f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}" + (f" ({where})" if where else "")
+        if started:
+            msg += (f"; run {run_id} stopped" + (" and is recorded failed" if recorded else "")
+                    + f"; make room (or make it writable), then: pipespec resume {run_id}")
+        return msg
+
+    def _mark_failed(self, run_id: str) -> bool:
+        """Best effort, after the run stopped on an error: record it failed (not 'running')."""
+        if self.records is None or getattr(self, "run_id", None) != run_id:
+            return False
+        for attempt in range(2):
+            try:
+                self.records.pending = []
+                self.records.end_run(run_id, "failed")
+                return True
+            except (sqlite3.Error, OSError):
+                if attempt or not _free_reserve(self.store_dir):
+                    return False
+        return False
+
+    def _run(self, run_id: str, killed: list[int]) -> int:
         self.records = Records(self.store_dir)
         self.objects = ObjectStore(self.store_dir)
         self.hasher = FileHasher(self.records)
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
         self.children = Children()
+        self.containment = Containment(self.lock)
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.retrying: dict[Instance, float] = {}      # instance -> monotonic time of its next attempt
@@ -138,24 +235,28 @@ class Runner:
         self.run_status: str | None = None             # set for the finally phase
         self._urgent, self._last_flush = False, time.monotonic()
         self.resume_rows: dict = {}
+        self.run_id = run_id
         if self.resume:
-            self.run_id = self.resume
             self.resume_rows = {(r["step"], r["item_index"]): r for r in self.records.executions(self.resume)
                                 if r["status"] == "succeeded"}
             self.records.reopen_run(self.run_id, self.compiled.digest)
         else:
-            self.run_id = new_run_id()
             self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.compiled.digest,
                                  self.params, head_commit(self.spec_dir), self.argv)
         self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
         self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
         self.log_dir = os.path.join(self.store_dir, "logs", self.run_id)
         self.scratch = os.path.join(self.store_dir, "tmp", self.run_id)
+        if self.resume:
+            remove_debris(self.run_dir, self.scratch)  # of the runners before us, dead or not
         os.makedirs(self.log_dir, exist_ok=True)
         os.makedirs(self.scratch, exist_ok=True)
         self.display.counts["pending"] = len(self.pipeline.all_steps)
         self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
+        if killed:
+            self.display.line(f"killed {len(killed)} process{'es' if len(killed) > 1 else ''} that the dead "
+                              f"runner of this run left running (pid {', '.join(map(str, killed))})")
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
                } if threading.current_thread() is threading.main_thread() else {}
         try:
@@ -172,18 +273,20 @@ class Runner:
             self.records.flush()
             self.records.end_run(self.run_id, final)
         finally:
-            if self.children.live:              # only after a bug of ours: leave no orphans
+            if self.children.live:              # only after a bug of ours, or a store error: no orphans
                 self.children.terminate_all(0.0)
             self.workers.close()
+            self.children.sweep_all()           # what ended steps left in their process groups
+            self.containment.close()            # and anything else in the run's cgroup
             self.children.close()
             os.close(self.devnull)
             for s, h in old.items():
                 signal.signal(s, h)
-            self.records.close()
             try:
-                os.rmdir(self.scratch)
+                shutil.rmtree(self.scratch)     # what killed steps left there
             except OSError:
                 pass
+        self.records.close()
         self.status = final
         self.display.close()
         if self.interrupted:
@@ -442,6 +545,7 @@ class Runner:
         inst.stdout = os.path.join(self.log_dir, base + ".out")
         inst.stderr = os.path.join(self.log_dir, base + ".err")
         inst.t0 = time.monotonic()
+        self.containment.enter()                  # the first step: into the run's cgroup
         self._attempt(inst)
 
     def _why(self, inst: Instance) -> str:
@@ -535,6 +639,7 @@ class Runner:
     def _started(self, inst: Instance, result: tuple) -> None:
         if result[0] != "spawned":
             return self._attempt_done(inst, *result)
+        self.containment.spawned(result[1])
         child = self.children.add(result[1], inst, inst.step.timeout_s)
         if inst.cancel.is_set():                  # Ctrl-C came while it was being spawned
             self.children.terminate(child, self.grace)
