@@ -243,7 +243,9 @@ def reap(lock: RunLock) -> list[int]:
     groups it recorded. Call with the lock held. The pids killed."""
     killed: list[int] = []
     cg = lock.previous.get("cgroup")
-    if isinstance(cg, str) and os.path.basename(cg).startswith(CGROUP_PREFIX):
+    mount = _cgroup_mount()
+    if (isinstance(cg, str) and mount is not None and os.path.basename(cg).startswith(CGROUP_PREFIX)
+            and os.path.realpath(cg).startswith(mount.rstrip("/") + "/")):
         killed += kill_cgroup(cg)
     try:
         with open(lock.pgids_path, encoding="ascii") as f:
