@@ -331,6 +331,7 @@ class Runner:
         got = bool(ended)
         while not self.workers.results.empty():
             on_done, inst, result = self.workers.results.get()
+            self.workers.inflight -= 1
             got = True
             on_done(inst, result)
         self._handle_signals()
@@ -342,6 +343,12 @@ class Runner:
                 self._attempt(inst)
         if not got:
             self.display.tick()
+            # every running instance is a live process, a helper's job or a retry due: if none
+            # is left, waiting would be forever (a bug of ours): fail the run instead
+            if self.running and (self.workers.dead() or not (self.children.live or self.workers.inflight
+                                                             or self.retrying)):
+                raise RuntimeError(f"the scheduler lost track of {self.running} running step "
+                                   "instance(s) (a helper thread died?); stopping instead of waiting forever")
 
     def _maybe_flush(self) -> None:
         """Commit the queued records when a result that was costly to make is among them, or

@@ -31,6 +31,7 @@ class Workers:
         self.results: queue.SimpleQueue = queue.SimpleQueue()   # (on_done, inst, result)
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = wake
+        self.inflight = 0        # submitted, result not yet taken (both on the scheduler's thread)
         self._threads = [threading.Thread(target=self._loop, name=f"step-{i}", daemon=True)
                          for i in range(n)]
         for t in self._threads:
@@ -38,6 +39,7 @@ class Workers:
 
     def submit(self, fn: Callable[[Any], Any], inst: Any, on_done: Callable[[Any, Any], None]) -> None:
         """Run ``fn(inst)`` on a worker; the scheduler later calls ``on_done(inst, result)``."""
+        self.inflight += 1
         self._todo.put((fn, inst, on_done))
 
     def _loop(self) -> None:
@@ -48,6 +50,10 @@ class Workers:
             fn, inst, on_done = job
             self.results.put((on_done, inst, guarded(fn, inst)))
             self._wake()
+
+    def dead(self) -> bool:
+        """A helper thread is gone (it cannot be, short of a bug): its job's result with it."""
+        return not all(t.is_alive() for t in self._threads)
 
     def close(self) -> None:
         for _ in self._threads:

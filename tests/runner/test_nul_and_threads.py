@@ -131,3 +131,26 @@ def test_sigterm_still_stops_a_run(spec):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_a_helper_thread_that_dies_fails_the_run_instead_of_waiting_forever(spec, tmp_path):
+    """Defence in depth: should a helper thread ever die with a job (a bug: they catch
+    everything), the scheduler notices and fails the run (recorded failed), exit 70."""
+    s = spec("""
+        pipespec: 1
+        name: lost
+        steps:
+          a:
+            run: 'printf x > "${{ outputs.f }}"'
+            outputs: {f: file}
+    """)
+    (tmp_path / "sitecustomize.py").write_text(
+        "from pipespec.runner import workers\n"
+        "def die(fn, inst):\n"
+        "    raise SystemExit  # ends the helper thread without a word, its result lost\n"
+        "workers.guarded = die\n")
+    env = {"PYTHONPATH": str(tmp_path) + ":" + ":".join(p for p in sys.path if p)}
+    r = s.run(timeout=30, env=env)
+    assert r.returncode == 70, (r.stdout, r.stderr)
+    assert "internal error" in r.stderr and "lost track" in r.stderr
+    assert s.latest_run()["status"] == "failed"
