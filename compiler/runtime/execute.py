@@ -208,6 +208,21 @@ def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
     _signal_group(proc.pid, signal.SIGKILL)
 
 
+def _sweep_group(pgid: int, grace: float) -> None:
+    """After the SIGTERM of an ended step's group: SIGKILL what is still in it after ``grace``
+    (a process that ignores SIGTERM), polling so that a group that empties is let go at once."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() >= deadline:
+            _signal_group(pgid, signal.SIGKILL)
+            return
+        time.sleep(0.02)
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
@@ -255,6 +270,7 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
     else:
         # leftovers of the step (background processes) go with it, as on a CI runner
         _signal_group(proc.pid, signal.SIGTERM)
+        _sweep_group(proc.pid, grace)
     return verdict(inv, rc, bool(fired), cancel is not None and cancel.is_set(), timeout_s)
 
 

@@ -199,4 +199,35 @@ def test_a_steps_background_processes_do_not_outlive_it(spec, env):
             assert not _alive(setsid_child)
         # (without a cgroup a process that calls setsid escapes: documented in docs/runner.md)
     finally:
+        if not pids and (s.dir / "pids").exists():
+            pids = [int(x) for x in (s.dir / "pids").read_text().split()]
+        _kill_all(pids)
+
+
+def test_pipespec_exec_sweeps_a_background_process_that_ignores_sigterm(spec):
+    """The executor every backend's workers call: what a step leaves in its group is SIGKILLed
+    after the grace period when SIGTERM does not end it."""
+    s = spec("""
+        pipespec: 1
+        name: exec-sweep
+        steps:
+          leaky:
+            run: |
+              (trap '' TERM; exec sleep 300) &
+              echo $! > pids
+              sleep 0.3
+    """)
+    pids = []
+    try:
+        t0 = time.monotonic()
+        r = s.pipespec("exec", str(s.path), "--step", "leaky", timeout=60)
+        pids = [int(x) for x in (s.dir / "pids").read_text().split()]
+        assert r.returncode == 0, r.stderr
+        with open(f"/proc/{pids[0]}/status") as f:     # it did ignore SIGTERM: still there
+            assert not _alive(pids[0]) or "sleep" in f.read()
+        assert _wait_for(lambda: not _alive(pids[0]), 2), pids
+        assert time.monotonic() - t0 < 30
+    finally:
+        if not pids and (s.dir / "pids").exists():
+            pids = [int(x) for x in (s.dir / "pids").read_text().split()]
         _kill_all(pids)
