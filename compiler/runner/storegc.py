@@ -117,6 +117,9 @@ def collect(store_dir: str, out: TextIO, dry_run: bool = False) -> int:
     """``pipespec gc``: 0 when the store is sound (whatever was removed), 1 when a problem was found."""
     from .records import Records
 
+    import time
+
+    started = time.time()
     rep = Report(out, dry_run)
     records = Records(store_dir)
     store = ObjectStore(store_dir)
@@ -126,7 +129,8 @@ def collect(store_dir: str, out: TextIO, dry_run: bool = False) -> int:
             for r in rows[:20]:
                 rep.problem(f"runs.db: {r[0]}")
         live = _live_runs(store_dir, records, rep)
-        oldest_live = min((r["started"] for r in records.runs() if r["id"] in live), default=None)
+        # objects stored after this (by a live run, or one starting now) may not be recorded yet
+        cutoff = min([r["started"] for r in records.runs() if r["id"] in live] + [started])
         reachable: set[str] = set()
         checked: dict[str, str | None] = {}
         for row in records.db.execute("SELECT run_id, step, item_index, output_hashes FROM executions "
@@ -149,7 +153,7 @@ def collect(store_dir: str, out: TextIO, dry_run: bool = False) -> int:
                 if why:
                     idx = "" if row["item_index"] < 0 else f"[{row['item_index']}]"
                     rep.problem(f"run {row['run_id']} {row['step']}{idx}.{name}: object {digest[:19]}... is {why}")
-        _sweep_objects(store, reachable, live, oldest_live, rep)
+        _sweep_objects(store, reachable, cutoff, rep)
     finally:
         records.close()
     verb = "would remove" if dry_run else "removed"
@@ -195,8 +199,7 @@ def _live_runs(store_dir: str, records, rep: Report) -> set[str]:
     return live
 
 
-def _sweep_objects(store: ObjectStore, reachable: set[str], live: set[str], oldest_live: float | None,
-                   rep: Report) -> None:
+def _sweep_objects(store: ObjectStore, reachable: set[str], cutoff: float, rep: Report) -> None:
     if not os.path.isdir(store.root):
         return
     for dirpath, _, files in os.walk(store.root):
@@ -208,7 +211,7 @@ def _sweep_objects(store: ObjectStore, reachable: set[str], live: set[str], olde
                 st = os.lstat(path)
             except FileNotFoundError:
                 continue
-            if oldest_live is not None and st.st_ctime >= oldest_live - 1:
+            if st.st_ctime >= cutoff - 0.05:      # (file times lag the clock by a tick)
                 continue                          # a live run may be storing it, its record not yet written
             if _OBJECT_DEBRIS.match(fn):
                 rep.remove("debris", path, "half-stored object")
