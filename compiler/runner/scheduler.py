@@ -41,8 +41,8 @@ from .children import Children
 from .gitinfo import head_commit
 from .workers import Workers, guarded
 from .objects import FileHasher, ObjectStore
-from .storegc import remove_debris
-from .owner import Containment, RunBusy, RunLock, reap
+from .storegc import free_reserve, keep_reserve, remove_debris
+from .owner import Containment, RunLock, reap
 from .progress import Display
 from .records import NO_INDEX, Records, dumps
 from .state import Instance, StepState
@@ -54,36 +54,6 @@ class PlanError(Exception):
 
 class StoreError(Exception):
     """The run store cannot be written (disk full, read-only, ...): what happened, in words."""
-
-
-RESERVE = "reserve"
-RESERVE_BYTES = 256 * 1024
-
-
-def _keep_reserve(store_dir: str) -> None:
-    """A little space set aside in the store (once): when the disk fills up, freeing it lets
-    the runner still record the run failed instead of leaving it 'running'."""
-    path = os.path.join(store_dir, RESERVE)
-    if os.path.exists(path):
-        return
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return
-    try:
-        os.posix_fallocate(fd, 0, RESERVE_BYTES)
-    except OSError:
-        os.unlink(path)
-    finally:
-        os.close(fd)
-
-
-def _free_reserve(store_dir: str) -> bool:
-    try:
-        os.unlink(os.path.join(store_dir, RESERVE))
-        return True
-    except OSError:
-        return False
 
 
 def _why(e: BaseException) -> str:
@@ -174,7 +144,7 @@ class Runner:
             self.lock = RunLock(self.store_dir, run_id).acquire()
         except OSError as e:
             raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}") from None
-        _keep_reserve(self.store_dir)
+        keep_reserve(self.store_dir)
         try:
             killed = reap(self.lock)                 # what a dead runner of this run left running
             self.lock.write(pid=os.getpid(), host=os.uname().nodename)
@@ -212,7 +182,7 @@ class Runner:
                 self.records.end_run(run_id, "failed")
                 return True
             except (sqlite3.Error, OSError):
-                if attempt or not _free_reserve(self.store_dir):
+                if attempt or not free_reserve(self.store_dir):
                     return False
         return False
 

@@ -6,7 +6,8 @@ swap half done), its scratch folder ``tmp/<run>``, and ``objects/**/*.tmp-*`` (a
 half stored). ``remove_debris`` clears a run's own (``resume`` does it once it owns the run);
 ``collect`` (``pipespec gc``) does it for every run no live runner owns, checks
 ``PRAGMA integrity_check`` and every recorded object's content against its digest, and
-removes objects no execution references.
+removes objects no execution references. ``keep_reserve``: the space a runner frees to
+record its run failed when the disk is full.
 """
 
 from __future__ import annotations
@@ -22,6 +23,36 @@ from .owner import LOCKS, RunBusy, RunLock, probe, reap
 
 _RUN_DEBRIS = re.compile(r"(\.pipespec-tmp-.*|.+\.(restore|lnk|old)-[0-9a-f]{8})\Z")
 _OBJECT_DEBRIS = re.compile(r".+\.tmp-[0-9a-f]{8}\Z")
+
+
+RESERVE = "reserve"
+RESERVE_BYTES = 256 * 1024
+
+
+def keep_reserve(store_dir: str) -> None:
+    """A little space set aside in the store (once): when the disk fills up, freeing it lets
+    the runner still record the run failed instead of leaving it 'running'."""
+    path = os.path.join(store_dir, RESERVE)
+    if os.path.exists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError:
+        os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+def free_reserve(store_dir: str) -> bool:
+    try:
+        os.unlink(os.path.join(store_dir, RESERVE))
+        return True
+    except OSError:
+        return False
 
 
 def _remove(path: str) -> int:
