@@ -185,3 +185,35 @@ def test_gc_checks_integrity_and_removes_unreachable_objects(spec):
     r = s.run(check=0, timeout=30)
     assert s.executions()["make"]["cache_hit"] == 0
     assert s.pipespec("gc").returncode == 0
+
+
+def test_gc_leaves_a_live_run_alone(spec):
+    s = spec("""
+        pipespec: 1
+        name: live
+        steps:
+          w:
+            run: echo $$ > pid; printf part > "${{ outputs.f }}"; sleep 3
+            outputs: {f: file}
+    """)
+    p = subprocess.Popen([sys.executable, "-m", "pipespec", "run", str(s.path), "--progress", "plain"],
+                         cwd=s.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not (s.dir / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        rid = s.latest_run()["id"]
+        store = s.dir / ".pipespec"
+        before = _debris(store)
+        assert before and (store / "tmp" / rid).exists()        # the step is writing
+        r = s.pipespec("gc", check=0)
+        assert "killed" not in r.stdout and rid not in r.stdout, r.stdout
+        assert _debris(store) == before and (store / "tmp" / rid).exists()
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, out + err
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert s.pipespec("gc", check=0).stdout.startswith("store ok")
