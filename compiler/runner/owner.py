@@ -238,6 +238,22 @@ def kill_cgroup(cg: str, timeout: float = 10.0) -> list[int]:
     return victims
 
 
+def _remove_stale(home: str) -> None:
+    """Empty cgroups of runners that died where no one reaped them (a run never resumed)."""
+    try:
+        names = [n for n in os.listdir(home) if n.startswith(CGROUP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name.rsplit("-", 1)[-1]
+        if pid.isdigit() and os.path.exists(f"/proc/{pid}"):
+            continue                                    # its runner may be alive: not ours to judge
+        try:
+            os.rmdir(os.path.join(home, name))          # fails (EBUSY) unless it is empty
+        except OSError:
+            pass
+
+
 def reap(lock: RunLock) -> list[int]:
     """Kill what the run's previous (dead) owner left running: its cgroup, or the process
     groups it recorded. Call with the lock held. The pids killed."""
@@ -289,6 +305,7 @@ class Containment:
         home = own_cgroup()
         if home is None:
             return
+        _remove_stale(home)
         cg = os.path.join(home, f"{CGROUP_PREFIX}{self.lock.run_id}-{os.getpid()}")
         try:
             os.mkdir(cg)

@@ -59,7 +59,7 @@ steps:
       flock -n 9 || echo OVERLAP >> log
       echo "start $$" >> log
       test -e ok || exit 1
-      sleep 3
+      sleep $(cat duration 2>/dev/null || echo 3)
       echo "end $$" >> log
 """
 
@@ -68,6 +68,7 @@ steps:
 def test_resume_after_kill_9_kills_the_orphaned_step_before_running_it_again(spec, env):
     s = spec(ONCE)
     (s.dir / "ok").touch()
+    (s.dir / "duration").write_text("60")            # the orphan would outlive any slow resume
     log = s.dir / "log"
     p = _runner(s, "run", str(s.path), env=env)
     orphans = []
@@ -79,6 +80,7 @@ def test_resume_after_kill_9_kills_the_orphaned_step_before_running_it_again(spe
         orphans.append(orphan)
         assert _alive(orphan)
         rid = s.latest_run()["id"]
+        (s.dir / "duration").write_text("0.5")
         r = s.pipespec("resume", rid, "--progress", "plain", timeout=30, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "killed" in r.stdout and str(orphan) in r.stdout
