@@ -31,11 +31,13 @@ def _wait_for(cond, seconds: float) -> bool:
 
 
 def _kill_all(pids) -> None:
+    """Teardown: the test's own step processes (and their groups: each step is a session)."""
     for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _runner(s, *args, env=None):
