@@ -26,7 +26,15 @@ def main(args) -> int:
     from ..runner.storegc import collect
     from .runs import open_records
 
+    import sqlite3
+
+    from ..cli import UsageError
+
     records = open_records(args)                    # the same store lookup as runs/resume
     store = os.path.dirname(records.path)
     records.close()
-    return collect(store, sys.stdout, dry_run=args.dry_run)
+    try:
+        return collect(store, sys.stdout, dry_run=args.dry_run)
+    except (OSError, sqlite3.Error) as e:           # a read-only or full store: say so
+        what = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
+        raise UsageError(f"the run store {store} cannot be cleaned: {what}") from None

@@ -71,6 +71,7 @@ def test_a_read_only_store_says_so(spec, mounted):
     s.run(check=0, timeout=60)
     rid = s.latest_run()["id"]
     store = str(s.dir / ".pipespec")
+    os.makedirs(os.path.join(store, "tmp", "20200101-000000-dead"))    # for gc to fail to remove
     mounted("--bind", store, store)
     mounted("-o", "remount,ro,bind", store)
     for args in (["run", str(s.path), "--progress", "plain", "--no-cache"],
@@ -79,6 +80,8 @@ def test_a_read_only_store_says_so(spec, mounted):
         assert r.returncode == 2, r.stdout + r.stderr
         assert "cannot be written" in r.stderr and "Read-only file system" in r.stderr, r.stderr
         assert "internal error" not in r.stderr
+    r = s.pipespec("gc", timeout=60)
+    assert r.returncode == 2 and "cannot be cleaned" in r.stderr and "Read-only file system" in r.stderr, r.stderr
 
 
 ART = """
