@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 # Each step instance: flock(1) on its own file (a second live copy would print OVERLAP: the
 # kernel drops the lock only when the holder dies), start/end lines appended with O_APPEND.
 STEP = ('exec 9>>"locks/$PIPESPEC_STEP.${PIPESPEC_ITEM_INDEX:-_}"; '
@@ -43,9 +45,10 @@ steps:
 """
 
 
-def _start(s, *args):
+def _start(s, *args, env=None):
     return subprocess.Popen([sys.executable, "-m", "pipespec", *args, "--progress", "plain", "-j", "2"],
-                            cwd=s.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=s.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, **(env or {})))
 
 
 def _digest(path: str) -> str:
@@ -55,14 +58,16 @@ def _digest(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_kill_9_loop_then_resume(spec):
+@pytest.mark.parametrize("env", [pytest.param({}, id="cgroup"),
+                                 pytest.param({"PIPESPEC_NO_CGROUP": "1"}, id="pgroup")])
+def test_kill_9_loop_then_resume(spec, env):
     s = spec(SPEC)
     (s.dir / "locks").mkdir()
     rng = random.Random(11)
     pids: set[int] = set()
     kills = 0
     try:
-        p = _start(s, "run", str(s.path))
+        p = _start(s, "run", str(s.path), env=env)
         rid = None
         for _ in range(8):
             time.sleep(rng.uniform(0.05, 1.2))
@@ -76,12 +81,12 @@ def test_kill_9_loop_then_resume(spec):
                 kills += 1
             p.wait(timeout=10)
             if rid is None:
-                p = _start(s, "run", str(s.path))
+                p = _start(s, "run", str(s.path), env=env)
             else:
-                p = _start(s, "resume", rid)
+                p = _start(s, "resume", rid, env=env)
         assert p.wait(timeout=60) == 0
         rid = rid or s.latest_run()["id"]
-        r = s.pipespec("resume", rid, "--progress", "plain", timeout=60)   # already complete: a no-op
+        r = s.pipespec("resume", rid, "--progress", "plain", timeout=60, env=env)   # complete: a no-op
         assert r.returncode == 0, r.stdout + r.stderr
         assert kills >= 5
 
