@@ -245,6 +245,8 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
         return "failed", EXIT_NOT_FOUND, f"command not found: {inv.argv[0]}"
     except PermissionError:
         return "failed", 126, f"command not executable: {inv.argv[0]}"
+    except ValueError as e:              # "embedded null byte": no exec can carry one
+        return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment"
     if on_start is not None:
         on_start(proc)
     timer = None

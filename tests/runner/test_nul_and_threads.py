@@ -154,3 +154,14 @@ def test_a_helper_thread_that_dies_fails_the_run_instead_of_waiting_forever(spec
     assert r.returncode == 70, (r.stdout, r.stderr)
     assert "internal error" in r.stderr and "lost track" in r.stderr
     assert s.latest_run()["status"] == "failed"
+
+
+def test_exec_reports_a_command_that_cannot_be_started_for_a_nul():
+    """The executor of every backend: a NUL that reaches exec (whatever let it through) is that
+    step's failure with the reason, not an internal error."""
+    from pipespec.runtime.execute import EXIT_OUTPUTS, Invocation, attempt
+
+    inv = Invocation(step=None, argv=["/bin/echo", "a\0b"], env={}, cwd="/", final_paths={}, temp_paths={},
+                     temp_dirs=[], value_file=None, result_file=None, job_file=None)
+    status, code, error = attempt(inv, None, subprocess.DEVNULL, subprocess.DEVNULL)
+    assert (status, code) == ("failed", EXIT_OUTPUTS) and "null byte" in error
