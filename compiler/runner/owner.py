@@ -103,7 +103,7 @@ def probe(store_dir: str, run_id: str) -> bool | None:
     path = lock_path(store_dir, run_id)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except OSError:                                    # none, or not ours to read
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -261,7 +261,8 @@ def reap(lock: RunLock) -> list[int]:
     cg = lock.previous.get("cgroup")
     mount = _cgroup_mount()
     if (isinstance(cg, str) and mount is not None and os.path.basename(cg).startswith(CGROUP_PREFIX)
-            and os.path.realpath(cg).startswith(mount.rstrip("/") + "/")):
+            and os.path.realpath(cg).startswith(mount.rstrip("/") + "/")
+            and not (own_cgroup() or "").startswith(cg)):     # never the one we run in
         killed += kill_cgroup(cg)
     try:
         with open(lock.pgids_path, encoding="ascii") as f:
