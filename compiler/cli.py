@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("runs", "list recorded runs, or show one: pipespec runs show RUN"),
     "resume": ("resume", "re-run the failed and unfinished steps of a run"),
     "metrics": ("metrics", "compare metrics across runs as a table"),
+    "gc": ("gc", "check the run store's integrity and remove what nothing references"),
     "compile": ("compile", "compile a spec for a target: airflow, kubeflow, github"),
     "targets": ("targets", "list the installed backends and what each supports"),
 }

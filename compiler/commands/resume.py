@@ -39,11 +39,18 @@ def main(args) -> int:
         run = find_run(records, args.run)
     finally:
         records.close()
-    if run["status"] == "running":
+    import os
+
+    from ..runner.owner import probe
+
+    store = args.store or os.path.dirname(records.path)
+    owned = probe(store, run["id"])                   # the authority: the run's lock (owner.py)
+    if owned or (owned is None and run["status"] == "running"):
         from ..runner.report import run_status
 
-        if run_status(run) == "running":
-            raise UsageError(f"run {run['id']} is still running (pid {run['pid']} on {run['host']})")
+        if owned or run_status(run) == "running":
+            raise UsageError(f"run {run['id']} is still running (pid {run['pid']} on {run['host']}): "
+                             "not starting a second copy of its steps")
     from ..runner.ircache import load
 
     compiled = load(run["spec"], require_valid)
@@ -56,7 +63,5 @@ def main(args) -> int:
     except ParamError as e:
         raise UsageError(f"the recorded params no longer fit the spec: {e}") from None
     if args.store is None:
-        import os
-
-        args.store = os.path.dirname(records.path)
+        args.store = store
     return execute(compiled, params, args, resume=run["id"])

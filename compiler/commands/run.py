@@ -1,7 +1,7 @@
 """``pipespec run FILE``: run a pipeline on this machine — parallel, cached, resumable.
 
 Exit status: 0 the run succeeded, 1 a step failed, 2 a usage error (bad param value, unknown
-step), 130 interrupted (Ctrl-C; finally steps still ran). Details: docs/runner.md.
+step) or a store that cannot be written (disk full, read-only), 130 interrupted (Ctrl-C; finally steps still ran). Details: docs/runner.md.
 """
 
 from __future__ import annotations
@@ -85,10 +85,14 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
     except PlanError as e:
         raise UsageError(str(e)) from None
     from ..files import UnsafePath
+    from ..runner.owner import RunBusy
+    from ..runner.scheduler import StoreError
 
     try:
         code = runner.run()
-    except UnsafePath as e:
+    except UnsafePath as e:                    # a link planted where the store keeps a folder
         raise UsageError(f"the run store: {e.strerror}") from None
+    except (RunBusy, StoreError) as e:        # another live runner owns it; disk full, read-only
+        raise UsageError(str(e)) from None
     summary(runner, display)
     return code

@@ -8,7 +8,8 @@ or timer is needed per step. Without pidfds (not Linux) a thread per child waits
 Killing follows ``pipespec.runtime.kill_group``: SIGTERM to the child's process group; when
 the leader has exited or the grace period is over, SIGKILL to the group, so grandchildren die
 too. A child that ends on its own gets a SIGTERM to its group (leftover background processes
-go with it, as on a CI runner).
+go with it, as on a CI runner), and SIGKILL after the grace period if it ignores that; a
+process that left the group (``setsid``) is caught by the run's cgroup (``owner``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from .owner import _ticks_now, group_members
 
 _PIDFD = hasattr(os, "pidfd_open")
 
@@ -43,6 +46,9 @@ class Children:
         self.poller.register(self._rd, select.POLLIN)
         self._ended: list[tuple[Child, int]] = []   # from waiter threads, without pidfds
         self._lock = threading.Lock()
+        # groups of ended steps with processes left: pgid -> (SIGKILL time, clock ticks at the
+        # end of the step: a process started later is not the step's, the number was reused)
+        self.sweeps: dict[int, tuple[float, int]] = {}
 
     def close(self) -> None:
         for c in list(self.live.values()):
@@ -84,12 +90,28 @@ class Children:
 
     def next_deadline(self) -> float | None:
         times = [t for c in self.live.values() for t in (c.deadline, c.kill_at) if t is not None]
+        times += [t for t, _ in self.sweeps.values()]
         return min(times) if times else None
+
+    def sweep_all(self) -> None:
+        """The run is over: what ended steps left in their groups dies now."""
+        for pgid in list(self.sweeps):
+            self._sweep(pgid)
+
+    def _sweep(self, pgid: int) -> None:
+        _, born_by = self.sweeps.pop(pgid)
+        if any(c.pid == pgid for c in self.live.values()):
+            return                                  # the number is a running step's now
+        for pid in group_members(pgid, born_by):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def wait(self, timeout: float | None, grace: float) -> list[tuple[Child, int]]:
         """Wait up to ``timeout`` s for children to end (or a wake-up); enforce deadlines.
         Gives ``(child, returncode)`` pairs, returncode as Popen's (negative: a signal)."""
-        if self.live:
+        if self.live or self.sweeps:
             due = self.next_deadline()
             if due is not None:
                 left = max(0.0, due - time.monotonic())
@@ -109,14 +131,17 @@ class Children:
             self.poller.unregister(fd)
             os.close(fd)
             _, status = os.waitpid(c.pid, 0)
-            ended.append((c, self._reaped(c, status)))
+            ended.append((c, self._reaped(c, status, grace)))
         if not _PIDFD:
             with self._lock:
                 got, self._ended = self._ended, []
             for c, status in got:
                 self.live.pop(c.pid, None)
-                ended.append((c, self._reaped(c, status)))
+                ended.append((c, self._reaped(c, status, grace)))
         now = time.monotonic()
+        for pgid, (t, _) in list(self.sweeps.items()):
+            if now >= t:
+                self._sweep(pgid)
         for c in list(self.live.values()):
             if c.deadline is not None and now >= c.deadline and not c.timed_out:
                 c.timed_out = True
@@ -127,16 +152,26 @@ class Children:
                 _signal_group(c.pid, signal.SIGKILL)
         return ended
 
-    def _reaped(self, c: Child, status: int) -> int:
+    def _reaped(self, c: Child, status: int, grace: float) -> int:
         if c.terminated:                 # the leader is gone: what is left of the group dies now
             _signal_group(c.pid, signal.SIGTERM)
             _signal_group(c.pid, signal.SIGKILL)
         else:
+            # leftovers (background processes) get SIGTERM, and SIGKILL after the grace period
+            # if still there (a trap '' TERM), as a deadline of the loop: nothing waits for them
             _signal_group(c.pid, signal.SIGTERM)
+            try:
+                os.killpg(c.pid, 0)
+                self.sweeps[c.pid] = (time.monotonic() + grace, _ticks_now())
+            except (ProcessLookupError, PermissionError):
+                pass
         return os.waitstatus_to_exitcode(status)
 
     def _wait_thread(self, c: Child) -> None:
-        _, status = os.waitpid(c.pid, 0)
+        try:
+            _, status = os.waitpid(c.pid, 0)
+        except BaseException:                 # never leave the loop waiting for this child
+            status = 255 << 8
         with self._lock:
             self._ended.append((c, status))
         self.wake()

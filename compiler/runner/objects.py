@@ -190,10 +190,22 @@ class ObjectStore:
                     link_or_copy(self.path(h), target)
             move_into_place(tmp, dst)
             return
-        link_or_copy(self.path(digest), tmp)
+        obj = self.path(digest)
+        try:
+            if os.stat(obj).st_ino == os.lstat(dst).st_ino:
+                return                            # already that object (a resume): nothing to do
+        except FileNotFoundError:
+            pass
+        link_or_copy(obj, tmp)
         if os.path.isdir(dst) and not os.path.islink(dst):
             shutil.rmtree(dst)
         os.replace(tmp, dst)
+        # renaming a link onto another link of the same file does nothing (rename(2)), leaving
+        # tmp: when dst became a link of the object meanwhile, tmp is still there
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
 
 
 class UnsafeDep(Exception):

@@ -102,7 +102,13 @@ class Records:
                 self.db.execute(sql, params)
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors ("database or disk is full"): a second
+            # rollback would fail and hide the error that matters
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise
 
     def new_run(self, run_id: str, spec: str, pipeline: str, digest: str, params: dict,

@@ -67,11 +67,19 @@ def _alive(row) -> bool:
     return True
 
 
-def run_status(row) -> str:
-    """A 'running' run whose process is gone died without a word (kill -9, power loss)."""
-    if row["status"] == "running" and not _alive(row):
-        return "died"
-    return row["status"]
+def run_status(row, store_dir: str | None = None) -> str:
+    """A 'running' run whose process is gone died without a word (kill -9, power loss). The
+    run's lock says it when there is one (owner.py: free means no live runner, whatever the
+    pid now names); else the recorded pid."""
+    if row["status"] != "running":
+        return row["status"]
+    if store_dir is not None:
+        from .owner import probe
+
+        owned = probe(store_dir, row["id"])
+        if owned is not None:
+            return "running" if owned else "died"
+    return "running" if _alive(row) else "died"
 
 
 def list_runs(records, out: TextIO, limit: int | None = None) -> None:
@@ -81,13 +89,13 @@ def list_runs(records, out: TextIO, limit: int | None = None) -> None:
         return
     table = [("RUN", "PIPELINE", "STARTED", "STATUS", "DURATION", "PARAMS")]
     for r in rows:
-        table.append((r["id"], r["pipeline"], _when(r["started"]), run_status(r),
+        table.append((r["id"], r["pipeline"], _when(r["started"]), run_status(r, os.path.dirname(records.path)),
                       _dur(r["started"], r["ended"]), r["params_digest"]))
     _table(table, out)
 
 
 def show_run(records, run, out: TextIO) -> None:
-    out.write(f"run {run['id']}  {run['pipeline']}  {run_status(run)}\n")
+    out.write(f"run {run['id']}  {run['pipeline']}  {run_status(run, os.path.dirname(records.path))}\n")
     out.write(f"  spec     {run['spec']}\n  started  {_when(run['started'])}   duration "
               f"{_dur(run['started'], run['ended'])}\n  commit   {run['git_commit'] or '-'}\n"
               f"  params   {run['params']}\n\n")

@@ -23,7 +23,9 @@ import datetime as _dt
 import json
 import os
 import secrets
+import shutil
 import signal
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -32,15 +34,17 @@ from .. import ir
 from ..expr import EvalError
 from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
                        StepInputs, StepResult, retry_delay, slot, spec_dir)
-from ..files import make_dirs, project_root
+from ..files import UnsafePath, make_dirs, project_root
 from ..runtime.execute import cleanup, finish, prepare, verdict
 from ..runtime.layout import check_run_id
 from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
 from .gitinfo import head_commit
-from .workers import Workers
+from .workers import Workers, guarded
 from .objects import FileHasher, ObjectStore
+from .storegc import free_reserve, keep_reserve, remove_debris
+from .owner import Containment, RunLock, reap
 from .progress import Display
 from .records import NO_INDEX, Records, dumps
 from .state import Instance, StepState
@@ -48,6 +52,16 @@ from .state import Instance, StepState
 
 class PlanError(Exception):
     """--only/--from name unknown steps, or a run to resume does not fit the spec."""
+
+
+class StoreError(Exception):
+    """The run store cannot be written (disk full, read-only, ...): what happened, in words."""
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror + (f": {e.filename}" if e.filename else "")
+    return str(e)
 
 
 def new_run_id() -> str:
@@ -123,12 +137,70 @@ class Runner:
     # ---------------------------------------------------------------- run
 
     def run(self) -> int:
+        """Run (or resume) the pipeline; the exit status. Raises ``RunBusy`` when another live
+        runner owns the run, ``StoreError`` when the store cannot be written."""
+        run_id = check_run_id(self.resume) if self.resume else new_run_id()
+        self.records = None
+        try:
+            make_dirs(self.store_dir, self.store_dir)   # made 0700 when missing
+            self.lock = RunLock(self.store_dir, run_id).acquire()
+        except UnsafePath:
+            raise
+        except OSError as e:
+            raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}") from None
+        keep_reserve(self.store_dir)
+        try:
+            killed = reap(self.lock)                 # what a dead runner of this run left running
+            self.lock.write(pid=os.getpid(), host=os.uname().nodename)
+            return self._run(run_id, killed)
+        except UnsafePath:
+            self._mark_failed(run_id)
+            raise
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(self._store_failed(run_id, e)) from None
+        except BaseException:
+            self._mark_failed(run_id)                 # a bug of ours: at least leave it resumable
+            raise
+        finally:
+            self.lock.release()
+            if self.records is not None:
+                try:
+                    self.records.db.close()
+                except sqlite3.Error:
+                    pass
+
+    def _store_failed(self, run_id: str, e: BaseException) -> str:
+        where = self._rel(os.path.join(self.store_dir, "runs.db")) if isinstance(e, sqlite3.Error) else None
+        recorded = self._mark_failed(run_id)
+        started = self.records is not None and getattr(self, "run_id", None) == run_id
+        msg = f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}" + (f" ({where})" if where else "")
+        if started:
+            msg += (f"; run {run_id} stopped" + (" and is recorded failed" if recorded else "")
+                    + f"; make room (or make it writable), then: pipespec resume {run_id}")
+        return msg
+
+    def _mark_failed(self, run_id: str) -> bool:
+        """Best effort, after the run stopped on an error: record it failed (not 'running')."""
+        if self.records is None or getattr(self, "run_id", None) != run_id:
+            return False
+        for attempt in range(2):
+            try:
+                self.records.pending = []
+                self.records.end_run(run_id, "failed")
+                return True
+            except (sqlite3.Error, OSError):
+                if attempt or not free_reserve(self.store_dir):
+                    return False
+        return False
+
+    def _run(self, run_id: str, killed: list[int]) -> int:
         self.records = Records(self.store_dir)
         self.objects = ObjectStore(self.store_dir)
         self.hasher = FileHasher(self.records, project_root(self.spec_dir))
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
         self.children = Children()
+        self.containment = Containment(self.lock)
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.retrying: dict[Instance, float] = {}      # instance -> monotonic time of its next attempt
@@ -140,10 +212,12 @@ class Runner:
         self.run_status: str | None = None             # set for the finally phase
         self._urgent, self._last_flush = False, time.monotonic()
         self.resume_rows: dict = {}
-        self.run_id = check_run_id(self.resume) if self.resume else new_run_id()
+        self.run_id = run_id
         self.run_dir = os.path.join(self.store_dir, "runs", self.run_id)
         self.log_dir = os.path.join(self.store_dir, "logs", self.run_id)
         self.scratch = os.path.join(self.store_dir, "tmp", self.run_id)
+        if self.resume:
+            remove_debris(self.run_dir, self.scratch)  # of the runners before us, dead or not
         make_dirs(self.store_dir, self.log_dir)          # never through a link planted in the store
         make_dirs(self.store_dir, self.scratch)
         if self.resume:
@@ -157,6 +231,9 @@ class Runner:
         self.display.counts["pending"] = len(self.pipeline.all_steps)
         self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
+        if killed:
+            self.display.line(f"killed {len(killed)} process{'es' if len(killed) > 1 else ''} that the dead "
+                              f"runner of this run left running (pid {', '.join(map(str, killed))})")
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
                } if threading.current_thread() is threading.main_thread() else {}
         try:
@@ -173,18 +250,20 @@ class Runner:
             self.records.flush()
             self.records.end_run(self.run_id, final)
         finally:
-            if self.children.live:              # only after a bug of ours: leave no orphans
+            if self.children.live:              # only after a bug of ours, or a store error: no orphans
                 self.children.terminate_all(0.0)
             self.workers.close()
+            self.children.sweep_all()           # what ended steps left in their process groups
+            self.containment.close()            # and anything else in the run's cgroup
             self.children.close()
             os.close(self.devnull)
             for s, h in old.items():
                 signal.signal(s, h)
-            self.records.close()
             try:
-                os.rmdir(self.scratch)
+                shutil.rmtree(self.scratch)     # what killed steps left there
             except OSError:
                 pass
+        self.records.close()
         self.status = final
         self.display.close()
         if self.interrupted:
@@ -229,6 +308,7 @@ class Runner:
         got = bool(ended)
         while not self.workers.results.empty():
             on_done, inst, result = self.workers.results.get()
+            self.workers.inflight -= 1
             got = True
             on_done(inst, result)
         self._handle_signals()
@@ -240,6 +320,12 @@ class Runner:
                 self._attempt(inst)
         if not got:
             self.display.tick()
+            # every running instance is a live process, a helper's job or a retry due: if none
+            # is left, waiting would be forever (a bug of ours): fail the run instead
+            if self.running and (self.workers.dead() or not (self.children.live or self.workers.inflight
+                                                             or self.retrying)):
+                raise RuntimeError(f"the scheduler lost track of {self.running} running step "
+                                   "instance(s) (a helper thread died?); stopping instead of waiting forever")
 
     def _maybe_flush(self) -> None:
         """Commit the queued records when a result that was costly to make is among them, or
@@ -450,6 +536,7 @@ class Runner:
         inst.stdout = os.path.join(self.log_dir, base + ".out")
         inst.stderr = os.path.join(self.log_dir, base + ".err")
         inst.t0 = time.monotonic()
+        self.containment.enter()                  # the first step: into the run's cgroup
         self._attempt(inst)
 
     def _why(self, inst: Instance) -> str:
@@ -500,7 +587,7 @@ class Runner:
         if inst.cancel.is_set():
             return self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled before it started")
         if self.running <= 1:                     # nothing else to do meanwhile (a chain): no hand-off
-            return self._started(inst, self._start(inst))
+            return self._started(inst, guarded(self._start, inst))
         self.workers.submit(self._start, inst, self._started)
 
     def _start(self, inst: Instance) -> tuple:
@@ -540,12 +627,15 @@ class Runner:
             return "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}"
         except PermissionError:
             return "failed", 126, f"command not executable: {argv[0]}"
+        except ValueError as e:                   # "embedded null byte": no exec can carry one
+            return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment", False
         except OSError as e:
             return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
 
     def _started(self, inst: Instance, result: tuple) -> None:
         if result[0] != "spawned":
             return self._attempt_done(inst, *result)
+        self.containment.spawned(result[1])
         child = self.children.add(result[1], inst, inst.step.timeout_s)
         if inst.cancel.is_set():                  # Ctrl-C came while it was being spawned
             self.children.terminate(child, self.grace)

@@ -16,11 +16,22 @@ import threading
 from typing import Any, Callable
 
 
+def guarded(fn: Callable[[Any], Any], inst: Any) -> Any:
+    """``fn(inst)``, or, when it raises anyway, the failed outcome of that step's attempt
+    (``("failed", 1, "internal error: ...", False)``, not retried). A helper that dies must
+    not take its result with it: the scheduler would wait for it forever."""
+    try:
+        return fn(inst)
+    except BaseException as e:                    # a thread has no one else to tell
+        return "failed", 1, f"internal error: {type(e).__name__}: {e}", False
+
+
 class Workers:
     def __init__(self, n: int, wake: Callable[[], None]) -> None:
         self.results: queue.SimpleQueue = queue.SimpleQueue()   # (on_done, inst, result)
         self._todo: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = wake
+        self.inflight = 0        # submitted, result not yet taken (both on the scheduler's thread)
         self._threads = [threading.Thread(target=self._loop, name=f"step-{i}", daemon=True)
                          for i in range(n)]
         for t in self._threads:
@@ -28,6 +39,7 @@ class Workers:
 
     def submit(self, fn: Callable[[Any], Any], inst: Any, on_done: Callable[[Any, Any], None]) -> None:
         """Run ``fn(inst)`` on a worker; the scheduler later calls ``on_done(inst, result)``."""
+        self.inflight += 1
         self._todo.put((fn, inst, on_done))
 
     def _loop(self) -> None:
@@ -36,8 +48,12 @@ class Workers:
             if job is None:
                 return
             fn, inst, on_done = job
-            self.results.put((on_done, inst, fn(inst)))       # fn catches its own errors
+            self.results.put((on_done, inst, guarded(fn, inst)))
             self._wake()
+
+    def dead(self) -> bool:
+        """A helper thread is gone (it cannot be, short of a bug): its job's result with it."""
+        return not all(t.is_alive() for t in self._threads)
 
     def close(self) -> None:
         for _ in self._threads:

@@ -256,6 +256,21 @@ def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
     _signal_group(proc.pid, signal.SIGKILL)
 
 
+def _sweep_group(pgid: int, grace: float) -> None:
+    """After the SIGTERM of an ended step's group: SIGKILL what is still in it after ``grace``
+    (a process that ignores SIGTERM), polling so that a group that empties is let go at once."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() >= deadline:
+            _signal_group(pgid, signal.SIGKILL)
+            return
+        time.sleep(0.02)
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
@@ -278,6 +293,8 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
         return "failed", EXIT_NOT_FOUND, f"command not found: {inv.argv[0]}"
     except PermissionError:
         return "failed", 126, f"command not executable: {inv.argv[0]}"
+    except ValueError as e:              # "embedded null byte": no exec can carry one
+        return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment"
     if on_start is not None:
         on_start(proc)
     timer = None
@@ -303,6 +320,7 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
     else:
         # leftovers of the step (background processes) go with it, as on a CI runner
         _signal_group(proc.pid, signal.SIGTERM)
+        _sweep_group(proc.pid, grace)
     return verdict(inv, rc, bool(fired), cancel is not None and cancel.is_set(), timeout_s)
 
 

@@ -67,7 +67,27 @@ def coerce_one(p: ir.Param, value: Any) -> Any:
     kind = p.type.kind
     v = _from_text(p, kind, p.type.item, value) if isinstance(value, str) else _typed(p, kind, p.type.item, value)
     _check_bounds(p, v, value)
+    if _has_nul(v):
+        # no command line, environment variable or file name can carry one: refused here, once,
+        # for every way a value arrives (-p, --params-json, pipespec exec, the Python API)
+        raise _fail(p, value, "holds a NUL byte (\\0), which no command argument or environment "
+                    "variable can carry")
     return v
+
+
+def _has_nul(v: Any) -> bool:
+    stack = [v]                       # a walk, not recursion: JSON may nest deeply
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            if "\0" in x:
+                return True
+        elif isinstance(x, dict):
+            stack += x.keys()
+            stack += x.values()
+        elif isinstance(x, (list, tuple)):
+            stack += x
+    return False
 
 
 def _fail(p: ir.Param, value: Any, reason: str) -> ParamError:
