@@ -8,13 +8,14 @@ simply run again on ``resume``).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
 import time
 from typing import Any, Iterable
 
-from ..files import make_dirs
+from ..files import UnsafePath, make_dirs
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
@@ -71,8 +72,13 @@ class Records:
         make_dirs(store_dir, store_dir)               # a new store is 0700: its records are private
         self.path = os.path.join(store_dir, "runs.db")
         # a new database is 0600 (SQLite gives its -wal and -shm files the same mode); never
-        # opened through a link planted in the store
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        # opened through a link planted in the store; an existing one is opened as it is (a
+        # read-only store can still be read)
+        if os.path.islink(self.path):
+            raise UnsafePath(errno.ELOOP, f"{self.path} is a symbolic link; pipespec does not follow links "
+                                          "inside its store")
+        if not os.path.exists(self.path):
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA busy_timeout=60000")
