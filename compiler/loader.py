@@ -39,6 +39,13 @@ _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_INFINITIES = (float("inf"), float("-inf"))
+# C0 control characters but tab, line feed and carriage return, and DEL: NUL cannot reach a
+# process (argv, environment), and the others have no faithful form in every target's files
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# a double-quoted scalar's escapes, to point at the one that produced a control character
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.S)
+_ESCAPE_CODES = {"0": 0, "a": 7, "b": 8, "t": 9, "\t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "e": 27}
 # words YAML 1.1 tools (PyYAML, many CI systems) read as booleans
 YAML11_BOOL_WORDS = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On",
                      "ON", "off", "Off", "OFF"}
@@ -61,6 +68,21 @@ assert not _Loader.yaml_path_resolvers
 _NON_STRING_FIRST = frozenset("~nNtTfF+-.0123456789")
 
 
+# every number must fit what every target can hold: KFP/protobuf and JSON consumers read
+# integers as int64, so anything outside is refused (E210) rather than silently rounded
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+# significant digits above which a literal is out of int64 range without converting it
+# (Python refuses to convert more than 4300 decimal digits at all)
+_MAX_DIGITS = {10: 19, 8: 22, 16: 16}
+_OUT_OF_RANGE = INT64_MAX + 1          # what a literal too long to convert becomes (then E210)
+
+
+def _int(digits: str, base: int, sign: int = 1) -> int:
+    if len(digits.lstrip("0")) > _MAX_DIGITS[base]:
+        return sign * _OUT_OF_RANGE
+    return sign * int(digits, base)
+
+
 def resolve_plain(text: str):
     if text and text[0] not in _NON_STRING_FIRST:
         return text
@@ -71,11 +93,11 @@ def resolve_plain(text: str):
     if text in _BOOL:
         return _BOOL[text]
     if _INT10.match(text):
-        return int(text)
+        return _int(text.lstrip("+-"), 10, -1 if text[0] == "-" else 1)
     if _INT8.match(text):
-        return int(text[2:], 8)
+        return _int(text[2:], 8)
     if _INT16.match(text):
-        return int(text[2:], 16)
+        return _int(text[2:], 16)
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -153,17 +175,56 @@ class _Converter:
         source = self.lines[line][col:end_col] if line == end_line and line < len(self.lines) \
             else self._source(line, col, end_line, end_col)
         if tag == _IMPLICIT:
-            return ScalarNode(resolve_plain(text), span, style, source)
+            value = resolve_plain(text)
+            if (value.__class__ is int and not INT64_MIN <= value <= INT64_MAX) or value.__class__ is float \
+                    and value in _INFINITIES and not _INF.match(text):
+                self.number_out_of_range(value, text, span)
+            return ScalarNode(value, span, style, source)
         if tag == _STR:
+            if style == '"' and _CONTROL.search(text):
+                self.control_character(text, source, span)
             return ScalarNode(text, span, style, source)
-        if node.tag == _STD + "str":
-            value = text
+        if tag == _STD + "null":
+            value = None
+        elif tag == _STD + "int" and len(text) > 40:   # too long for int64 however written
+            value = _OUT_OF_RANGE
         else:  # an explicit standard tag such as !!int
             try:
-                value = yaml.safe_load(f"!!{node.tag[len(_STD):]} {text!r}") if node.tag != _STD + "null" else None
-            except yaml.YAMLError:
+                value = yaml.safe_load(f"!!{tag[len(_STD):]} {text!r}")
+            except (yaml.YAMLError, ValueError):
                 value = text
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX \
+                or isinstance(value, float) and value in _INFINITIES and not _INF.match(text.strip()):
+            self.number_out_of_range(value, text, span)
+        elif isinstance(value, str) and _CONTROL.search(value):
+            self.control_character(value, source, span)
         return ScalarNode(value, span, style, source)
+
+    def number_out_of_range(self, value, text: str, span: Span) -> None:
+        shown = text if len(text) <= 32 else f"{text[:12]}...{text[-8:]} ({len(text)} digits)"
+        if isinstance(value, float):
+            msg = f"the number {shown} is too large for a 64-bit float (it would become infinity)"
+        else:
+            msg = (f"the integer {shown} is outside the 64-bit range that every target can hold "
+                   f"({INT64_MIN} to {INT64_MAX})")
+        self.diags.append(Diagnostic("E210", msg, span,
+                                     help="use a smaller number, or quote it to make it a string"))
+
+    def control_character(self, value: str, source: str, span: Span) -> None:
+        ch = _CONTROL.search(value).group()
+        where = span
+        for m in _ESCAPE.finditer(source):
+            hexa = m.group(1) or m.group(2) or m.group(3)
+            code = int(hexa, 16) if hexa else _ESCAPE_CODES.get(m.group(4), -1)
+            if 0 <= code < 0x110000 and _CONTROL.match(chr(code)):
+                before = source[:m.start()]
+                line = span.line + before.count("\n")
+                col = span.col + len(before) if "\n" not in before else len(before) - before.rfind("\n")
+                where = Span(span.file, line, col, line, col + len(m.group()))
+                break
+        self.diags.append(Diagnostic(
+            "E110", f"control character U+{ord(ch):04X} in a string: no target can carry it", where,
+            help="remove it; a string may hold tabs and line breaks (\\t, \\n), but no other control character"))
 
     def mapping(self, node) -> MapNode:
         items: list[tuple[ScalarNode, Node]] = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..spec import RawPipeline
-from . import conditions, credentials, graph, number_text, params, skipped_outputs, step_shape, unused
+from . import bounds, conditions, credentials, graph, number_text, params, skipped_outputs, step_shape, unused
 
 
 @dataclass
@@ -32,6 +32,7 @@ CHECKS = (
     unused.check,
     credentials.check,
     number_text.check,
+    bounds.check,
 )
 
 
