@@ -49,13 +49,14 @@ def main(args) -> int:
     import json
 
     from ..runtime import ParamError, coerce_params, parse_assignments
+    from ..runtime.params import loads_json
 
     from ..runner.ircache import load
 
     compiled = load(args.file, require_valid)
     pipe = compiled.pipeline
     try:
-        given = json.loads(args.params_json) if args.params_json else {}
+        given = loads_json(args.params_json) if args.params_json else {}
         if not isinstance(given, dict):
             raise UsageError("--params-json: expected a JSON object")
         given.update(parse_assignments(args.param))
