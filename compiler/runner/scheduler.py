@@ -33,6 +33,7 @@ from ..expr import EvalError
 from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
                        StepInputs, StepResult, retry_delay, slot, spec_dir)
 from ..runtime.execute import cleanup, finish, prepare, verdict
+from ..runtime.masking import Masker
 from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
@@ -126,6 +127,7 @@ class Runner:
         self.hasher = FileHasher(self.records)
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
+        self.masker = Masker.for_pipeline(self.pipeline, self.base_env)   # secrets -> *** in what we write
         self.children = Children()
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -569,6 +571,7 @@ class Runner:
     def _attempt_done(self, inst: Instance, status: str, code: int, error: str | None,
                       retryable: bool = True) -> None:
         """An attempt ended: retry after the declared delay, or settle the instance."""
+        error = self.masker.text(error)
         if inst.inv is not None:
             cleanup(inst.inv)
             inst.inv = None
@@ -583,6 +586,12 @@ class Runner:
         for fd in inst.fds:
             os.close(fd)
         inst.fds = ()
+        if self.masker:
+            for path in (inst.stdout, inst.stderr):
+                try:
+                    self.masker.mask_file(path)
+                except OSError:
+                    pass
         res = StepResult(step.name, inst.index, status, code, inst.values, inst.metrics,
                          inst.artifacts if status == "succeeded" else {},
                          time.monotonic() - inst.t0, inst.attempts, error)
