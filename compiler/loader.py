@@ -313,12 +313,12 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         if hint:
             return None, [hint]
         if "expected a single document" in str(e.context or "") + str(e.problem or ""):
-            return None, [Diagnostic("E109", "the file holds more than one YAML document", _mark_span(file, mark),
+            return None, [Diagnostic("E109", "the file holds more than one YAML document", _mark_span(file, mark, text),
                                      help="one pipeline per file: remove the '---' separator")]
         msg = (e.problem or e.context or "invalid YAML").strip()
         if e.context and e.problem:
             msg = f"{e.problem} ({e.context})"
-        return None, [Diagnostic("E100", msg, _mark_span(file, mark))]
+        return None, [Diagnostic("E100", msg, _mark_span(file, mark, text))]
     except yaml.YAMLError as e:  # reader errors: control characters and the like
         where = getattr(e, "position", None)
         span = _offset_span(file, text[:where]) if isinstance(where, int) else start
@@ -381,7 +381,10 @@ def _offset_span(file: str, before: str) -> Span:
     return Span(file, line, col, line, col + 1)
 
 
-def _mark_span(file: str, mark) -> Span:
+def _mark_span(file: str, mark, text: str) -> Span:
     if mark is None:
         return Span(file, 1, 1, 1, 2)
+    lines = text.split("\n")
+    if mark.line >= len(lines):     # the end of the stream, past a last line without a newline
+        return Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
     return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
