@@ -49,7 +49,7 @@ def _json_arg(text: str | None, what: str) -> dict | None:
                 data = loads_json(f.read())
         else:
             data = loads_json(text)
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:    # ValueError: not JSON, or a number too long for any target
         raise UsageError(f"{what}: {e}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{what}: expected a JSON object")

@@ -63,7 +63,7 @@ def main(args) -> int:
         params = coerce_params(pipe, given)
     except ParamError as e:
         raise UsageError(str(e)) from None
-    except json.JSONDecodeError as e:
+    except ValueError as e:      # not JSON, or a number too long for any target
         raise UsageError(f"--params-json: {e}") from None
     return execute(compiled, params, args, only=tuple(args.only), from_=tuple(args.from_),
                    no_cache=args.no_cache)

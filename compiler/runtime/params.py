@@ -57,15 +57,15 @@ _OUT_OF_INT64 = f"is outside the 64-bit integer range ({INT64_MIN} to {INT64_MAX
 
 
 def loads_json(text: str) -> Any:
-    """``json.loads`` that cannot be made to fail by a value's size: an integer literal too long
-    to convert comes back as a number just outside int64 (which ``coerce_params`` refuses with
-    the parameter's name), and NaN/Infinity come back as floats it refuses the same way."""
+    """``json.loads`` that cannot be made to crash by a number's size: an integer literal with
+    more digits than any int64 raises ValueError saying so (plain ``json.loads`` raises
+    Python's own 4300-digit error, or converts for seconds)."""
     return json.loads(text, parse_int=_json_int)
 
 
 def _json_int(digits: str) -> int:
     if len(digits.lstrip("-").lstrip("0")) > 19:
-        return INT64_MIN - 1 if digits.startswith("-") else INT64_MAX + 1
+        raise ValueError(f"an integer of {len(digits.lstrip('-'))} digits is outside the 64-bit range")
     return int(digits)
 
 
@@ -142,6 +142,8 @@ def _from_text(p: ir.Param, kind: str, item, text: str) -> Any:
             v = loads_json(text)
         except json.JSONDecodeError:
             v = None
+        except ValueError as e:
+            raise _fail(p, text, f"holds {e}") from None
         if not isinstance(v, dict):
             raise _fail(p, text, "is not a JSON object, e.g. '{\"k\": 1}'")
         return v
@@ -157,6 +159,8 @@ def _split_list(p: ir.Param, text: str) -> list:
                 return v
         except json.JSONDecodeError:
             pass
+        except ValueError as e:
+            raise _fail(p, text, f"holds {e}") from None
         if not s.endswith("]"):
             raise _fail(p, text, "opens '[' but does not close it")
         s = s[1:-1].strip()

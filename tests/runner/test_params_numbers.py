@@ -116,3 +116,35 @@ def test_cli_params_json_in_grammar_still_runs(spec_file, tmp_path):
     rc, text = _cli(["exec", spec_file, "--step", "s", "--params-json",
                      json.dumps({"i": 2**63 - 1, "g": 1e300, "rates": [0.1]})])
     assert rc == 0, text
+
+
+# -- step outputs are read by the same grammar --------------------------------------------
+
+from pipespec import ir  # noqa: E402
+from pipespec.runtime.outputs import OutputError, check_value, parse_text  # noqa: E402
+
+
+def _out(t):
+    return ir.Output("v", t, "", None)
+
+
+@pytest.mark.parametrize("t,text", [("int", "١٢"), ("int", "1_0"), ("int", "9" * 5000), ("int", str(2**63)),
+                                    ("float", "nan"), ("float", "inf"), ("float", "1_0.5"), ("float", "1e400"),
+                                    ("list", "[" + "1" * 5000 + "]"), ("metrics", '{"auc": ' + "1" * 5000 + "}")])
+def test_output_text_outside_the_grammar_is_an_output_error(t, text):
+    with pytest.raises(OutputError):
+        parse_text(_out(t), text)
+
+
+@pytest.mark.parametrize("t,v", [("int", 2**63), ("int", -2**63 - 1), ("float", float("nan")), ("float", float("inf"))])
+def test_returned_values_outside_the_bounds_are_an_output_error(t, v):
+    with pytest.raises(OutputError):
+        check_value(_out(t), v)
+
+
+def test_exec_of_a_step_printing_a_5000_digit_int_fails_cleanly(tmp_path):
+    spec = tmp_path / "o.yaml"
+    spec.write_text("pipespec: 1\nname: o\nsteps:\n  a:\n    run: python3 -c \"print('v=' + '9' * 5000)\" >> $PIPESPEC_OUTPUT\n"
+                    "    outputs: {v: int}\n", encoding="utf-8")
+    rc, text = _cli(["exec", str(spec), "--step", "a"])
+    assert rc == 1 and "internal error" not in text and "output 'v'" in text, text
