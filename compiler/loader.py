@@ -40,6 +40,8 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 _INFINITIES = (float("inf"), float("-inf"))
+# what YAML (libyaml) counts as a line break, and so what a position's line number counts
+YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 # C0 control characters but tab, line feed and carriage return, and DEL: NUL cannot reach a
 # process (argv, environment), and the others have no faithful form in every target's files
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -376,15 +378,16 @@ def _first_oversized(node, sizes: dict, open_: set):
 
 def _offset_span(file: str, before: str) -> Span:
     """The one-character span just after the text ``before``."""
-    line = before.count("\n") + 1
-    col = len(before) - (before.rfind("\n") + 1) + 1
+    lines = YAML_LINE_BREAK.split(before)
+    line = len(lines)
+    col = len(lines[-1]) + 1
     return Span(file, line, col, line, col + 1)
 
 
 def _mark_span(file: str, mark, text: str) -> Span:
     if mark is None:
         return Span(file, 1, 1, 1, 2)
-    lines = text.split("\n")
+    lines = YAML_LINE_BREAK.split(text)
     if mark.line >= len(lines):     # the end of the stream, past a last line without a newline
         return Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
     return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)

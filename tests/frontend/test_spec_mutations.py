@@ -23,6 +23,7 @@ from pipespec.backends import get
 from pipespec.backends.base import CompileOptions
 from pipespec.cli import main
 from pipespec.frontend import check_text
+from pipespec.loader import YAML_LINE_BREAK
 from pipespec.loader import resolve_plain
 
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z0-9]{1,3})?", fullmatch=True)
@@ -223,7 +224,7 @@ def mutated(draw):
 
 
 def _inside(text: str, line: int, col: int) -> bool:
-    lines = text.split("\n")
+    lines = YAML_LINE_BREAK.split(text)       # lines as YAML counts them (\r, \u2028 too)
     return 1 <= line <= max(1, len(lines)) and 1 <= col <= len(lines[line - 1]) + 1 if line <= len(lines) else False
 
 

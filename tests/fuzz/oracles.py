@@ -14,12 +14,13 @@ import pathlib
 from pipespec.expr import (ANY, EvalError, ExprSyntaxError, TemplateError, evaluate, parse,
                            split_template, typecheck)
 from pipespec.frontend import check_text
+from pipespec.loader import YAML_LINE_BREAK
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "corpus"
 
 
 def _inside(text: str, line: int, col: int) -> bool:
-    lines = text.split("\n")
+    lines = YAML_LINE_BREAK.split(text)       # lines as YAML counts them (\r, \u2028 too)
     return 1 <= line <= len(lines) and 1 <= col <= len(lines[line - 1]) + 1
 
 
