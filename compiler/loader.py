@@ -42,6 +42,14 @@ _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 _INFINITIES = (float("inf"), float("-inf"))
 # what YAML (libyaml) counts as a line break, and so what a position's line number counts
 YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+def yaml_lines(text: str) -> list[str]:
+    """The lines of ``text`` as YAML numbers them (a mark's line indexes this list)."""
+    if any(b in text for b in _OTHER_BREAKS):
+        return YAML_LINE_BREAK.split(text)
+    return text.split("\n")
 # C0 control characters but tab, line feed and carriage return, and DEL: NUL cannot reach a
 # process (argv, environment), and the others have no faithful form in every target's files
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -118,7 +126,7 @@ class LoadError(Exception):
 class _Converter:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
-        self.lines = text.split("\n")
+        self.lines = yaml_lines(text)
         self.count = 0
         self.diags: list[Diagnostic] = []
         self._stack: set[int] = set()
@@ -271,7 +279,7 @@ _FLOW_EXPR_LINE = re.compile(r"(?:^|[\[{,])\s*(?:[^'\"\s][^:'\"]*:\s*)?(\$\{\{)"
 
 def _flow_expression_hint(file: str, text: str, line: int, in_flow: bool = False) -> Diagnostic | None:
     """Recognise the commonest YAML mistake: an unquoted ${{ inside a flow collection."""
-    lines = text.split("\n")
+    lines = yaml_lines(text)
     rx = _FLOW_EXPR_LINE if in_flow else _FLOW_EXPR
     for ln in (line, line - 1, line + 1):
         if 0 <= ln < len(lines):
@@ -387,7 +395,7 @@ def _offset_span(file: str, before: str) -> Span:
 def _mark_span(file: str, mark, text: str) -> Span:
     if mark is None:
         return Span(file, 1, 1, 1, 2)
-    lines = YAML_LINE_BREAK.split(text)
+    lines = yaml_lines(text)
     if mark.line >= len(lines):     # the end of the stream, past a last line without a newline
         return Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
     return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)

@@ -9,9 +9,11 @@ a large example budget, until the time is up. A failing input is shrunk and writ
 ``corpus/<target>/crash-<sha1>``; fix the bug, keep the file: ``test_corpus.py`` replays every
 file in CI.
 
-``atheris`` (``pip install atheris``): coverage-guided libFuzzer over the same oracle, with
-``corpus/<target>/`` as its corpus directory (new inputs that reach new code are added there;
-keep the small ones worth replaying, and commit them).
+``atheris`` (``pip install atheris``): coverage-guided libFuzzer over the same oracle, seeded
+with ``corpus/<target>/``. libFuzzer adds each input that reaches new code to the FIRST corpus
+folder, so pass a scratch folder first (``-- -max_total_time=300 /tmp/new``), then keep a
+minimised few (``-merge=1``) and every crash (``crash-*``, written to the working folder) in
+``corpus/<target>/``.
 
 The oracles are in ``oracles.py``.
 """
@@ -132,10 +134,12 @@ ORACLES = {name: _remember(name, fn) for name, fn in ORACLES.items()}  # noqa: F
 def run_atheris(target: str, argv: list[str]) -> None:
     import atheris
 
-    with atheris.instrument_imports():
-        import pipespec.expr  # noqa: F401
-        import pipespec.frontend  # noqa: F401
-        import pipespec.loader  # noqa: F401
+    import lark  # noqa: F401 - loaded before instrumenting, so the grammar's parser is covered too
+
+    from pipespec import analysis, checks, frontend, loader, schema, schema_fast, spec  # noqa: F401
+    from pipespec.expr import parser, typecheck  # noqa: F401
+
+    atheris.instrument_all()        # everything loaded so far: pipespec, lark, the oracles
     check = ORACLES[target]
     (CORPUS / target).mkdir(parents=True, exist_ok=True)
     atheris.Setup([sys.argv[0], *argv, str(CORPUS / target)], check)
@@ -147,13 +151,13 @@ def main() -> int:
     ap.add_argument("engine", choices=("hypothesis", "atheris"))
     ap.add_argument("--target", choices=("loader", "expr", "all"), default="all")
     ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("rest", nargs="*", help="libFuzzer flags (atheris)")
-    args = ap.parse_args()
+    args, rest = ap.parse_known_args()      # the rest, after --: libFuzzer flags and folders
+    rest = [a for a in rest if a != "--"]
     targets = ["loader", "expr"] if args.target == "all" else [args.target]
     if args.engine == "atheris":
         if len(targets) != 1:
             ap.error("atheris fuzzes one --target at a time")
-        run_atheris(targets[0], args.rest)
+        run_atheris(targets[0], rest)
         return 0
     return run_hypothesis(targets, args.minutes)
 
