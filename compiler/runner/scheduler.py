@@ -33,7 +33,7 @@ from ..expr import EvalError
 from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
                        StepInputs, StepResult, retry_delay, slot, spec_dir)
 from ..runtime.execute import cleanup, finish, prepare, verdict
-from ..runtime.masking import Masker
+from ..runtime.masking import SECRET_OUTPUT, Masker
 from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
@@ -559,6 +559,10 @@ class Runner:
             except (OSError, json.JSONDecodeError) as e:
                 return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
             inst.artifacts = artifacts
+            leak = self.masker.output_holding_a_secret(inst.values, inst.metrics)
+            if leak is not None:
+                inst.values, inst.metrics, inst.artifacts = {}, {}, {}
+                return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak), False
             try:
                 inst.hashes = {name: self.objects.ingest(path) for name, path in artifacts.items()}
             except OSError as e:

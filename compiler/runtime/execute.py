@@ -29,7 +29,7 @@ from typing import IO, Any, Callable
 from .. import ir
 from ..expr import EvalError, to_text
 from .context import Lookup, StepInputs, spec_dir
-from .masking import Masker
+from .masking import SECRET_OUTPUT, Masker
 from .outputs import OutputError, collect_values, read_metrics_file, read_output_file
 
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
@@ -421,6 +421,10 @@ def _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env, stdout
             return "failed", EXIT_OUTPUTS, str(e)
         except (OSError, json.JSONDecodeError) as e:
             return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
+        leak = masker.output_holding_a_secret(res.values, res.metrics) if masker else None
+        if leak is not None:
+            res.values, res.metrics, res.artifacts = {}, {}, {}
+            return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak)
         return "succeeded", 0, None
     finally:
         cleanup(inv)

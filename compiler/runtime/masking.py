@@ -13,6 +13,9 @@ import os
 import re
 from typing import IO, Iterable
 
+SECRET_OUTPUT = ("output '{}' holds the value of a secret: a secret reaches only the steps that "
+                 "declare it, never through outputs")
+
 MASK = "***"
 MIN_LEN = len(MASK)          # a masked stream never grows, so a file can be masked in place
 
@@ -50,6 +53,21 @@ class Masker:
         if self._text is None or not isinstance(s, str):
             return s
         return self._text.sub(MASK, s)
+
+    def output_holding_a_secret(self, *outputs: dict) -> str | None:
+        """The name of the first value output that holds a secret's value, or None. Such an
+        output would carry the secret into the run records, the terminal and other steps, so
+        the step fails instead (GitHub, likewise, drops a job output that holds a secret)."""
+        if self._text is None:
+            return None
+        import json
+
+        for group in outputs:
+            for name, v in group.items():
+                text = v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)
+                if self._text.search(text):
+                    return name
+        return None
 
     def feed(self, data: bytes, final: bool = False) -> bytes:
         """The masked bytes of a stream so far; what might start a secret is held back until

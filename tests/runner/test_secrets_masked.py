@@ -132,3 +132,15 @@ def test_mask_file_in_place(tmp_path):
 
 def test_short_values_are_not_masked():
     assert Masker(["ab", ""]).text("ab cd") == "ab cd"
+
+
+def test_a_secret_returned_as_an_output_value_fails_the_step_and_is_not_stored(tmp_path):
+    spec = SPEC.replace("v: int", "v: string")
+    (tmp_path / "p.yaml").write_text(spec, encoding="utf-8")
+    res = _cli(["run", "p.yaml", "-j", "1"], tmp_path, {"APP_TOKEN": SECRET})
+    assert res.returncode == 1
+    assert "holds the value of a secret" in res.stdout + res.stderr, res.stdout + res.stderr
+    leaked = [k for k, v in _store_bytes(tmp_path / ".pipespec").items() if SECRET.encode() in v]
+    assert not leaked, leaked
+    res = _cli(["exec", "p.yaml", "--step", "uses", "--result-json", "r.json"], tmp_path, {"APP_TOKEN": SECRET})
+    assert res.returncode == 1 and SECRET not in (tmp_path / "r.json").read_text()
