@@ -22,7 +22,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E107": ("expression-in-flow-collection", ERROR, "an unquoted ${{ inside {...} or [...]"),
     "E108": ("version-like-float", ERROR, "an unquoted number like 3.10 where a string is expected"),
     "E109": ("not-a-document", ERROR, "the file is empty, not UTF-8, or holds several documents"),
-    "E110": ("control-character", ERROR, "a string holds a control character (NUL, ESC, ...) that no target can carry"),
+    "E110": ("control-character", ERROR, "a string holds a NUL, the control character no target can carry"),
     # -- E2xx: shape (JSON Schema) -----------------------------------------------------------
     "E200": ("wrong-type", ERROR, "a value has the wrong type"),
     "E201": ("unknown-key", ERROR, "a key the language does not define"),

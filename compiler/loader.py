@@ -50,9 +50,10 @@ def yaml_lines(text: str) -> list[str]:
     if any(b in text for b in _OTHER_BREAKS):
         return YAML_LINE_BREAK.split(text)
     return text.split("\n")
-# C0 control characters but tab, line feed and carriage return, and DEL: NUL cannot reach a
-# process (argv, environment), and the others have no faithful form in every target's files
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the control characters no target can carry: NUL ends every argument and environment
+# variable of a process (the runner, Airflow, KFP and GitHub workers alike). The others (ESC,
+# VT, ...) reach a process intact and every target's files escape them.
+_CONTROL = re.compile(r"\x00")
 # a double-quoted scalar's escapes, to point at the one that produced a control character
 _ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.S)
 _ESCAPE_CODES = {"0": 0, "a": 7, "b": 8, "t": 9, "\t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "e": 27}
@@ -233,8 +234,8 @@ class _Converter:
                 where = Span(span.file, line, col, line, col + len(m.group()))
                 break
         self.diags.append(Diagnostic(
-            "E110", f"control character U+{ord(ch):04X} in a string: no target can carry it", where,
-            help="remove it; a string may hold tabs and line breaks (\\t, \\n), but no other control character"))
+            "E110", f"control character U+{ord(ch):04X} (NUL) in a string: no target can carry it", where,
+            help="remove it: a process's arguments and environment variables end at a NUL"))
 
     def mapping(self, node) -> MapNode:
         items: list[tuple[ScalarNode, Node]] = []
