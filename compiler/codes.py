@@ -22,6 +22,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E107": ("expression-in-flow-collection", ERROR, "an unquoted ${{ inside {...} or [...]"),
     "E108": ("version-like-float", ERROR, "an unquoted number like 3.10 where a string is expected"),
     "E109": ("not-a-document", ERROR, "the file is empty, not UTF-8, or holds several documents"),
+    "E110": ("control-character", ERROR, "a string holds a NUL, the control character no target can carry"),
     # -- E2xx: shape (JSON Schema) -----------------------------------------------------------
     "E200": ("wrong-type", ERROR, "a value has the wrong type"),
     "E201": ("unknown-key", ERROR, "a key the language does not define"),
@@ -33,6 +34,10 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E207": ("invalid-schedule", ERROR, "a schedule is neither a 5-field cron nor a preset"),
     "E208": ("unsupported-version", ERROR, "the pipespec language version is not supported"),
     "E209": ("invalid-default", ERROR, "a parameter default does not match its type or constraints"),
+    "E210": ("number-out-of-range", ERROR, "an integer outside int64, or a number too large for a float"),
+    "E211": ("duration-too-long", ERROR, "a timeout or retry delay longer than the 30-day bound"),
+    "E212": ("quantity-too-large", ERROR, "a memory or cpu quantity beyond what every target can hold"),
+    "E213": ("invalid-command", ERROR, "a targets.*.pipespec command that is empty or does not split as shell words"),
     # -- E3xx: expressions -------------------------------------------------------------------
     "E300": ("expression-syntax", ERROR, "an expression inside ${{ }} does not parse"),
     "E301": ("unknown-context", ERROR, "a name that is not a context, or a field a context lacks"),

@@ -218,11 +218,18 @@ class Pipeline:
         return hashlib.sha256(self._json.encode("utf-8")).hexdigest()
 
 
-def _plain(obj: Any) -> Any:
-    """Dataclasses -> JSON-like data, dropping spans and expression offsets."""
+def _plain(obj: Any, memo: dict | None = None) -> Any:
+    """Dataclasses -> JSON-like data, dropping spans and expression offsets. A node shared by
+    several steps (the pipeline env is in every step's env) is converted once: ``memo`` maps
+    its id to its data, which the result then shares."""
     t = type(obj)
     convert = _CONVERTERS.get(t) or _converter(t)
-    return convert(obj)
+    return convert(obj, {} if memo is None else memo)
+
+
+def plain(pipeline: "Pipeline") -> dict:
+    """The data whose canonical JSON is ``to_json()`` (shared subtrees stay shared)."""
+    return _plain(pipeline)
 
 
 # One converter per type, made on first sight: the generic walk (dataclasses.fields and
@@ -236,23 +243,27 @@ def _converter(t: type):
         name = t.__name__
         names = tuple(f.name for f in dataclasses.fields(t) if f.compare and f.name not in _SKIPPED)
 
-        def convert(obj):
+        def convert(obj, memo):
+            done = memo.get(id(obj))
+            if done is not None:
+                return done[1]
             out = {"_": name}
             for n in names:
                 v = getattr(obj, n)
-                out[n] = v if type(v) in _SCALARS else _plain(v)
+                out[n] = v if type(v) in _SCALARS else _plain(v, memo)
+            memo[id(obj)] = (obj, out)          # obj kept alive so its id is not reused meanwhile
             return out
     elif issubclass(t, (list, tuple)):
-        def convert(obj):
-            return [x if type(x) in _SCALARS else _plain(x) for x in obj]
+        def convert(obj, memo):
+            return [x if type(x) in _SCALARS else _plain(x, memo) for x in obj]
     elif issubclass(t, dict):
-        def convert(obj):
-            return {str(k): _plain(v) for k, v in obj.items()}
+        def convert(obj, memo):
+            return {str(k): _plain(v, memo) for k, v in obj.items()}
     elif issubclass(t, float):
-        def convert(obj):
+        def convert(obj, memo):
             return "NaN" if obj != obj else obj
     else:
-        def convert(obj):
+        def convert(obj, memo):
             return obj
     _CONVERTERS[t] = convert
     return convert

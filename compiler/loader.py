@@ -39,6 +39,24 @@ _INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_INFINITIES = (float("inf"), float("-inf"))
+# what YAML (libyaml) counts as a line break, and so what a position's line number counts
+YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+def yaml_lines(text: str) -> list[str]:
+    """The lines of ``text`` as YAML numbers them (a mark's line indexes this list)."""
+    if any(b in text for b in _OTHER_BREAKS):
+        return YAML_LINE_BREAK.split(text)
+    return text.split("\n")
+# the control characters no target can carry: NUL ends every argument and environment
+# variable of a process (the runner, Airflow, KFP and GitHub workers alike). The others (ESC,
+# VT, ...) reach a process intact and every target's files escape them.
+_CONTROL = re.compile(r"\x00")
+# a double-quoted scalar's escapes, to point at the one that produced a control character
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.S)
+_ESCAPE_CODES = {"0": 0, "a": 7, "b": 8, "t": 9, "\t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "e": 27}
 # words YAML 1.1 tools (PyYAML, many CI systems) read as booleans
 YAML11_BOOL_WORDS = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On",
                      "ON", "off", "Off", "OFF"}
@@ -61,6 +79,21 @@ assert not _Loader.yaml_path_resolvers
 _NON_STRING_FIRST = frozenset("~nNtTfF+-.0123456789")
 
 
+# every number must fit what every target can hold: KFP/protobuf and JSON consumers read
+# integers as int64, so anything outside is refused (E210) rather than silently rounded
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+# significant digits above which a literal is out of int64 range without converting it
+# (Python refuses to convert more than 4300 decimal digits at all)
+_MAX_DIGITS = {10: 19, 8: 22, 16: 16}
+_OUT_OF_RANGE = INT64_MAX + 1          # what a literal too long to convert becomes (then E210)
+
+
+def _int(digits: str, base: int, sign: int = 1) -> int:
+    if len(digits.lstrip("0")) > _MAX_DIGITS[base]:
+        return sign * _OUT_OF_RANGE
+    return sign * int(digits, base)
+
+
 def resolve_plain(text: str):
     if text and text[0] not in _NON_STRING_FIRST:
         return text
@@ -71,11 +104,11 @@ def resolve_plain(text: str):
     if text in _BOOL:
         return _BOOL[text]
     if _INT10.match(text):
-        return int(text)
+        return _int(text.lstrip("+-"), 10, -1 if text[0] == "-" else 1)
     if _INT8.match(text):
-        return int(text[2:], 8)
+        return _int(text[2:], 8)
     if _INT16.match(text):
-        return int(text[2:], 16)
+        return _int(text[2:], 16)
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -94,7 +127,7 @@ class LoadError(Exception):
 class _Converter:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
-        self.lines = text.split("\n")
+        self.lines = yaml_lines(text)
         self.count = 0
         self.diags: list[Diagnostic] = []
         self._stack: set[int] = set()
@@ -153,17 +186,56 @@ class _Converter:
         source = self.lines[line][col:end_col] if line == end_line and line < len(self.lines) \
             else self._source(line, col, end_line, end_col)
         if tag == _IMPLICIT:
-            return ScalarNode(resolve_plain(text), span, style, source)
+            value = resolve_plain(text)
+            if (value.__class__ is int and not INT64_MIN <= value <= INT64_MAX) or value.__class__ is float \
+                    and value in _INFINITIES and not _INF.match(text):
+                self.number_out_of_range(value, text, span)
+            return ScalarNode(value, span, style, source)
         if tag == _STR:
+            if style == '"' and _CONTROL.search(text):
+                self.control_character(text, source, span)
             return ScalarNode(text, span, style, source)
-        if node.tag == _STD + "str":
-            value = text
+        if tag == _STD + "null":
+            value = None
+        elif tag == _STD + "int" and len(text) > 40:   # too long for int64 however written
+            value = _OUT_OF_RANGE
         else:  # an explicit standard tag such as !!int
             try:
-                value = yaml.safe_load(f"!!{node.tag[len(_STD):]} {text!r}") if node.tag != _STD + "null" else None
-            except yaml.YAMLError:
+                value = yaml.safe_load(f"!!{tag[len(_STD):]} {text!r}")
+            except (yaml.YAMLError, ValueError):
                 value = text
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX \
+                or isinstance(value, float) and value in _INFINITIES and not _INF.match(text.strip()):
+            self.number_out_of_range(value, text, span)
+        elif isinstance(value, str) and _CONTROL.search(value):
+            self.control_character(value, source, span)
         return ScalarNode(value, span, style, source)
+
+    def number_out_of_range(self, value, text: str, span: Span) -> None:
+        shown = text if len(text) <= 32 else f"{text[:12]}...{text[-8:]} ({len(text)} digits)"
+        if isinstance(value, float):
+            msg = f"the number {shown} is too large for a 64-bit float (it would become infinity)"
+        else:
+            msg = (f"the integer {shown} is outside the 64-bit range that every target can hold "
+                   f"({INT64_MIN} to {INT64_MAX})")
+        self.diags.append(Diagnostic("E210", msg, span,
+                                     help="use a smaller number, or quote it to make it a string"))
+
+    def control_character(self, value: str, source: str, span: Span) -> None:
+        ch = _CONTROL.search(value).group()
+        where = span
+        for m in _ESCAPE.finditer(source):
+            hexa = m.group(1) or m.group(2) or m.group(3)
+            code = int(hexa, 16) if hexa else _ESCAPE_CODES.get(m.group(4), -1)
+            if 0 <= code < 0x110000 and _CONTROL.match(chr(code)):
+                before = source[:m.start()]
+                line = span.line + before.count("\n")
+                col = span.col + len(before) if "\n" not in before else len(before) - before.rfind("\n")
+                where = Span(span.file, line, col, line, col + len(m.group()))
+                break
+        self.diags.append(Diagnostic(
+            "E110", f"control character U+{ord(ch):04X} (NUL) in a string: no target can carry it", where,
+            help="remove it: a process's arguments and environment variables end at a NUL"))
 
     def mapping(self, node) -> MapNode:
         items: list[tuple[ScalarNode, Node]] = []
@@ -208,7 +280,7 @@ _FLOW_EXPR_LINE = re.compile(r"(?:^|[\[{,])\s*(?:[^'\"\s][^:'\"]*:\s*)?(\$\{\{)"
 
 def _flow_expression_hint(file: str, text: str, line: int, in_flow: bool = False) -> Diagnostic | None:
     """Recognise the commonest YAML mistake: an unquoted ${{ inside a flow collection."""
-    lines = text.split("\n")
+    lines = yaml_lines(text)
     rx = _FLOW_EXPR_LINE if in_flow else _FLOW_EXPR
     for ln in (line, line - 1, line + 1):
         if 0 <= ln < len(lines):
@@ -252,12 +324,12 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         if hint:
             return None, [hint]
         if "expected a single document" in str(e.context or "") + str(e.problem or ""):
-            return None, [Diagnostic("E109", "the file holds more than one YAML document", _mark_span(file, mark),
+            return None, [Diagnostic("E109", "the file holds more than one YAML document", _mark_span(file, mark, text),
                                      help="one pipeline per file: remove the '---' separator")]
         msg = (e.problem or e.context or "invalid YAML").strip()
         if e.context and e.problem:
             msg = f"{e.problem} ({e.context})"
-        return None, [Diagnostic("E100", msg, _mark_span(file, mark))]
+        return None, [Diagnostic("E100", msg, _mark_span(file, mark, text))]
     except yaml.YAMLError as e:  # reader errors: control characters and the like
         where = getattr(e, "position", None)
         span = _offset_span(file, text[:where]) if isinstance(where, int) else start
@@ -315,12 +387,16 @@ def _first_oversized(node, sizes: dict, open_: set):
 
 def _offset_span(file: str, before: str) -> Span:
     """The one-character span just after the text ``before``."""
-    line = before.count("\n") + 1
-    col = len(before) - (before.rfind("\n") + 1) + 1
+    lines = YAML_LINE_BREAK.split(before)
+    line = len(lines)
+    col = len(lines[-1]) + 1
     return Span(file, line, col, line, col + 1)
 
 
-def _mark_span(file: str, mark) -> Span:
+def _mark_span(file: str, mark, text: str) -> Span:
     if mark is None:
         return Span(file, 1, 1, 1, 2)
+    lines = yaml_lines(text)
+    if mark.line >= len(lines):     # the end of the stream, past a last line without a newline
+        return Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
     return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)

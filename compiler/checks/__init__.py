@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..spec import RawPipeline
-from . import (conditions, credentials, escaping_paths, graph, number_text, params, secret_env,
+from . import (bounds, conditions, credentials, escaping_paths, graph, number_text, params, secret_env,
                shell_expressions, skipped_outputs, step_shape, unused)
 
 
@@ -36,6 +36,7 @@ CHECKS = (
     credentials.check,
     number_text.check,
     escaping_paths.check,
+    bounds.check,
 )
 
 

@@ -39,15 +39,17 @@ def add_arguments(p) -> None:
 
 
 def _json_arg(text: str | None, what: str) -> dict | None:
+    from ..runtime.params import loads_json
+
     if text is None:
         return None
     try:
         if text.startswith("@"):
             with open(text[1:], encoding="utf-8") as f:
-                data = json.load(f)
+                data = loads_json(f.read())
         else:
-            data = json.loads(text)
-    except (OSError, json.JSONDecodeError) as e:
+            data = loads_json(text)
+    except (OSError, ValueError) as e:    # ValueError: not JSON, or a number too long for any target
         raise UsageError(f"{what}: {e}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{what}: expected a JSON object")

@@ -49,20 +49,21 @@ def main(args) -> int:
     import json
 
     from ..runtime import ParamError, coerce_params, parse_assignments
+    from ..runtime.params import loads_json
 
     from ..runner.ircache import load
 
     compiled = load(args.file, require_valid)
     pipe = compiled.pipeline
     try:
-        given = json.loads(args.params_json) if args.params_json else {}
+        given = loads_json(args.params_json) if args.params_json else {}
         if not isinstance(given, dict):
             raise UsageError("--params-json: expected a JSON object")
         given.update(parse_assignments(args.param))
         params = coerce_params(pipe, given)
     except ParamError as e:
         raise UsageError(str(e)) from None
-    except json.JSONDecodeError as e:
+    except ValueError as e:      # not JSON, or a number too long for any target
         raise UsageError(f"--params-json: {e}") from None
     return execute(compiled, params, args, only=tuple(args.only), from_=tuple(args.from_),
                    no_cache=args.no_cache)

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unary
 from .errors import EvalError
-from .functions import FUNCTIONS, ArgProblem
+from .functions import (FUNCTIONS, INT64_MAX, INT64_MIN, MAX_LIST_ITEMS, MAX_TEXT_CHARS, ArgProblem,
+                        too_long)
 from .values import equal, with_article, is_number, kind_of, normalize
 
 Lookup = Callable[[Ref], Any]
@@ -44,6 +45,9 @@ class _Evaluator:
             raise EvalError(f"no value for '{node.dotted}'", node.start, node.end) from None
 
     def _ListExpr(self, node: ListExpr) -> list:
+        if len(node.items) > MAX_LIST_ITEMS:
+            raise EvalError(f"a list of {len(node.items)} items is longer than {MAX_LIST_ITEMS} "
+                            "(the bound on lists an expression builds)", node.start, node.end)
         return [self.eval(i) for i in node.items]
 
     def _Index(self, node: Index) -> Any:
@@ -87,7 +91,7 @@ class _Evaluator:
         if not is_number(v):
             raise EvalError(f"cannot negate {with_article(kind_of(v))}: '-' needs a number",
                             node.start, node.end)
-        return -v
+        return _bounded(-v, node)
 
     @staticmethod
     def _bool(v: Any, op: str, node: Expr) -> bool:
@@ -113,6 +117,8 @@ class _Evaluator:
             raise EvalError(f"cannot compare {kind_of(a)} and {kind_of(b)} with '{op}'",
                             node.start, node.end)
         if op == "+":
+            if isinstance(a, str) and isinstance(b, str) and len(a) + len(b) > MAX_TEXT_CHARS:
+                raise EvalError(too_long(len(a) + len(b)), node.start, node.end)
             if (is_number(a) and is_number(b)) or (isinstance(a, str) and isinstance(b, str)):
                 return self._arith(operator.add, a, b, node)
             raise EvalError(f"cannot add {kind_of(a)} and {kind_of(b)}", node.start, node.end)
@@ -126,7 +132,7 @@ class _Evaluator:
     @staticmethod
     def _arith(fn: Callable, a: Any, b: Any, node: Expr) -> Any:
         try:
-            return fn(a, b)
+            return _bounded(fn(a, b), node)
         except OverflowError:
             raise EvalError("number too large", node.start, node.end) from None
 
@@ -143,3 +149,12 @@ class _Evaluator:
         except ArgProblem as p:
             where = node.args[p.index] if p.index is not None else node
             raise EvalError(p.message, where.start, where.end) from None
+
+
+def _bounded(v: Any, node: Expr) -> Any:
+    """A number an operator made: an int within int64, a float finite (what every target holds)."""
+    if type(v) is int and not INT64_MIN <= v <= INT64_MAX:
+        raise EvalError("the result is outside the 64-bit integer range", node.start, node.end)
+    if type(v) is float and v - v != 0:
+        raise EvalError("number too large: the result is not a finite float", node.start, node.end)
+    return v

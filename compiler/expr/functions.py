@@ -16,6 +16,19 @@ from .types import (ANY, BOOL, FLOAT, INT, STRING, Type, compatible, is_any, is_
 from .values import equal, with_article, is_number as is_num_value, kind_of, to_text
 
 
+# What an expression may build at run time (docs/spec.md "Errors"): without a bound a 454-byte
+# nest of format('{0}{0}...') calls builds 10^10 characters. A value passed in (a param, an
+# output) may be longer; only what the expression makes is bounded.
+MAX_TEXT_CHARS = 1_000_000
+MAX_LIST_ITEMS = 10_000
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
+def too_long(n: int, more: bool = False) -> str:
+    return (f"the result would be {'more than ' if more else ''}{n} characters long, longer than "
+            f"{MAX_TEXT_CHARS} (the bound on text an expression builds)")
+
+
 class ArgProblem(Exception):
     def __init__(self, index: int | None, message: str) -> None:
         super().__init__(message)
@@ -78,7 +91,10 @@ def _join_check(ts: list[Type]) -> Type:
 def _join_run(items: Any, sep: Any = ",") -> str:
     _want(isinstance(items, list), 0, f"join() takes a list, not {kind_of(items)}")
     _want(isinstance(sep, str), 1, f"join() separator must be a string, not {kind_of(sep)}")
-    return sep.join(to_text(i) for i in items)
+    texts = [to_text(i) for i in items]
+    n = sum(map(len, texts)) + len(sep) * max(0, len(texts) - 1)
+    _want(n <= MAX_TEXT_CHARS, 0, too_long(n))
+    return sep.join(texts)
 
 
 # -- contains ----------------------------------------------------------------------------------
@@ -126,7 +142,11 @@ def format_text(fmt: str, args: list[Any]) -> str:
     ``{{``/``}}`` are literal braces. Raises ValueError on a malformed format string."""
     out: list[str] = []
     i, n = 0, len(fmt)
+    size = 0
+    texts = [to_text(a) for a in args]
     while i < n:
+        if size > MAX_TEXT_CHARS:
+            raise ValueError(too_long(size, more=True))
         ch = fmt[i]
         if ch == "{":
             if fmt.startswith("{{", i):
@@ -141,16 +161,21 @@ def format_text(fmt: str, args: list[Any]) -> str:
             if k >= len(args):
                 raise ValueError(f"format string refers to {{{k}}} but only {len(args)} "
                                  f"argument{'' if len(args) == 1 else 's'} follow")
-            out.append(to_text(args[k]))
+            out.append(texts[k])
+            size += len(texts[k])
             i = close + 1
         elif ch == "}":
             if not fmt.startswith("}}", i):
                 raise ValueError(f"format string has a lone '}}' at {i}: write '}}}}'")
             out.append("}")
+            size += 1
             i += 2
         else:
             out.append(ch)
+            size += 1
             i += 1
+    if size > MAX_TEXT_CHARS:
+        raise ValueError(too_long(size))
     return "".join(out)
 
 
@@ -218,7 +243,9 @@ def _round_run(x: Any, digits: Any = None) -> Any:
               f"round() digits must be an int, not {kind_of(digits)}")
     try:
         if digits is None:
-            return int(round(x))    # halves go to the even neighbour, as in Python
+            r = int(round(x))       # halves go to the even neighbour, as in Python
+            _want(INT64_MIN <= r <= INT64_MAX, 0, f"round() of {x!r} is outside the 64-bit integer range")
+            return r
         return float(round(x, digits))
     except (OverflowError, ValueError):
         raise ArgProblem(0, f"round() cannot round {x!r}") from None

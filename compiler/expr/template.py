@@ -73,13 +73,21 @@ class Template:
 
     def render(self, lookup: Callable[[Ref], Any]) -> Any:
         """The value of the string: a whole expression's value, or else text."""
+        from .errors import EvalError
         from .evaluate import evaluate
+        from .functions import MAX_TEXT_CHARS, too_long
         from .values import to_text
 
         if self.whole:
             return evaluate(self.exprs[0].expr, lookup)
-        return "".join(p if isinstance(p, str) else to_text(evaluate(p.expr, lookup))
-                       for p in self.parts)
+        out, n = [], 0
+        for p in self.parts:
+            text = p if isinstance(p, str) else to_text(evaluate(p.expr, lookup))
+            n += len(text)
+            if n > MAX_TEXT_CHARS and not isinstance(p, str):
+                raise EvalError(too_long(n).replace("result", "text with its expressions"), p.start, p.end)
+            out.append(text)
+        return "".join(out)
 
 
 def split_template(text: str) -> Template:

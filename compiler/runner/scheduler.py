@@ -37,6 +37,7 @@ from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, Out
 from ..files import UnsafePath, make_dirs, project_root
 from ..runtime.execute import cleanup, finish, prepare, verdict
 from ..runtime.layout import check_run_id
+from ..runtime.masking import SECRET_OUTPUT, Masker
 from ..runtime.spawn import spawn
 from . import cachekey
 from .children import Children
@@ -199,6 +200,7 @@ class Runner:
         self.hasher = FileHasher(self.records, project_root(self.spec_dir))
         self.modules = cachekey.ModuleSources(self.spec_dir, self.hasher)
         self.base_env = dict(os.environ)
+        self.masker = Masker.for_pipeline(self.pipeline, self.base_env)   # secrets -> *** in what we write
         self.children = Children()
         self.containment = Containment(self.lock)
         self.workers = Workers(self.jobs, self.children.wake)
@@ -660,6 +662,10 @@ class Runner:
             except (OSError, json.JSONDecodeError) as e:
                 return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
             inst.artifacts = artifacts
+            leak = self.masker.output_holding_a_secret(inst.values, inst.metrics)
+            if leak is not None:
+                inst.values, inst.metrics, inst.artifacts = {}, {}, {}
+                return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak), False
             try:
                 inst.hashes = {name: self.objects.ingest(path) for name, path in artifacts.items()}
             except OSError as e:
@@ -672,6 +678,7 @@ class Runner:
     def _attempt_done(self, inst: Instance, status: str, code: int, error: str | None,
                       retryable: bool = True) -> None:
         """An attempt ended: retry after the declared delay, or settle the instance."""
+        error = self.masker.text(error)
         if inst.inv is not None:
             cleanup(inst.inv)
             inst.inv = None
@@ -686,6 +693,12 @@ class Runner:
         for fd in inst.fds:
             os.close(fd)
         inst.fds = ()
+        if self.masker:
+            for path in (inst.stdout, inst.stderr):
+                try:
+                    self.masker.mask_file(path)
+                except OSError:
+                    pass
         res = StepResult(step.name, inst.index, status, code, inst.values, inst.metrics,
                          inst.artifacts if status == "succeeded" else {},
                          time.monotonic() - inst.t0, inst.attempts, error)

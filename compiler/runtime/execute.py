@@ -32,6 +32,7 @@ from .. import ir
 from ..expr import EvalError, to_text
 from ..files import special_kind
 from .context import Lookup, StepInputs, spec_dir
+from .masking import SECRET_OUTPUT, Masker
 from .outputs import OutputError, collect_values, read_metrics_file, read_output_file
 
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
@@ -93,8 +94,14 @@ def retry_delay(retries: ir.Retries, attempt: int) -> float:
 
 
 def step_env(step: ir.Step, lookup: Lookup, inputs: StepInputs, base: dict[str, str]) -> dict[str, str]:
-    """The process environment of a step: inherited, then the IR's env, then PIPESPEC_*."""
+    """The process environment of a step: inherited, then the IR's env, then PIPESPEC_*.
+
+    A secret reaches only the steps that declare it: the variable a secret is read from is
+    not inherited by a step whose env: does not read that secret."""
     env = dict(base)
+    for sec in lookup.pipeline.secrets:
+        if sec.name not in step.secrets:
+            env.pop(sec.env, None)
     own: dict[str, str] = {}
     for name, v in step.env:
         own[name] = v.literal if v.template is None else to_text(v.template.render(lookup))
@@ -282,10 +289,20 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
             stderr: IO | int | None = None, cancel: threading.Event | None = None,
             on_start: Callable[[subprocess.Popen], None] | None = None,
             on_end: Callable[[subprocess.Popen], None] | None = None,
-            grace: float = KILL_GRACE_S) -> tuple[str, int, str | None]:
-    """Spawn the prepared command in a new session and wait: (status, exit code, error)."""
+            grace: float = KILL_GRACE_S, masker: Masker | None = None) -> tuple[str, int, str | None]:
+    """Spawn the prepared command in a new session and wait: (status, exit code, error).
+    With a ``masker``, output that would go to this process's own stdout/stderr passes
+    through it (secrets become ***)."""
     if cancel is not None and cancel.is_set():
         return "cancelled", EXIT_CANCELLED, "cancelled before it started"
+    piped = []
+    if masker:
+        if stdout is None:
+            stdout = subprocess.PIPE
+            piped.append(("stdout", sys.stdout))
+        if stderr is None:
+            stderr = subprocess.PIPE
+            piped.append(("stderr", sys.stderr))
     try:
         proc = subprocess.Popen(inv.argv, cwd=inv.cwd, env=inv.env, stdin=subprocess.DEVNULL,
                                 stdout=stdout, stderr=stderr, start_new_session=True)
@@ -295,6 +312,13 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
         return "failed", 126, f"command not executable: {inv.argv[0]}"
     except ValueError as e:              # "embedded null byte": no exec can carry one
         return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment"
+    copiers = []
+    for name, dst in piped:
+        out = getattr(dst, "buffer", dst)
+        t = threading.Thread(target=masker.copy, args=(getattr(proc, name), out), daemon=True,
+                             name=f"mask-{name}")
+        t.start()
+        copiers.append(t)
     if on_start is not None:
         on_start(proc)
     timer = None
@@ -321,6 +345,8 @@ def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = 
         # leftovers of the step (background processes) go with it, as on a CI runner
         _signal_group(proc.pid, signal.SIGTERM)
         _sweep_group(proc.pid, grace)
+    for t in copiers:                    # a leftover that escaped the group may hold the pipe
+        t.join(timeout=5.0)
     return verdict(inv, rc, bool(fired), cancel is not None and cancel.is_set(), timeout_s)
 
 
@@ -455,11 +481,14 @@ def run_step(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pa
     t0 = time.monotonic()
     limit = step.retries.limit if retry else 0
     res = StepResult(step.name, inputs.index, "failed", EXIT_OUTPUTS)
+    masker = Masker.for_pipeline(pipeline, os.environ if base_env is None else base_env)
     try:
         for n in range(limit + 1):
             res.attempts = n + 1
             status, code, error = _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env,
-                                               stdout, stderr, cancel, on_start, on_end, warn, grace, res)
+                                               stdout, stderr, cancel, on_start, on_end, warn, grace, res,
+                                               masker)
+            error = masker.text(error)
             res.status, res.exit_code, res.error = status, code, error
             if status in ("succeeded", "cancelled") or n == limit:
                 break
@@ -482,7 +511,8 @@ def run_step(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pa
 
 
 def _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env, stdout, stderr, cancel,
-                 on_start, on_end, warn, grace, res: StepResult) -> tuple[str, int, str | None]:
+                 on_start, on_end, warn, grace, res: StepResult,
+                 masker: Masker | None = None) -> tuple[str, int, str | None]:
     try:
         inv = prepare(pipeline, step, inputs, output_paths, scratch, base_env, warn)
     except StepError as e:
@@ -490,7 +520,8 @@ def _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env, stdout
     except OSError as e:
         return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}"
     try:
-        status, code, error = attempt(inv, step.timeout_s, stdout, stderr, cancel, on_start, on_end, grace)
+        status, code, error = attempt(inv, step.timeout_s, stdout, stderr, cancel, on_start, on_end, grace,
+                                      masker)
         if status != "succeeded":
             return status, code, error
         try:
@@ -499,6 +530,10 @@ def _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env, stdout
             return "failed", EXIT_OUTPUTS, str(e)
         except (OSError, json.JSONDecodeError) as e:
             return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
+        leak = masker.output_holding_a_secret(res.values, res.metrics) if masker else None
+        if leak is not None:
+            res.values, res.metrics, res.artifacts = {}, {}, {}
+            return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak)
         return "succeeded", 0, None
     finally:
         cleanup(inv)

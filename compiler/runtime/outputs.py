@@ -16,7 +16,11 @@ from typing import Any
 
 from .. import ir
 
-_INT = re.compile(r"[+-]?\d+\Z")
+from .params import INT64_MAX, INT64_MIN, loads_json, parse_float, parse_int
+
+
+def _short_text(text: str) -> str:
+    return repr(text[:80]) + ("..." if len(text) > 80 else "")
 
 
 class OutputError(Exception):
@@ -61,22 +65,21 @@ def parse_text(out: ir.Output, text: str) -> Any:
     if t in ("string", "path"):
         return text
     s = text.strip()
-    if t == "int":
-        if _INT.match(s):
-            return int(s)
-    elif t == "float":
+    if t in ("int", "float"):    # as the spec's grammar reads numbers (params.py): ASCII, int64, finite
         try:
-            return float(s)
-        except ValueError:
-            pass
+            return parse_int(s) if t == "int" else parse_float(s)
+        except ValueError as e:
+            raise OutputError(f"output '{out.name}' ({t}): {_short_text(text)} {e}") from None
     elif t == "bool":
         if s.lower() in ("true", "false"):
             return s.lower() == "true"
     elif t in ("list", "map", "metrics"):
         try:
-            v = json.loads(s)
+            v = loads_json(s)
         except json.JSONDecodeError:
             v = None
+        except ValueError as e:
+            raise OutputError(f"output '{out.name}' ({t}): {_short_text(text)} holds {e}") from None
         if t == "list" and isinstance(v, list) or t in ("map", "metrics") and isinstance(v, dict):
             return v
         want = "a JSON list like [1, 2]" if t == "list" else 'a JSON object like {"k": 1}'
@@ -90,9 +93,19 @@ def check_value(out: ir.Output, v: Any) -> Any:
     if t in ("string", "path") and isinstance(v, (str, os.PathLike)):
         return os.fspath(v)
     if t == "int" and isinstance(v, int) and not isinstance(v, bool):
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise OutputError(f"output '{out.name}' (int): the step gave an integer of {v.bit_length()} bits, "
+                              "outside the 64-bit range")
         return v
     if t == "float" and isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf
+        if not math.isfinite(f):
+            raise OutputError(f"output '{out.name}' (float): the step gave {v if isinstance(v, float) else 'a huge int'}"
+                              ", not a finite number")
+        return f
     if t == "bool" and isinstance(v, bool):
         return v
     if t == "list" and isinstance(v, (list, tuple)):

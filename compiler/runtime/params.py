@@ -12,13 +12,61 @@ Command-line text for a list is read two ways, both documented in docs/runner.md
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 from .. import ir
 
-_INT = re.compile(r"[+-]?\d+\Z")
 _BOOLS = {"true": True, "false": False}
+# numbers as the spec's grammar writes them (the YAML 1.2 core schema, docs/spec.md "Literals"):
+# ASCII digits only (int() and float() also take '١٢', '１２' and '1_0'), no nan or inf
+_INT = re.compile(r"[+-]?[0-9]+\Z")
+_FLOAT = re.compile(r"[+-]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1   # what every target holds (docs/spec.md "Bounds")
+_SPACE = " \t\r\n"
+
+
+def parse_int(text: str) -> int:
+    """``'12'`` -> 12; ValueError(reason) for anything the spec grammar would not read as an
+    int within int64 (no Unicode digits, no underscores, no more digits than fit)."""
+    t = text.strip(_SPACE)
+    if not _INT.match(t):
+        raise ValueError("is not an int")
+    if len(t.lstrip("+-").lstrip("0")) > 19:
+        raise ValueError(_OUT_OF_INT64)
+    v = int(t)
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise ValueError(_OUT_OF_INT64)
+    return v
+
+
+def parse_float(text: str) -> float:
+    """``'1e3'`` -> 1000.0; ValueError(reason) for nan, inf, '1_0.5', Unicode digits and a
+    literal that overflows a float."""
+    t = text.strip(_SPACE)
+    if not _FLOAT.match(t):
+        raise ValueError("is not a number (digits, '.', an exponent; no nan or inf)")
+    v = float(t)
+    if not math.isfinite(v):
+        raise ValueError("is too large for a 64-bit float")
+    return v
+
+
+_OUT_OF_INT64 = f"is outside the 64-bit integer range ({INT64_MIN} to {INT64_MAX})"
+
+
+def loads_json(text: str) -> Any:
+    """``json.loads`` that cannot be made to crash by a number's size: an integer literal with
+    more digits than any int64 raises ValueError saying so (plain ``json.loads`` raises
+    Python's own 4300-digit error, or converts for seconds)."""
+    return json.loads(text, parse_int=_json_int)
+
+
+def _json_int(digits: str) -> int:
+    if len(digits.lstrip("-").lstrip("0")) > 19:
+        raise ValueError(f"an integer of {len(digits.lstrip('-'))} digits is outside the 64-bit range")
+    return int(digits)
 
 
 class ParamError(ValueError):
@@ -97,15 +145,11 @@ def _fail(p: ir.Param, value: Any, reason: str) -> ParamError:
 def _from_text(p: ir.Param, kind: str, item, text: str) -> Any:
     if kind in ("string", "path"):
         return text
-    if kind == "int":
-        if not _INT.match(text.strip()):
-            raise _fail(p, text, "is not an int")
-        return int(text)
-    if kind == "float":
+    if kind in ("int", "float"):
         try:
-            return float(text)
-        except ValueError:
-            raise _fail(p, text, "is not a number") from None
+            return parse_int(text) if kind == "int" else parse_float(text)
+        except ValueError as e:
+            raise _fail(p, text, str(e)) from None
     if kind == "bool":
         b = _BOOLS.get(text.strip().lower())
         if b is None:
@@ -115,9 +159,11 @@ def _from_text(p: ir.Param, kind: str, item, text: str) -> Any:
         return [_item(p, item, x, text) for x in _split_list(p, text)]
     if kind == "map":
         try:
-            v = json.loads(text)
+            v = loads_json(text)
         except json.JSONDecodeError:
             v = None
+        except ValueError as e:
+            raise _fail(p, text, f"holds {e}") from None
         if not isinstance(v, dict):
             raise _fail(p, text, "is not a JSON object, e.g. '{\"k\": 1}'")
         return v
@@ -128,11 +174,13 @@ def _split_list(p: ir.Param, text: str) -> list:
     s = text.strip()
     if s.startswith("["):
         try:
-            v = json.loads(s)
+            v = loads_json(s)
             if isinstance(v, list):
                 return v
         except json.JSONDecodeError:
             pass
+        except ValueError as e:
+            raise _fail(p, text, f"holds {e}") from None
         if not s.endswith("]"):
             raise _fail(p, text, "opens '[' but does not close it")
         s = s[1:-1].strip()
@@ -170,6 +218,10 @@ def _typed(p: ir.Param, kind: str, item, v: Any) -> Any:
     }.get(kind, lambda: True)()
     if not ok:
         raise _fail(p, v, f"is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+    if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
+        raise _fail(p, f"<an integer of {v.bit_length()} bits>", _OUT_OF_INT64)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise _fail(p, v, "is not a finite number")
     if kind == "float":
         return float(v)
     if kind == "list":

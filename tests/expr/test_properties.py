@@ -1,6 +1,10 @@
 """Properties over generated input: the parser only ever raises its own error, and the
 evaluator and checker agree with Python's arithmetic on well-typed expressions."""
 
+import ast
+import math
+import operator
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,9 +61,32 @@ def arithmetic(children):
 arith = st.recursive(numbers, arithmetic, max_leaves=12)
 
 
+class OutOfBounds(Exception):
+    pass
+
+
 def python_value(source):
     # The oracle: the generated text is digits, '.', 'e', '+-*/' and parentheses only, whose
-    # meaning Python shares (same precedence and associativity, true division).
+    # meaning Python shares (same precedence and associativity, true division). Every
+    # intermediate result must be what every target holds (docs/spec.md "Bounds"): an int in
+    # int64, a finite float; outside, the evaluator reports an error.
+    def walk(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.UnaryOp):
+            return bounded(-walk(node.operand))
+        ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+        return bounded(ops[type(node.op)](walk(node.left), walk(node.right)))
+
+    def bounded(v):
+        if isinstance(v, int) and not -2**63 <= v < 2**63 or isinstance(v, float) and not math.isfinite(v):
+            raise OutOfBounds
+        return v
+
+    tree = ast.parse(source, mode="eval")
+    for node in ast.walk(tree):      # comparisons and logic: their arithmetic operands
+        if isinstance(node, ast.BinOp) or isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            walk(node)
     return eval(compile(source, "<generated>", "eval"), {"__builtins__": {}})  # noqa: S307
 
 
@@ -78,8 +105,13 @@ def test_arithmetic_matches_python(source):
             assert e.message == "division by zero"
             return
         raise AssertionError("division by zero was not reported")
-    except OverflowError:
-        return
+    except (OverflowError, OutOfBounds):
+        try:
+            evaluate(expr, lambda ref: None)
+        except EvalError as e:
+            assert "64-bit" in e.message or "too large" in e.message, e.message
+            return
+        raise AssertionError("a result out of bounds was not reported")
     got = evaluate(expr, lambda ref: None)
     assert got == expected
     assert type(got) is type(expected)
@@ -109,6 +141,12 @@ def test_logic_matches_python(pair):
     try:
         expected = python_value(theirs)
     except (ZeroDivisionError, OverflowError):
+        return
+    except OutOfBounds:   # maybe in an operand that short-circuiting skips: then it has a value
+        try:
+            evaluate(expr, lambda ref: None)
+        except EvalError as e:
+            assert "64-bit" in e.message or "too large" in e.message, e.message
         return
     # && and || short-circuit exactly as Python's and/or, so no division Python skipped is done
     assert evaluate(expr, lambda ref: None) is expected
