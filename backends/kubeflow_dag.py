@@ -53,15 +53,14 @@ def install_command(cfg: dict) -> str | None:
     """The shell command each container runs before the step: ``targets.kubeflow.install``, else
     pipespec at the version that compiled the file and kfp at the SDK version the IR mirrors;
     nothing with ``setup: false`` (the image has both)."""
-    import shlex
-
     from pipespec import __version__
 
     if cfg.get("setup") is False:
         return None
     if cfg.get("install"):
         return cfg["install"]
-    return _INSTALL.format(pip=_PIP, pipespec=shlex.quote(f"pipespec=={__version__}"),
+    # quoted as kfp quotes a package (repr); a version is PEP 440 text, which holds no quote
+    return _INSTALL.format(pip=_PIP, pipespec=repr(f"pipespec=={__version__}"),
                            kfp=SDK_VERSION.removeprefix("kfp-"))
 
 

@@ -138,3 +138,20 @@ def test_kfp_local_run_matches_pipespec_run(example, params, tmp_path):
         assert _kfp_task(rep, "notify", None) is not None
         assert "notify: pipeline churn run" in rep["_stderr"]
         assert "finished with status succeeded" in rep["_stderr"]
+
+
+def test_default_install_is_what_kfp_writes_for_packages_to_install():
+    """The container's default install (pinned pipespec, then kfp --no-deps) is the text kfp's
+    own component factory writes for a lightweight component with packages_to_install."""
+    from tests.tooling import envs
+
+    from pipespec import __version__
+    from pipespec.backends.kubeflow_dag import install_command
+
+    py = envs.env_python(envs.ensure("kfp"))
+    code = ("import json; from kfp.dsl import component_factory as f; print(json.dumps("
+            f"f._get_packages_to_install_command(packages_to_install=['pipespec=={__version__}'])))")
+    out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    sdk = json.loads(out)
+    assert sdk[:2] == ["sh", "-c"]
+    assert sdk[2].rstrip("\n") == install_command({}) + ' && "$0" "$@"'
