@@ -45,7 +45,7 @@ _PIP = "python3 -m pip install --quiet --no-warn-script-location"
 _INSTALL = ('\nif ! [ -x "$(command -v pip)" ]; then\n'
             '    python3 -m ensurepip || python3 -m ensurepip --user || apt-get install python3-pip\n'
             'fi\n\n'
-            "PIP_DISABLE_PIP_VERSION_CHECK=1 {pip} {pipespec} && {pip} 'kfp=={kfp}' '--no-deps' "
+            "PIP_DISABLE_PIP_VERSION_CHECK=1 {pip} {pipespec}  &&  {pip} 'kfp=={kfp}' '--no-deps' "
             "'typing-extensions>=3.7.4,<5; python_version<\"3.9\"'")
 
 

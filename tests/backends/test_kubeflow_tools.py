@@ -99,14 +99,18 @@ def _kfp_value(entry: dict, name: str, typ: str):
     ("sweep", {}),
     ("churn", {"rows": 1500}),
 ])
-def test_kfp_local_run_matches_pipespec_run(example, params, tmp_path):
+def test_kfp_local_run_matches_pipespec_run(example, params, tmp_path, monkeypatch):
     spec = ROOT / "specs" / example / "pipeline.yaml"
     pipe = load_spec(str(spec)).pipeline
     if any(p.name == "registry" for p in pipe.params):       # churn deploys into a folder
         params = {**params, "registry": str(tmp_path / "registry")}
     out = tmp_path / "pipeline.yaml"
-    # kfp.local runs every task in its own working folder: give the spec's absolute path
-    _compile(spec, out, spec_path=str(spec))
+    # kfp.local runs every task in its own working folder: the file names the spec relative to
+    # the project root, and $PIPESPEC_PROJECT_DIR says where that is (the default install
+    # line runs too, and finds pipespec and kfp already installed)
+    text = _compile(spec, out)
+    assert f"run_task('specs/{example}/pipeline.yaml'," in text and "pip install" in text
+    monkeypatch.setenv("PIPESPEC_PROJECT_DIR", str(ROOT))
     rep = verify.kfp_local_run(out, params, with_pipespec=True, workdir=tmp_path / "kfp")
     assert rep["ok"], rep["errors"]
     local = _local_run(spec, tmp_path / "store", params)

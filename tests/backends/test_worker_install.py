@@ -98,7 +98,7 @@ def test_kubeflow_default_installs_pinned_pipespec_and_kfp_at_start(tmp_path):
     for c in _executors(r.text).values():
         assert c["command"][:2] == ["sh", "-c"]
         script = c["command"][2]
-        assert f"python3 -m pip install --quiet --no-warn-script-location '{PIN}' && " in script
+        assert f"python3 -m pip install --quiet --no-warn-script-location '{PIN}'  &&  " in script
         assert "'kfp==2.17.3' '--no-deps'" in script and script.endswith(' && "$0" "$@"')
         assert c["command"][3:5] == ["sh", "-ec"] and "kfp.dsl.executor_main" in c["command"][5]
     images = sorted(c["image"] for c in _executors(r.text).values())
@@ -129,7 +129,7 @@ def test_kubeflow_install_command_mirrors_kfp_lightweight_components():
             python3 -m ensurepip || python3 -m ensurepip --user || apt-get install python3-pip
         fi
 
-        PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location '{PIN}' && \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location '{PIN}'  &&  \
 python3 -m pip install --quiet --no-warn-script-location 'kfp==2.17.3' '--no-deps' \
 'typing-extensions>=3.7.4,<5; python_version<"3.9"'""")
     assert install_command({"setup": False, "install": "x"}) is None
