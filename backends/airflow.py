@@ -259,11 +259,10 @@ class _Generator:
         return _doc("\n".join(lines))
 
     def spec_path(self) -> str:
-        if self.o.get("spec_path"):
-            return self.o["spec_path"]
-        # as the user named it to `pipespec compile`; the DAG resolves a relative path against
-        # $PIPESPEC_PROJECT_DIR, else its own folder, on the worker
-        return self.opts.spec_path.replace(os.sep, "/")
+        # relative to the project root whatever folder `pipespec compile` ran from; the DAG
+        # resolves it against $PIPESPEC_PROJECT_DIR, else the nearest folder above the DAG file
+        # that holds it (the repository checkout the DAG file is part of)
+        return self.b.spec_on_worker(self.pipe, self.opts)
 
     def secrets(self) -> list[tuple[str, list[tuple[str, tuple[str, str]]]]]:
         by_name = {s.name: s for s in self.pipe.secrets}

@@ -114,9 +114,10 @@ class _Config:
         self.push = t.get("push")
         self.pull_request = t.get("pull_request")
         self.fail_if_skipped = list(t.get("fail_if_skipped", []))
-        spec = t.get("spec_path") or opts.spec_path.replace("\\", "/")
-        self.spec_path = posixpath.normpath(spec)
-        self.install = t.get("install") or default_install(opts.spec_path, self.spec_path)
+        # relative to the project root (the checkout: the jobs' working directory)
+        self.spec_path = posixpath.normpath(backend.spec_on_worker(pipe, opts).replace("\\", "/"))
+        self.requirements = requirements(opts.spec_path, self.spec_path)
+        self.install = t.get("install") or default_install(self.requirements)
         for key in ("artifact_root", "python", "install", "pipespec", "spec_path", "runs_on", "gpu_runs_on"):
             if "${{" in compact_json(getattr(self, key)):
                 what = f"targets.github.{key}" if key in t or key != "spec_path" else "the spec path"
@@ -127,12 +128,20 @@ class _Config:
                 backend.unsupported(pipe.span, "targets.github.runners holds '${{': GitHub would evaluate it")
 
 
-def default_install(local_spec: str, spec_on_runner: str) -> str:
-    """pipespec, plus the step code's requirements.txt when one sits beside the spec."""
-    cmd = "python -m pip install pipespec"
+def requirements(local_spec: str, spec_on_runner: str) -> str | None:
+    """The step code's requirements.txt as the jobs see it, when one sits beside the spec."""
     if os.path.isfile(os.path.join(os.path.dirname(local_spec) or ".", "requirements.txt")):
-        req = posixpath.join(posixpath.dirname(spec_on_runner), "requirements.txt")
-        cmd += f" -r {shlex.quote(req)}"
+        return posixpath.join(posixpath.dirname(spec_on_runner), "requirements.txt")
+    return None
+
+
+def default_install(requirements: str | None) -> str:
+    """pipespec at the version that compiled the workflow, plus the step code's requirements."""
+    from pipespec import __version__
+
+    cmd = f"python -m pip install {shlex.quote('pipespec==' + __version__)}"
+    if requirements:
+        cmd += f" -r {shlex.quote(requirements)}"
     return cmd
 
 
@@ -159,6 +168,9 @@ class _Builder:
             env["PIPESPEC_ARTIFACT_ROOT"] = self.cfg.artifact_root
         doc["env"] = env
         doc["defaults"] = {"run": {"shell": "bash"}}
+        # one run per workflow and ref at a time; a newer one waits (GitHub keeps one pending)
+        # rather than cancelling a run half way through its steps
+        doc["concurrency"] = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
         gates = self._gates()
         jobs = {st.name: self._job(st) for st in pipe.steps}
         jobs.update(gates)
@@ -327,7 +339,10 @@ class _Builder:
             return []
         steps = [action_step("actions/checkout", {"persist-credentials": False}, "check out the spec and step code")]
         if not st.image:
-            steps.append(action_step("actions/setup-python", {"python-version": self.cfg.python}, "set up Python"))
+            # pip's cache, keyed on the requirements file (else the spec: setup-python needs a file)
+            steps.append(action_step("actions/setup-python", {
+                "python-version": self.cfg.python, "cache": "pip",
+                "cache-dependency-path": self.cfg.requirements or self.cfg.spec_path}, "set up Python"))
         steps.append({"name": "install pipespec", "run": self.cfg.install})
         return steps
 

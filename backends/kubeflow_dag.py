@@ -23,6 +23,7 @@ from pipespec.backends.base import CompileOptions, shown
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
 from pipespec.backends.kubeflow_cel import CelError, cel_string, to_cel
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
+from pipespec.diagnostics import Diagnostic
 
 DEFAULT_IMAGE = "python:3.11-slim"
 EXIT_TASK = "exit-handler"
@@ -37,6 +38,32 @@ _BOOTSTRAP = ('program_path=$(mktemp -d)\n'
               'printf "%s" "$0" > "$program_path/ephemeral_component.py"\n'
               '_KFP_RUNTIME=true python3 -m kfp.dsl.executor_main'
               ' --component_module_path "$program_path/ephemeral_component.py" "$@"\n')
+# What the container installs when it starts, as the kfp SDK's lightweight components do
+# (kfp.dsl.component_factory._get_packages_to_install_command): the packages first, then kfp
+# itself without its dependencies (the executor, run with _KFP_RUNTIME=true, needs none of them).
+_PIP = "python3 -m pip install --quiet --no-warn-script-location"
+_INSTALL = ('\nif ! [ -x "$(command -v pip)" ]; then\n'
+            '    python3 -m ensurepip || python3 -m ensurepip --user || apt-get install python3-pip\n'
+            'fi\n\n'
+            "PIP_DISABLE_PIP_VERSION_CHECK=1 {pip} {pipespec}  &&  {pip} 'kfp=={kfp}' '--no-deps' "
+            "'typing-extensions>=3.7.4,<5; python_version<\"3.9\"'")
+
+
+def install_command(cfg: dict) -> str | None:
+    """The shell command each container runs before the step: ``targets.kubeflow.install``, else
+    pipespec at the version that compiled the file and kfp at the SDK version the IR mirrors;
+    nothing with ``setup: false`` (the image has both)."""
+    from pipespec import __version__
+
+    if cfg.get("setup") is False:
+        return None
+    if cfg.get("install"):
+        return cfg["install"]
+    # quoted as kfp quotes a package (repr); a version is PEP 440 text, which holds no quote
+    return _INSTALL.format(pip=_PIP, pipespec=repr(f"pipespec=={__version__}"),
+                           kfp=SDK_VERSION.removeprefix("kfp-"))
+
+
 _PREAMBLE = "import kfp\nfrom kfp import dsl\nfrom kfp.dsl import *\nfrom typing import *\n\n"
 
 
@@ -117,7 +144,11 @@ class Builder:
         self.pipe = pipe
         self.opts = opts
         self.cfg = pipe.target("kubeflow")
-        self.spec_path = self.cfg.get("spec_path") or opts.spec_path
+        # relative to the project root; resolved in the container against $PIPESPEC_PROJECT_DIR,
+        # else its working directory (kubeflow_task.run_task)
+        self.spec_path = backend.spec_on_worker(pipe, opts)
+        self.install = install_command(self.cfg)
+        self.no_pipespec: list[ir.Step] = []     # steps in the stock image with nothing installed
         self.digest = "sha256:" + pipe.digest()
         self.components: dict[str, dict] = {}
         self.executors: dict[str, dict] = {}
@@ -141,8 +172,8 @@ class Builder:
             return {}, None                       # an executor cannot take these names
         self._no_placeholder(self.spec_path, "the spec path" if "spec_path" not in self.cfg
                              else "targets.kubeflow.spec_path", pipe.span)
-        if self.cfg.get("install"):
-            self._no_placeholder(self.cfg["install"], "targets.kubeflow.install", pipe.span)
+        if self.install:
+            self._no_placeholder(self.install, "targets.kubeflow.install", pipe.span)
         self._find_struct_metrics()
         if pipe.finally_steps:
             if not pipe.steps:
@@ -172,6 +203,7 @@ class Builder:
                     t["dependentTasks"] = sorted(t["dependentTasks"])
         for sc in self._scopes():
             self._scope_component(sc)
+        self._warn_no_pipespec()
         return self._document(), self._platform()
 
     # -- names -------------------------------------------------------------------------------
@@ -499,6 +531,17 @@ class Builder:
                 if rd not in deps:
                     deps.append(rd)
 
+    def _warn_no_pipespec(self) -> None:
+        """W601 once, naming every step whose container cannot import pipespec."""
+        if self.no_pipespec:
+            names = ", ".join(st.name for st in self.no_pipespec)
+            self.b.diagnostics.append(Diagnostic(
+                "W601", f"kubeflow: targets.kubeflow.setup is false, but step{'s' * (len(self.no_pipespec) > 1)} "
+                f"{names} run{'s' * (len(self.no_pipespec) == 1)} in the stock image {DEFAULT_IMAGE}, which has "
+                "neither kfp nor pipespec: the task fails at start", self.no_pipespec[0].span,
+                help="set targets.kubeflow.image (or the step's image:) to an image that has them, "
+                     "or drop setup: false to install them when the container starts"))
+
     def _no_placeholder(self, text: str, what: str, span) -> None:
         """KFP replaces ``{{$...}}`` placeholders in a container's image, command and arguments
         at run time, and has no escape for them: text that holds one would not arrive as written."""
@@ -512,10 +555,11 @@ class Builder:
         fn = "pipespec_" + st.name
         code = self._function(st, fn, comp)
         command = ["sh", "-ec", _BOOTSTRAP, code]
-        install = self.cfg.get("install")
-        if install:
-            command = ["sh", "-c", f'{install} && "$0" "$@"', *command]
+        if self.install:
+            command = ["sh", "-c", f'{self.install} && "$0" "$@"', *command]
         image = st.image or self.cfg.get("image") or DEFAULT_IMAGE
+        if not self.install and image == DEFAULT_IMAGE:
+            self.no_pipespec.append(st)
         self._no_placeholder(image, f"the image of step '{st.name}'", st.span)
         container: dict = {
             "image": image,

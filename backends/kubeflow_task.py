@@ -29,8 +29,10 @@ RUN_DATE_FLAG = "--pipespec-run-date"
 def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any],
              argv: list[str] | None = None) -> None:
     from pipespec import runtime as rt
+    from pipespec.files import on_worker
     from pipespec.frontend import load_spec
 
+    spec_path = on_worker(spec_path)      # relative to the project root: $PIPESPEC_PROJECT_DIR, else cwd
     res = load_spec(spec_path)
     if not res.ok:
         for d in res.diagnostics:

@@ -73,6 +73,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),
     "W600": ("emulated-by-target", WARNING, "the target has no native form for a feature; pipespec emulates it"),
+    "W601": ("no-pipespec-on-worker", WARNING, "a step's container has no way to get pipespec"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),

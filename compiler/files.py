@@ -36,12 +36,16 @@ def special_kind(mode: int) -> str | None:
     return "not a regular file"
 
 
-def project_root(spec_dir: str) -> str:
+def project_root(spec_dir: str, override: str | None = None) -> str:
     """The project a spec belongs to: the nearest folder, from the spec's own up, that holds
-    ``.git`` (a repository, a worktree or a submodule), else the spec's folder. ``deps:`` and
-    ``targets.*.output`` stay inside it (``../../.github/workflows/x.yml`` from a spec two levels
-    down is fine; ``/etc/x`` or climbing above the repository is not)."""
+    ``.git`` (a repository, a worktree or a submodule), else the spec's folder; or, with
+    ``override`` (``targets.T.project_root``: ``.``, ``..``, ``../..``), that folder relative to
+    the spec's. ``deps:`` and ``targets.*.output`` stay inside it (``../../.github/workflows/x.yml``
+    from a spec two levels down is fine; ``/etc/x`` or climbing above the repository is not),
+    and every path a compiled file names is relative to it (``project_path``)."""
     start = d = os.path.abspath(spec_dir)
+    if override:
+        return os.path.normpath(os.path.join(start, override))
     while True:
         if os.path.lexists(os.path.join(d, ".git")):
             return d
@@ -49,6 +53,32 @@ def project_root(spec_dir: str) -> str:
         if parent == d:
             return start
         d = parent
+
+
+def project_path(path: str, override: str | None = None) -> str:
+    """``path`` (a file, as the user named it from wherever they stood) relative to its
+    project's root, with ``/`` separators: the same text from every working directory. The
+    folder is resolved (``realpath``) before the root is looked for, so a symlinked working
+    directory changes nothing. A name that is no file on disk (``<stdin>``, a test's text)
+    is kept as given."""
+    if not os.path.isfile(path):
+        return path
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    root = project_root(folder, override)
+    rel = os.path.relpath(os.path.join(folder, os.path.basename(path)), root)
+    return rel.replace(os.sep, "/")
+
+
+PROJECT_DIR_VAR = "PIPESPEC_PROJECT_DIR"
+
+
+def on_worker(path: str) -> str:
+    """Where a path a compiled file names (relative to the project root) is on a worker: below
+    ``$PIPESPEC_PROJECT_DIR`` when that is set, else below the working directory."""
+    base = os.environ.get(PROJECT_DIR_VAR)
+    if base and not os.path.isabs(path):
+        return os.path.join(base, path)
+    return path
 
 
 def is_inside(path: str, root: str) -> bool:

@@ -102,3 +102,26 @@ def test_readme_config_runs_both_hooks(tmp_path, pre_commit):
     assert r.returncode == 1, r.stdout + r.stderr
     assert re.search(r"pipespec validate\.+Failed", r.stdout), r.stdout
     assert "ml/pipeline.yaml:5:19: error[E303]: unknown parameter 'who'" in r.stdout
+
+
+def test_compile_check_hook_passes_for_files_compiled_from_the_spec_folder(tmp_path, pre_commit):
+    """Issue 12: `cd ml && pipespec compile --all pipeline.yaml` wrote PIPESPEC_SPEC:
+    pipeline.yaml, and the hook, which runs from the repository root, then failed. Paths are
+    now relative to the project root, so the files compiled in ml/ are the hook's files."""
+    import sys
+
+    repo = tmp_path / "repo"
+    (repo / "ml").mkdir(parents=True)
+    (repo / "ml" / "pipeline.yaml").write_text(
+        VALID + "targets:\n  github: {output: ../.github/workflows/demo.yml}\n  airflow: {output: ../dags/demo.py}\n"
+        "  kubeflow: {output: demo.kfp.yaml}\n")
+    (repo / "ml" / "requirements.txt").write_text("pandas\n")
+    _git(repo, "init", "-q")
+    r = subprocess.run([sys.executable, "-m", "pipespec", "compile", "--all", "pipeline.yaml"], cwd=repo / "ml",
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "PIPESPEC_SPEC: ml/pipeline.yaml\n" in (repo / ".github/workflows/demo.yml").read_text()
+    _git(repo, "add", ".")
+    r = _try_repo(pre_commit, repo, "pipespec-compile-check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Passed" in r.stdout

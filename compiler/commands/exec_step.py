@@ -59,6 +59,10 @@ def _json_arg(text: str | None, what: str) -> dict | None:
 def main(args) -> int:
     from .. import runtime as rt
 
+    from ..files import on_worker
+
+    # a compiled file names the spec relative to the project root: $PIPESPEC_PROJECT_DIR
+    args.spec = on_worker(args.spec)
     pipe = require_valid(args.spec).pipeline
     try:
         step = pipe.step(args.step)

@@ -357,7 +357,7 @@ def test_artifact_root_and_no_setup(tmp_path):
 def test_install_and_python(tmp_path):
     doc = yaml.safe_load(small(tmp_path, "{install: 'pip install -e .[examples]', python: '3.12'}").text)
     steps = doc["jobs"]["make"]["steps"]
-    assert steps[1]["with"] == {"python-version": "3.12"}
+    assert steps[1]["with"] == {"python-version": "3.12", "cache": "pip", "cache-dependency-path": "pipeline.yaml"}
     assert steps[2] == {"name": "install pipespec", "run": "pip install -e .[examples]"}
 
 

@@ -135,7 +135,9 @@ def _churn_copy(tmp_path: Path) -> tuple[Path, Path]:
     text = (ROOT / "specs/churn/pipeline.yaml").read_text()
     assert "\ntargets:" not in text
     root = tmp_path / "root"
-    (d / "pipeline.yaml").write_text(text + f"\ntargets:\n  github:\n    setup: false\n    artifact_root: {root}\n")
+    # a self-hosted runner whose working directory is not the project: the spec's absolute path
+    (d / "pipeline.yaml").write_text(text + f"\ntargets:\n  github:\n    setup: false\n    artifact_root: {root}\n"
+                                     f"    spec_path: {d / 'pipeline.yaml'}\n")
     return d / "pipeline.yaml", root
 
 
@@ -225,7 +227,8 @@ def test_defaults_apply_on_scheduled_runs(tmp_path, event, inputs, big):
     """On schedule, inputs.* is null: the written-out defaults decide, and numbers compare as
     numbers ('1000' >= '900' is false as text)."""
     spec = tmp_path / "pipeline.yaml"
-    spec.write_text(SCHEDULED + f"targets:\n  github: {{setup: false, artifact_root: {tmp_path / 'root'}}}\n")
+    spec.write_text(SCHEDULED + f"targets:\n  github: {{setup: false, artifact_root: {tmp_path / 'root'}, "
+                    f"spec_path: {spec}}}\n")
     wf = tmp_path / "scheduled.yml"
     wf.write_text(_compile(spec))
     rep = verify.act_run(wf, inputs, workdir=tmp_path / "act", event=event, timeout=300)

@@ -149,8 +149,11 @@ def test_secret_value_never_emitted_and_env_literal_only():
 def test_executor_is_a_lightweight_python_component_calling_pipespec():
     doc, _ = docs(compile_path(ROOT / "specs/sweep/pipeline.yaml"))
     c = doc["deploymentSpec"]["executors"]["exec-fit"]["container"]
-    assert c["command"][:2] == ["sh", "-ec"] and "kfp.dsl.executor_main" in c["command"][2]
-    code = c["command"][3]
+    # the default installs pinned pipespec and kfp first (sh -c INSTALL && "$0" "$@"), then
+    # kfp's own bootstrap runs the function: test_worker_install.py has the install line
+    assert c["command"][:2] == ["sh", "-c"] and c["command"][2].endswith('&& "$0" "$@"')
+    assert c["command"][3:5] == ["sh", "-ec"] and "kfp.dsl.executor_main" in c["command"][5]
+    code = c["command"][6]
     compile(code, "fit", "exec")
     assert "def pipespec_fit(" in code and "foreach__item: float = None" in code
     assert "steps__make_data__data: Input[Dataset] = None" in code

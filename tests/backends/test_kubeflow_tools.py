@@ -99,14 +99,18 @@ def _kfp_value(entry: dict, name: str, typ: str):
     ("sweep", {}),
     ("churn", {"rows": 1500}),
 ])
-def test_kfp_local_run_matches_pipespec_run(example, params, tmp_path):
+def test_kfp_local_run_matches_pipespec_run(example, params, tmp_path, monkeypatch):
     spec = ROOT / "specs" / example / "pipeline.yaml"
     pipe = load_spec(str(spec)).pipeline
     if any(p.name == "registry" for p in pipe.params):       # churn deploys into a folder
         params = {**params, "registry": str(tmp_path / "registry")}
     out = tmp_path / "pipeline.yaml"
-    # kfp.local runs every task in its own working folder: give the spec's absolute path
-    _compile(spec, out, spec_path=str(spec))
+    # kfp.local runs every task in its own working folder: the file names the spec relative to
+    # the project root, and $PIPESPEC_PROJECT_DIR says where that is (the default install
+    # line runs too, and finds pipespec and kfp already installed)
+    text = _compile(spec, out)
+    assert f"run_task('specs/{example}/pipeline.yaml'," in text and "pip install" in text
+    monkeypatch.setenv("PIPESPEC_PROJECT_DIR", str(ROOT))
     rep = verify.kfp_local_run(out, params, with_pipespec=True, workdir=tmp_path / "kfp")
     assert rep["ok"], rep["errors"]
     local = _local_run(spec, tmp_path / "store", params)
@@ -138,3 +142,20 @@ def test_kfp_local_run_matches_pipespec_run(example, params, tmp_path):
         assert _kfp_task(rep, "notify", None) is not None
         assert "notify: pipeline churn run" in rep["_stderr"]
         assert "finished with status succeeded" in rep["_stderr"]
+
+
+def test_default_install_is_what_kfp_writes_for_packages_to_install():
+    """The container's default install (pinned pipespec, then kfp --no-deps) is the text kfp's
+    own component factory writes for a lightweight component with packages_to_install."""
+    from tests.tooling import envs
+
+    from pipespec import __version__
+    from pipespec.backends.kubeflow_dag import install_command
+
+    py = envs.env_python(envs.ensure("kfp"))
+    code = ("import json; from kfp.dsl import component_factory as f; print(json.dumps("
+            f"f._get_packages_to_install_command(packages_to_install=['pipespec=={__version__}'])))")
+    out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    sdk = json.loads(out)
+    assert sdk[:2] == ["sh", "-c"]
+    assert sdk[2].rstrip("\n") == install_command({}) + ' && "$0" "$@"'

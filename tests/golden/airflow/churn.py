@@ -22,8 +22,8 @@ from airflow.providers.standard.operators.python import PythonOperator, ShortCir
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
-# The spec on the workers (with the step code beside it). A relative path is taken from
-# $PIPESPEC_PROJECT_DIR when that is set, else from the folder of this file.
+# The spec on the workers (with the step code beside it), relative to the project root: that is
+# $PIPESPEC_PROJECT_DIR when set, else the nearest folder above this file that holds SPEC.
 SPEC = "specs/churn/pipeline.yaml"
 # Where artifacts live between tasks: a folder shared by the workers (relative: to the spec's
 # folder) or an fsspec URL such as s3://bucket/prefix.
@@ -46,8 +46,15 @@ MAIN_TASKS = [
 def _spec():
     if os.path.isabs(SPEC):
         return SPEC
-    base = os.environ.get("PIPESPEC_PROJECT_DIR") or os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(base, SPEC)
+    base = os.environ.get("PIPESPEC_PROJECT_DIR")
+    if base:
+        return os.path.join(base, SPEC)
+    here = start = os.path.dirname(os.path.abspath(__file__))
+    while not os.path.isfile(os.path.join(here, SPEC)):
+        if os.path.dirname(here) == here:
+            return os.path.join(start, SPEC)  # not found: pipespec exec names this path
+        here = os.path.dirname(here)
+    return os.path.join(here, SPEC)
 
 
 def _artifact_root(spec):
