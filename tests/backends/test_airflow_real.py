@@ -76,8 +76,10 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
             t = tasks[st.name]
             assert t["retries"] == st.retries.limit
             assert t["mapped"] == (st.foreach is not None)
-            if st.is_finally and st.condition is None and st.foreach is None:
-                assert t["trigger_rule"] == "all_done"
+            # a finally: step is a teardown task (not counted for the run's state); a step is not
+            assert t["is_teardown"] == st.is_finally and not t["is_setup"], (dag_id, st.name)
+            if st.is_finally:
+                assert t["trigger_rule"] == "all_done_setup_success" and not t["on_failure_fail_dagrun"]
             if st.condition is not None and st.condition.template is not None:
                 gate = tasks[f"{st.name}__if"]
                 assert gate["operator"] == "ShortCircuitOperator" and st.name in gate["downstream"]
@@ -91,8 +93,8 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
         or churn["params"]["rows"]["schema"]["minimum"] == 100
     assert churn["tasks"]["notify"]["upstream"] == sorted(
         ["deploy", "evaluate", "ingest", "monitor", "prepare", "train", "train__foreach"])
-    assert churn["tasks"]["run__failed"]["trigger_rule"] == "one_failed"
-    assert churn["tasks"]["run__failed"]["operator"] == "PythonOperator"
+    assert churn["tasks"]["notify"]["downstream"] == [] and "run__failed" not in churn["tasks"]
+    assert not any(t["is_teardown"] for name, t in churn["tasks"].items() if name != "notify")
     assert len(rep["dags"]["chain1000"]["tasks"]) == 1100
 
 
@@ -139,7 +141,7 @@ def test_churn_end_to_end(churn_project, monkeypatch, tmp_path):
         "ingest": "success", "prepare": "success", "train__foreach": "success",
         "train[0]": "success", "train[1]": "success", "evaluate": "success",
         "deploy__if": "success", "deploy": "success", "monitor": "success",
-        "notify": "success", "run__failed": "skipped",
+        "notify": "success",
     }, rep.get("output_tail")
     x = rep["xcom"]
     assert x["train[0]"]["return_value"]["values"] == {"name": "logreg"}
