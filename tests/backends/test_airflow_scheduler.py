@@ -108,24 +108,20 @@ def _free_port() -> int:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the process group the process leads (its PID), then SIGKILL; bounded waits."""
-    if proc.poll() is not None:
-        return
+    """SIGTERM to the process group the process leads (its PID: every worker it forked gets it
+    too), then SIGKILL while the leader lives; bounded waits. Never signalled once the leader is
+    reaped: its PID could then belong to another process."""
     for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             proc.wait(wait)
-            break
         except subprocess.TimeoutExpired:
             continue
-    # the group's other members (task workers) go with it; a last SIGKILL to any left behind
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class Deployment:
