@@ -6,7 +6,8 @@ standard provider, and the cncf-kubernetes provider when ``targets.airflow.opera
 the worker (or in a pod), so a step means what it means under ``pipespec run``; its result
 travels as the task's XCom. ``if:`` becomes a short-circuit task evaluating the condition,
 translated at compile time (``airflow_expr``); ``foreach:`` becomes dynamic task mapping;
-``finally:`` steps run with ``all_done``. These helper tasks are classic operators
+``finally:`` steps are teardown tasks (``.as_teardown()``): they run whatever happened, and the
+run's state is still decided by the steps, as under ``pipespec run``. These helper tasks are classic operators
 (``ShortCircuitOperator``, ``PythonOperator``) over functions defined at module level: a TaskFlow
 call costs several times as much at parse time, which the scheduler pays on every re-parse.
 
@@ -56,7 +57,7 @@ def _var(step: str) -> str:
 def _helper_fn(var: str, doc: str, body: list[str], context: bool = True) -> str:
     """A module-level function a helper task calls: ``_<task id>``. Step names start with a letter
     and never contain ``__``, so neither a step's variable nor a helper of airflow_expr (no
-    ``__``) can take the name of ``_step__if``, ``_step__foreach`` or ``_run__failed``."""
+    ``__``) can take the name of ``_step__if`` or ``_step__foreach``."""
     lines = "".join(f"    {ln}\n" for ln in [doc, *body])
     return f"def _{var}({'**context' if context else ''}):\n{lines}"
 
@@ -129,7 +130,7 @@ class AirflowBackend(Backend):
         "if": (NATIVE, "a short-circuit task <step>__if; skips propagate through all_success"),
         "foreach": (NATIVE, "dynamic task mapping (.expand) over the item indexes"),
         "parallelism": (NATIVE, "max_active_tis_per_dagrun"),
-        "finally": (NATIVE, "trigger_rule all_done; a one_failed task keeps a failed run failed"),
+        "finally": (NATIVE, "teardown tasks (.as_teardown()) after every step; a failed step fails the run"),
         "retries": (NATIVE, "retries, retry_delay, retry_exponential_backoff, max_retry_delay "
                             "(Airflow adds up to 100% jitter to exponential delays)"),
         "timeout": (NATIVE, "execution_timeout"),
@@ -197,20 +198,7 @@ class _Generator:
                                           "its own pod: outputs only travel if it is a volume mounted in "
                                           "every pod", emulated=True,
                                help="set targets.airflow.artifact_root to an object store URL, e.g. s3://bucket/pipespec")
-        if pipe.finally_steps:
-            self.sdk.add("TriggerRule")
-            tasks += fin
-            self.std_operators.add("PythonOperator")
-            self.callables.append(_helper_fn(
-                "run__failed", '"""Fails the run when a step failed: the finally: steps (all_done) would else '
-                'end it in success."""', ['raise RuntimeError("a step of this run failed; see the failed task")'],
-                context=False))
-            op = _call("run__failed = PythonOperator", [
-                ("task_id", '"run__failed"'), ("python_callable", "_run__failed"),
-                ("trigger_rule", "TriggerRule.ONE_FAILED")])
-            tasks.append(_Task(["run__failed: keeps the run failed when a step failed (finally: "
-                                "steps end in success)"],
-                               [op, f"    {_list(self.main_tasks)} >> run__failed"]))
+        tasks += fin
         secrets = self.secrets()
         if secrets and not self.kubernetes:
             if any(ref[0] == "variable" for _, pairs in secrets for _, ref in pairs):
@@ -377,6 +365,7 @@ class _Generator:
         kw = [("task_id", py_literal(var)), ("python_callable", f"_{var}"),
               ("ignore_downstream_trigger_rules", "False")]
         if is_finally:
+            self.sdk.add("TriggerRule")
             kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
         code = _call(f"{var} = ShortCircuitOperator", kw)
         ups = sorted(set(upstream if is_finally else reads))
@@ -409,6 +398,7 @@ class _Generator:
         # its return value (the index list) is the XCom that .expand(index=<var>.output) maps over
         kw = [("task_id", py_literal(var)), ("python_callable", f"_{var}")]
         if is_finally and before is None:
+            self.sdk.add("TriggerRule")
             kw.append(("trigger_rule", "TriggerRule.ALL_DONE"))
         code = _call(f"{var} = PythonOperator", kw)
         ups = sorted(set(([before] if before else []) + (upstream if is_finally and before is None else reads)))
@@ -442,17 +432,21 @@ class _Generator:
                     self.main_task_ids.append(helper)
                 before = helper
         kw = self.task_kwargs(st)
-        if is_fin:
-            # a finally step waits for everything (all_done), unless a gate or foreach helper
-            # of its own stands in between: that one waited, and its skip must carry over
-            kw.append(("trigger_rule", f"TriggerRule.{'ALL_SUCCESS' if before is not None else 'ALL_DONE'}"))
+        if is_fin and before is not None:
+            # (not reachable: E203 forbids if:/foreach: on a finally step) a gate or foreach
+            # helper of its own stands in between: that one waited, and its skip must carry over
+            self.sdk.add("TriggerRule")
+            kw.append(("trigger_rule", "TriggerRule.ALL_SUCCESS"))
         if self.kubernetes:
             kw += self.pod_kwargs(st)
         if is_fin:
             kw.append(("finally_step", "True"))
         operator = "PipespecPodOperator" if self.kubernetes else "PipespecStep"
         if expand is None:
-            code = _call(f"{var} = {operator}", kw)
+            # a finally step is a teardown task: it runs once everything upstream is done,
+            # whatever their states (all_done_setup_success with no setup), and Airflow leaves
+            # it out when it decides the run's state, so a failed step still fails the run
+            code = _call(f"{var} = {operator}", kw, ".as_teardown()" if is_fin else "")
         else:
             code = _call(f"{var} = {operator}.partial", kw, f".expand(index={expand})")
         t.blocks.append(code)

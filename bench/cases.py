@@ -262,8 +262,7 @@ def case_airflow_parse(ctx: Ctx) -> list[Row]:
     churn_tasks = [("ingest", []), ("prepare", ["ingest"]), ("train__foreach", []), ("train", ["prepare", "train__foreach"]),
                    ("evaluate", ["prepare", "train"]), ("deploy__if", ["evaluate"]),
                    ("deploy", ["deploy__if", "evaluate", "prepare", "ingest"]), ("monitor", ["deploy", "prepare"]),
-                   ("notify", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"]),
-                   ("run__failed", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"])]
+                   ("notify", ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"])]
     churn_params = _typed_params(CHURN)
     td = "datetime.timedelta"
     same_task_args = {"retries": 1, "retry_delay": {"__type__": td, "seconds": 5}, "retry_exponential_backoff": 2.0,

@@ -93,7 +93,7 @@ def churn():
 def test_churn_structure():
     r = churn()
     text = r.text
-    assert "from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, Variable\n" in text
+    assert "from airflow.sdk import DAG, BaseOperator, Param, Variable\n" in text
     assert "from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator\n" in text
     # helper tasks are classic operators over module-level functions, not TaskFlow calls
     assert "@task" not in text and "import task" not in text
@@ -118,12 +118,11 @@ def test_churn_structure():
     assert "    train__foreach = PythonOperator(task_id=\"train__foreach\", python_callable=_train__foreach)\n" in text
     assert "    ).expand(index=train__foreach.output)\n" in text
     assert "\ndef _train__foreach(**context):\n" in text and "return _items(params[\"models\"])" in text
-    # finally: all_done over every step but the gate; a one_failed task keeps failures visible
+    # finally: a teardown task (Airflow 3's "runs whatever happened") after every step but the
+    # gate; no helper task decides the run's state: a failed step leaves the run failed
     assert "[ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify" in text
-    assert "        trigger_rule=TriggerRule.ALL_DONE,\n        finally_step=True,\n    )\n" in text
-    assert ("    run__failed = PythonOperator(\n        task_id=\"run__failed\",\n        python_callable=_run__failed,\n"
-            "        trigger_rule=TriggerRule.ONE_FAILED,\n    )\n") in text
-    assert "\n    [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> run__failed\n" in text
+    assert "        finally_step=True,\n    ).as_teardown()\n" in text
+    assert "run__failed" not in text and "ONE_FAILED" not in text and "ALL_DONE" not in text
     # retries and timeout
     assert "retries=1," in text and "retry_delay=datetime.timedelta(seconds=5.0)" in text
     assert "retry_exponential_backoff=2.0" in text and "max_retry_delay=datetime.timedelta(seconds=3600.0)" in text
@@ -166,7 +165,7 @@ def test_exec_arguments_are_built_at_run_time():
 
 def test_helper_task_functions_read_the_context():
     """The module-level functions of the helper tasks, called as a classic operator calls them:
-    with the task's context as keyword arguments (run__failed takes none)."""
+    with the task's context as keyword arguments."""
     text = churn().text
     src = text.split("\nwith DAG(")[0].replace("from airflow.", "# from airflow.")
     ns: dict = {"BaseOperator": object}
@@ -178,8 +177,7 @@ def test_helper_task_functions_read_the_context():
     assert ns["_deploy__if"](**{**ctx, "params": {"min_auc": 0.9}}) is False
     with pytest.raises(TypeError, match="must give a list"):
         ns["_train__foreach"](**{**ctx, "params": {"models": "logreg"}})
-    with pytest.raises(RuntimeError, match="a step of this run failed"):
-        ns["_run__failed"]()
+    assert "_run__failed" not in ns
 
 
 def _step_operator(pipespec: list[str]):
@@ -436,7 +434,7 @@ def test_connection_secret_is_a_reference_and_masked():
     text = r.text
     assert '{"DB_PASSWORD": ["connection", "warehouse"]}' in text
     assert '"SLACK_URL": ["variable", "slack_hook"]' in text
-    assert "from airflow.sdk import DAG, BaseOperator, Connection, TriggerRule, Variable\n" in text  # no params: no Param
+    assert "from airflow.sdk import DAG, BaseOperator, Connection, Variable\n" in text  # no params: no Param
     assert "from airflow.sdk.log import mask_secret" in text and "mask_secret(value, name)" in text
     # run.status of a finally step comes from the states of the other tasks
     assert "status = _run_status(context) if self.finally_step else None" in text
@@ -481,7 +479,7 @@ def test_kubernetes_operator():
     assert 'image="nvcr.io/nvidia/pytorch:24.01-py3"' in text and 'namespace="ml"' in text
     assert 'secrets=[Secret("env", "TOKEN", "creds", "token")]' in text
     assert ".expand(index=[0, 1, 2])" in text and "max_active_tis_per_dagrun=2" in text
-    assert "finally_step=True" in text and "trigger_rule=TriggerRule.ALL_DONE" in text
+    assert "finally_step=True,\n    ).as_teardown()\n" in text and "TriggerRule" not in text
     assert "Variable" not in text           # the pod reads the Kubernetes secret itself
     [w] = [d for d in r.diagnostics if d.code == "W600"]
     assert "accelerator 'nvidia-tesla-t4'" in w.message

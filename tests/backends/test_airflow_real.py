@@ -9,15 +9,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import shutil
-import subprocess
 import sys
 
 import pytest
 
+from airflow_support import CHURN_SPEC, compile_dag, copy_churn, local_metrics, local_run
 from support import ROOT, example_specs, ok_cases
 
 from pipespec.backends.airflow import AirflowBackend
@@ -28,14 +25,7 @@ sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 import verify  # noqa: E402  (tests/tooling/verify.py)
 
 pytestmark = pytest.mark.slow
-
-
-def _compile(spec: pathlib.Path, dest: pathlib.Path, spec_path: str | None = None) -> None:
-    res = load_spec(str(spec))
-    assert res.ok
-    r = AirflowBackend().compile(res.pipeline, CompileOptions(spec_path or str(spec), str(dest)))
-    assert r.ok, [d.message for d in r.diagnostics]
-    dest.write_text(r.text, encoding="utf-8")
+_compile = compile_dag
 
 
 def _chain(n: int) -> str:
@@ -76,8 +66,10 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
             t = tasks[st.name]
             assert t["retries"] == st.retries.limit
             assert t["mapped"] == (st.foreach is not None)
-            if st.is_finally and st.condition is None and st.foreach is None:
-                assert t["trigger_rule"] == "all_done"
+            # a finally: step is a teardown task (not counted for the run's state); a step is not
+            assert t["is_teardown"] == st.is_finally and not t["is_setup"], (dag_id, st.name)
+            if st.is_finally:
+                assert t["trigger_rule"] == "all_done_setup_success" and not t["on_failure_fail_dagrun"]
             if st.condition is not None and st.condition.template is not None:
                 gate = tasks[f"{st.name}__if"]
                 assert gate["operator"] == "ShortCircuitOperator" and st.name in gate["downstream"]
@@ -91,8 +83,8 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
         or churn["params"]["rows"]["schema"]["minimum"] == 100
     assert churn["tasks"]["notify"]["upstream"] == sorted(
         ["deploy", "evaluate", "ingest", "monitor", "prepare", "train", "train__foreach"])
-    assert churn["tasks"]["run__failed"]["trigger_rule"] == "one_failed"
-    assert churn["tasks"]["run__failed"]["operator"] == "PythonOperator"
+    assert churn["tasks"]["notify"]["downstream"] == [] and "run__failed" not in churn["tasks"]
+    assert not any(t["is_teardown"] for name, t in churn["tasks"].items() if name != "notify")
     assert len(rep["dags"]["chain1000"]["tasks"]) == 1100
 
 
@@ -103,10 +95,8 @@ def churn_project(tmp_path_factory):
     relative to the project, as a user would from the checkout root."""
     base = tmp_path_factory.mktemp("airflow-e2e")
     proj = base / "proj"
-    shutil.copytree(ROOT / "specs" / "churn", proj / "specs" / "churn",
-                    ignore=shutil.ignore_patterns(".pipespec", "registry", "__pycache__"))
     dag = base / "churn.py"
-    _compile(proj / "specs" / "churn" / "pipeline.yaml", dag, "specs/churn/pipeline.yaml")
+    _compile(copy_churn(proj), dag, CHURN_SPEC)
     return base, proj, dag
 
 
@@ -118,15 +108,7 @@ def _airflow_run(base, proj, dag, conf, name, monkeypatch):
 
 
 def _local_metrics(proj: pathlib.Path, store: pathlib.Path, params: dict) -> dict:
-    cmd = ["pipespec", "run", str(proj / "specs" / "churn" / "pipeline.yaml"), "--store", str(store),
-           "--no-cache", "--progress", "plain", "--params-json", json.dumps(params)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    [run] = list((store / "runs").iterdir())
-    out = {}
-    for step, output in (("evaluate", "metrics"), ("monitor", "report")):
-        out[step] = json.loads((run / step / "_" / output).read_text())
-    return out
+    return local_metrics(local_run(proj / CHURN_SPEC, store, params)["run_dir"])
 
 
 def test_churn_end_to_end(churn_project, monkeypatch, tmp_path):
@@ -139,7 +121,7 @@ def test_churn_end_to_end(churn_project, monkeypatch, tmp_path):
         "ingest": "success", "prepare": "success", "train__foreach": "success",
         "train[0]": "success", "train[1]": "success", "evaluate": "success",
         "deploy__if": "success", "deploy": "success", "monitor": "success",
-        "notify": "success", "run__failed": "skipped",
+        "notify": "success",
     }, rep.get("output_tail")
     x = rep["xcom"]
     assert x["train[0]"]["return_value"]["values"] == {"name": "logreg"}

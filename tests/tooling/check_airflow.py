@@ -69,6 +69,9 @@ def _task(t):
         "pool": getattr(t, "pool", None),
         "mapped": any(c.__name__.endswith("MappedOperator") for c in type(t).__mro__),
         "task_group": getattr(getattr(t, "task_group", None), "group_id", None),
+        "is_setup": bool(getattr(t, "is_setup", False)),
+        "is_teardown": bool(getattr(t, "is_teardown", False)),
+        "on_failure_fail_dagrun": bool(getattr(t, "on_failure_fail_dagrun", False)),
     }
     if d["mapped"]:
         oc = getattr(t, "operator_class", None)

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 
-from airflow.sdk import DAG, BaseOperator, Param, TriggerRule, Variable
+from airflow.sdk import DAG, BaseOperator, Param, Variable
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
 # The command that runs pipespec on the workers.
@@ -204,11 +204,6 @@ def _deploy__if(**context):
     return _pull(ti, "evaluate", "metrics", "metrics", "auc") >= params["min_auc"]
 
 
-def _run__failed():
-    """Fails the run when a step failed: the finally: steps (all_done) would else end it in success."""
-    raise RuntimeError("a step of this run failed; see the failed task")
-
-
 with DAG(
     dag_id="churn",
     description="Generate customer data, train and compare churn models, ship the best one to a folder model registry when it clears the AUC gate, then check the data for drift.",
@@ -323,15 +318,6 @@ with DAG(
         retry_exponential_backoff=2.0,
         max_retry_delay=datetime.timedelta(seconds=3600.0),
         execution_timeout=datetime.timedelta(seconds=1800.0),
-        trigger_rule=TriggerRule.ALL_DONE,
         finally_step=True,
-    )
+    ).as_teardown()
     [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify
-
-    # run__failed: keeps the run failed when a step failed (finally: steps end in success)
-    run__failed = PythonOperator(
-        task_id="run__failed",
-        python_callable=_run__failed,
-        trigger_rule=TriggerRule.ONE_FAILED,
-    )
-    [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> run__failed
