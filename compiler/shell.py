@@ -393,23 +393,8 @@ class _Lexer:
         return i
 
     def heredoc_body(self, i: int, end: int) -> None:
-        seq = self.seq
-        while i < end:
-            c = seq[i]
-            if not isinstance(c, str):
-                self.mark(c, DOUBLE)
-                i += 1
-            elif c == "\\":
-                nxt = self.at(i + 1) if i + 1 < end else None
-                if nxt is not None and not isinstance(nxt, str):
-                    self.mark(nxt, AFTER_BACKSLASH)
-                i += 2
-            elif c == "`":
-                i = self.backticks(i + 1, end)
-            elif c == "$":
-                i = self.dollar(i, end, DOUBLE)
-            else:
-                i += 1
+        """An unquoted heredoc's body reads as the inside of double quotes, with no closing quote."""
+        self._double(i, end, DOUBLE, closing=None)
 
     # -- quotes and expansions ---------------------------------------------------------------
     def single(self, i: int, end: int, ctx: Refusal = SINGLE) -> int:
@@ -430,7 +415,7 @@ class _Lexer:
         finally:
             self.depth -= 1
 
-    def _double(self, i: int, end: int, ctx: str | Refusal) -> int:
+    def _double(self, i: int, end: int, ctx: str | Refusal, closing: str | None = '"') -> int:
         start = i
         seq = self.seq
         while i < end:
@@ -438,7 +423,7 @@ class _Lexer:
             if not isinstance(c, str):
                 self.mark(c, ctx)
                 i += 1
-            elif c == '"':
+            elif c == closing:
                 return i + 1
             elif c == "\\":
                 nxt = self.at(i + 1) if i + 1 < end else None
@@ -453,6 +438,8 @@ class _Lexer:
                 i += 1
                 while i < end and type(seq[i]) is str and seq[i] not in _DOUBLE_SPECIAL:
                     i += 1
+        if closing is None:
+            return end
         raise _Lost("a double quote is never closed", start)
 
     def backticks(self, i: int, end: int) -> int:
