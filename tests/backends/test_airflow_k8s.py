@@ -81,4 +81,6 @@ def test_pods(tmp_path):
     assert prep["limits"] == {"memory": "512Mi", "nvidia.com/gpu": "1"}
     assert prep["env_from_secrets"] == ["API_TOKEN=creds/token"]
     assert rep["pods"]["pods.done"]["requests"] == {"cpu": "2", "memory": "3Gi"}
-    assert rep["pods"]["targets-all.one"]["args"][1] == str(targets_all)
+    # the spec as the worker finds it: relative to the project root (the git top level), never
+    # the compiling machine's absolute path (issue 12)
+    assert rep["pods"]["targets-all.one"]["args"][1] == str(targets_all.relative_to(ROOT))
