@@ -28,6 +28,7 @@ def fresh(s):
     return {k for k, v in s.executions().items() if v["status"] == "succeeded" and not v["cache_hit"]}
 
 
+@pytest.mark.slow
 def test_churn_end_to_end(churn):
     r = churn.run(*SMALL, check=0)
     assert "metrics:" in r.stdout and "evaluate.metrics: " in r.stdout and "auc=" in r.stdout

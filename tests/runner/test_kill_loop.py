@@ -58,6 +58,7 @@ def _digest(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", [pytest.param({}, id="cgroup"),
                                  pytest.param({"PIPESPEC_NO_CGROUP": "1"}, id="pgroup")])
 def test_kill_9_loop_then_resume(spec, env):
