@@ -1,7 +1,8 @@
 """``pipespec exec SPEC --step NAME``: run ONE step instance; what every backend's workers call.
 
-The command-line adapter of the worker contract (``pipespec.runtime.worker``). Upstream results come from ``--inputs-json`` or, with
-``--artifact-root ROOT --run-id R``, from the convention in ``pipespec.runtime.layout``.
+The command-line adapter of the worker contract (``pipespec.runtime.worker``). Upstream
+results come from ``--inputs-json`` or, with ``--artifact-root ROOT --run-id R``, from the
+convention in ``pipespec.runtime.layout``.
 Exit status: the step's own; 1 when its outputs are wrong or an expression fails; 124 on
 timeout; 2 on a usage error (bad params, unknown step, missing upstream results); 65 when the
 spec is not the one the calling file was compiled from (``--digest``, ``$PIPESPEC_IR_DIGEST``).

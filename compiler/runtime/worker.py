@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from .. import ir
 from .context import StepInputs
@@ -49,7 +49,7 @@ class WorkerRequest:
     run_date: str = ""
     run_status: str | None = None                                # finally: steps
     index: int | None = None                                     # which foreach instance
-    item: Any = _UNSET                                           # given by the platform (KFP), else from index
+    item: Any = _UNSET                                           # given (KFP), else from index
     expected_digest: str | None = None                           # "sha256:..." from the compiled file
     spec_path: str = ""                                          # for messages
     retry: bool = False                                          # executor-side retries (GitHub)
@@ -107,7 +107,7 @@ def resolve(pipeline: ir.Pipeline, req: WorkerRequest,
                             run_id=req.run_id, run_date=req.run_date, run_status=req.run_status)
 
 
-def run_request(pipeline: ir.Pipeline, req: WorkerRequest, sinks: list[Sink] = (), *,
+def run_request(pipeline: ir.Pipeline, req: WorkerRequest, sinks: Sequence[Sink] = (), *,
                 resolved: tuple[ir.Step, StepInputs] | None = None, label: str = "pipespec") -> StepResult:
     """Run one step instance for a request and write its result through every sink.
 
