@@ -222,6 +222,7 @@ class _Generator:
             k8s_secrets=self.kubernetes and any(st.secrets for st in pipe.all_steps),
             pipespec=shlex.split(self.o.get("pipespec") or "pipespec"),
             spec=self.spec_path(),
+            digest="sha256:" + pipe.digest(),
             artifact_root=self.o.get("artifact_root") or DEFAULT_ARTIFACT_ROOT,
             param_names=[p.name for p in pipe.params],
             secrets=[] if self.kubernetes else secrets,

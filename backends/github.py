@@ -161,7 +161,10 @@ class _Builder:
         for st in pipe.all_steps:
             self._translate(st)
         doc: dict = {"name": pipe.name, "on": self._triggers(), "permissions": {}}
-        env = {"PIPESPEC_SPEC": self.cfg.spec_path, "PIPESPEC_RUN_ID": "${{ github.run_id }}"}
+        # the IR this workflow was compiled from: pipespec exec reads it and fails (exit 65) on
+        # another spec (in env, not on every job's command line: a workflow file is capped at 500 KB)
+        env = {"PIPESPEC_SPEC": self.cfg.spec_path, "PIPESPEC_IR_DIGEST": "sha256:" + pipe.digest(),
+               "PIPESPEC_RUN_ID": "${{ github.run_id }}"}
         if pipe.params:
             env["PIPESPEC_PARAMS"] = "${{ github.event_name == 'workflow_dispatch' && toJSON(inputs) || '{}' }}"
         if self.cfg.artifact_root:

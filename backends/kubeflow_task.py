@@ -28,24 +28,38 @@ RUN_DATE_FLAG = "--pipespec-run-date"
 
 def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any],
              argv: list[str] | None = None) -> None:
-    from pipespec import runtime as rt
+    """The Kubeflow adapter of the worker contract (``pipespec.runtime.worker``)."""
     from pipespec.files import on_worker
     from pipespec.frontend import load_spec
+    from pipespec.runtime import worker as w
 
     spec_path = on_worker(spec_path)      # relative to the project root: $PIPESPEC_PROJECT_DIR, else cwd
     res = load_spec(spec_path)
     if not res.ok:
         for d in res.diagnostics:
             print(f"pipespec: {spec_path}: {d.code}: {d.message}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(w.EXIT_USAGE)
     pipe = res.pipeline
-    if digest and "sha256:" + pipe.digest() != digest:
-        print(f"pipespec: {spec_path} in this image is not the spec this pipeline was compiled from "
-              f"(IR sha256:{pipe.digest()}, compiled from {digest}); rebuild the image or recompile",
-              file=sys.stderr)
-        raise SystemExit(2)
-    step = pipe.step(step_name)
-    run_id, run_date = _run_ids(sys.argv if argv is None else argv)
+    try:
+        req = _request(pipe, spec_path, step_name, digest, kwargs, sys.argv if argv is None else argv)
+        result = w.run_request(pipe, req, [KfpSink(kwargs)])
+    except w.WorkerError as e:
+        print(f"pipespec: error: {e}", file=sys.stderr)
+        raise SystemExit(e.code) from None
+    if not result.ok:
+        raise SystemExit(result.exit_code or 1)
+
+
+def _request(pipe, spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any], argv: list[str]):
+    """What KFP hands the component, as a ``WorkerRequest``."""
+    from pipespec.runtime import worker as w
+
+    w.check_digest(pipe, digest, spec_path)      # before any name of the request is looked up
+    try:
+        step = pipe.step(step_name)
+    except KeyError:
+        raise w.WorkerError(f"no step '{step_name}' in {spec_path}") from None
+    run_id, run_date = _run_ids(argv)
     given, values, artifacts = {}, {}, {}
     item, items, status = None, None, None
     for key, v in kwargs.items():
@@ -67,40 +81,44 @@ def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any]
             items = v
         elif key == "run__status":
             status = "succeeded" if _state(v) == "SUCCEEDED" else "failed"
-    try:
-        params = rt.coerce_params(pipe, given)
-    except rt.ParamError as e:
-        print(f"pipespec: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    index = None
+    req = w.WorkerRequest(step=step_name, params=given, values=values, artifacts=artifacts,
+                          output_paths={o.name: kwargs[o.name].path for o in step.artifact_outputs},
+                          run_id=run_id, run_date=run_date, run_status=status,
+                          expected_digest=digest, spec_path=spec_path, retry=False)
     if step.foreach is not None:
-        item = from_kfp(step.item_type.kind if step.item_type else "any", step.item_type, item)
-        listed = [from_kfp(step.item_type.kind if step.item_type else "any", step.item_type, x)
-                  for x in (items or [])]
+        kind = step.item_type.kind if step.item_type else "any"
+        req.item = from_kfp(kind, step.item_type, item)
+        listed = [from_kfp(kind, step.item_type, x) for x in (items or [])]
         # KFP iterates over the items, not their positions: the first equal item gives the
         # index (equal items give equal steps, so only PIPESPEC_ITEM_INDEX can differ).
-        index = next((i for i, x in enumerate(listed) if _same(x, item)), 0)
-    outs = {o.name: kwargs[o.name].path for o in step.artifact_outputs}
-    inputs = rt.StepInputs(params, values, artifacts, item=item, index=index, run_id=run_id,
-                           run_date=run_date, run_status=status)
-    result = rt.run_step(pipe, step, inputs, outs, retry=False)
-    if not result.ok:
-        print(f"pipespec: step '{step.name}' {result.status}: {result.error or 'exit ' + str(result.exit_code)}",
-              file=sys.stderr)
-        raise SystemExit(result.exit_code or 1)
-    for o in step.value_outputs:
-        if o.name in result.values:
-            write_parameter(kwargs[o.name], o.type, result.values[o.name])
-    for o in step.artifact_outputs:
-        if o.type != "metrics":
-            continue
-        fields = result.metrics.get(o.name, {})
-        art = kwargs[o.name]
-        for k in sorted(fields):
-            if isinstance(fields[k], (int, float)) and not isinstance(fields[k], bool):
-                art.log_metric(k, fields[k])
-        if "metrics__" + o.name in kwargs:
-            write_parameter(kwargs["metrics__" + o.name], "map", fields)
+        req.index = next((i for i, x in enumerate(listed) if _same(x, req.item)), 0)
+    return req
+
+
+class KfpSink:
+    """KFP's side of the contract: value outputs as output parameters, metrics as metrics
+    artifacts (and ``metrics__M`` Struct parameters, for conditions)."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self.kwargs = kwargs
+
+    def write(self, step, result) -> None:
+        if not result.ok:
+            return
+        kwargs = self.kwargs
+        for o in step.value_outputs:
+            if o.name in result.values:
+                write_parameter(kwargs[o.name], o.type, result.values[o.name])
+        for o in step.artifact_outputs:
+            if o.type != "metrics":
+                continue
+            fields = result.metrics.get(o.name, {})
+            art = kwargs[o.name]
+            for k in sorted(fields):
+                if isinstance(fields[k], (int, float)) and not isinstance(fields[k], bool):
+                    art.log_metric(k, fields[k])
+            if "metrics__" + o.name in kwargs:
+                write_parameter(kwargs["metrics__" + o.name], "map", fields)
 
 
 def _run_ids(argv: list[str]) -> tuple[str, str]:

@@ -1,9 +1,11 @@
 """``pipespec exec SPEC --step NAME``: run ONE step instance; what every backend's workers call.
 
-A thin CLI over ``pipespec.runtime``. Upstream results come from ``--inputs-json`` or, with
-``--artifact-root ROOT --run-id R``, from the convention in ``pipespec.runtime.layout``.
+The command-line adapter of the worker contract (``pipespec.runtime.worker``). Upstream
+results come from ``--inputs-json`` or, with ``--artifact-root ROOT --run-id R``, from the
+convention in ``pipespec.runtime.layout``.
 Exit status: the step's own; 1 when its outputs are wrong or an expression fails; 124 on
-timeout; 2 on a usage error (bad params, unknown step, missing upstream results).
+timeout; 2 on a usage error (bad params, unknown step, missing upstream results); 65 when the
+spec is not the one the calling file was compiled from (``--digest``, ``$PIPESPEC_IR_DIGEST``).
 The contract is documented in docs/steps.md.
 """
 
@@ -13,7 +15,6 @@ import datetime as _dt
 import json
 import os
 import sys
-import uuid
 
 from ..cli import UsageError
 from .common import require_valid
@@ -34,6 +35,9 @@ def add_arguments(p) -> None:
     p.add_argument("--output-paths-json", metavar="JSON|@FILE", help="where each artifact output must go: {output: path}")
     p.add_argument("--result-json", metavar="PATH", help="write {values, metrics, artifacts, status, ...} here")
     p.add_argument("--run-status", choices=("succeeded", "failed"), help="run.status for a finally step")
+    p.add_argument("--digest", metavar="sha256:HEX",
+                   help="the IR digest the calling file was compiled from (default: $PIPESPEC_IR_DIGEST); "
+                        "a different spec here fails with exit 65")
     p.add_argument("--retries-by-executor", action="store_true",
                    help="retry here with the step's declared backoff (for targets without native retries)")
 
@@ -58,21 +62,16 @@ def _json_arg(text: str | None, what: str) -> dict | None:
 
 def main(args) -> int:
     from .. import runtime as rt
-
     from ..files import on_worker
+    from ..runtime import worker as w
 
     # a compiled file names the spec relative to the project root: $PIPESPEC_PROJECT_DIR
     args.spec = on_worker(args.spec)
     pipe = require_valid(args.spec).pipeline
-    try:
-        step = pipe.step(args.step)
-    except KeyError:
-        raise UsageError(f"no step '{args.step}' in {args.spec} (steps: "
-                         f"{', '.join(s.name for s in pipe.all_steps)})") from None
+    digest = args.digest if args.digest is not None else os.environ.get("PIPESPEC_IR_DIGEST")
     try:
         given = _json_arg(args.params_json, "--params-json") or {}
         given.update(rt.parse_assignments(args.param))
-        params = rt.coerce_params(pipe, given)
     except rt.ParamError as e:
         raise UsageError(str(e)) from None
     if args.artifact_root and not args.run_id:
@@ -81,67 +80,50 @@ def main(args) -> int:
         why = rt.run_id_problem(args.run_id)
         if why:
             raise UsageError(f"--run-id: {why}")
-    run_id = args.run_id or "exec-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_date = args.run_date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
-
+    req = w.WorkerRequest(
+        step=args.step, params=given, index=args.item_index, expected_digest=digest, spec_path=args.spec,
+        run_id=args.run_id or "exec-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S"),
+        run_date=args.run_date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+        run_status=args.run_status, retry=args.retries_by_executor)
+    sinks: list = []
     root = None
     try:
+        # what the request needs before its step can be looked at: the step and its params
+        step, params = w.step_and_params(pipe, req)
         root = rt.Root(args.artifact_root) if args.artifact_root else None
-        conv = rt.ConventionInputs(pipe, root, run_id, params, run_date)
+        conv = rt.ConventionInputs(pipe, root, req.run_id, params, req.run_date)
         explicit = _json_arg(args.inputs_json, "--inputs-json")
         if explicit is not None:
-            values, artifacts = explicit.get("values", {}), explicit.get("artifacts", {})
+            req.values, req.artifacts = explicit.get("values", {}), explicit.get("artifacts", {})
         elif root is not None:
-            values, artifacts = conv.gather(step)
+            req.values, req.artifacts = conv.gather(step)
         elif step.inputs:
             raise UsageError(f"step '{step.name}' reads upstream results "
                              f"({', '.join(f'{i.step}.{i.output}' for i in step.inputs)}): pass "
                              "--artifact-root ROOT --run-id R, or --inputs-json")
-        else:
-            values, artifacts = {}, {}
-        item, index = None, None
-        if step.foreach is not None:
-            if args.item_index is None:
-                raise UsageError(f"step '{step.name}' has foreach: pass --item-index N")
-            items = conv.foreach_items(step, values, artifacts)
-            if not 0 <= args.item_index < len(items):
-                raise UsageError(f"--item-index {args.item_index} is out of range: the foreach of "
-                                 f"'{step.name}' has {len(items)} items")
-            item, index = items[args.item_index], args.item_index
-        elif args.item_index is not None:
-            raise UsageError(f"step '{step.name}' has no foreach: --item-index does not apply")
-        outs = _output_paths(args, pipe, step, root, run_id, index)
-        inputs = rt.StepInputs(params, values, artifacts, item=item, index=index, run_id=run_id,
-                               run_date=run_date, run_status=args.run_status)
-        res = rt.run_step(pipe, step, inputs, outs, retry=args.retries_by_executor,
-                          on_retry=lambda n, d, why: print(
-                              f"pipespec exec: {step.name}: attempt {n} failed ({why}); retrying in {d:g}s",
-                              file=sys.stderr))
-        if res.ok and root is not None:
-            published = {o: root.join(run_id, step.name, rt.slot(index), o) for o in res.artifacts}
-            root.publish(run_id, step.name, index, {
-                "values": res.values, "metrics": res.metrics, "artifacts": sorted(res.artifacts),
-                "run_id": run_id, "step": step.name, "index": index}, res.artifacts)
-            if root.remote:
-                res.artifacts = published
+        resolved = w.resolve(pipe, req, lambda st: conv.foreach_items(st, req.values, req.artifacts))
+        req.output_paths = _output_paths(args, pipe, step, root, req.run_id, resolved[1].index)
+        if root is not None:
+            sinks.append(w.RootSink(root, req.run_id, resolved[1].index))
+        if args.result_json:
+            sinks.append(w.ResultJsonSink(args.result_json))
+        if os.environ.get("GITHUB_OUTPUT"):
+            sinks.append(w.GithubOutputSink(os.environ["GITHUB_OUTPUT"]))
+        res = w.run_request(pipe, req, sinks, resolved=resolved, label="pipespec exec")
+    except w.WorkerError as e:
+        print(f"pipespec exec: error: {e}", file=sys.stderr)
+        if args.result_json:       # the task's platform reads why: Airflow does not retry these
+            from ..files import write_atomic
+
+            status = "spec_changed" if e.code == w.EXIT_SPEC_CHANGED else "usage_error"
+            write_atomic(args.result_json, json.dumps(
+                {"status": status, "exit_code": e.code, "error": str(e)}, sort_keys=True))
+        return e.code
     except rt.LayoutError as e:
         raise UsageError(str(e)) from None
     finally:
         if root is not None:
             root.close()
-    if args.result_json:
-        from ..files import write_atomic
-
-        write_atomic(args.result_json, json.dumps(res.to_json(), indent=1, sort_keys=True))
-    if res.ok:
-        _github_output(res)
-    label = step.name + (f"[{index}]" if index is not None else "")
-    if res.ok:
-        print(f"pipespec exec: {label} succeeded in {res.duration_s:.2f}s", file=sys.stderr)
-    else:
-        why = res.error or f"exit {res.exit_code}"
-        print(f"pipespec exec: {label} {res.status.upper()} after {res.attempts} attempt"
-              f"{'s' if res.attempts > 1 else ''}: {why}", file=sys.stderr)
     return res.exit_code
 
 
@@ -168,16 +150,3 @@ def _output_paths(args, pipe, step, root, run_id: str, index) -> dict[str, str]:
             except UnsafePath as e:
                 raise UsageError(str(e.strerror)) from None
     return {n: os.path.join(d, n) for n in names}
-
-
-def _github_output(res) -> None:
-    """GitHub Actions: expose value outputs (and metrics as JSON) as the job step's outputs."""
-    path = os.environ.get("GITHUB_OUTPUT")
-    if not path:
-        return
-    from ..expr import to_text
-
-    with open(path, "a", encoding="utf-8") as f:
-        for name, value in list(res.values.items()) + list(res.metrics.items()):
-            delim = f"ghadelimiter_{uuid.uuid4().hex}"
-            f.write(f"{name}<<{delim}\n{to_text(value)}\n{delim}\n")

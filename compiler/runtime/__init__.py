@@ -3,8 +3,9 @@
 Takes the IR ``Pipeline``, a step, typed parameter values, the upstream results and this
 step's output paths; gives a ``StepResult`` (value outputs, metrics, artifact paths, exit
 status, duration). ``pipespec exec`` is a thin CLI over it, the local runner calls it from
-its worker threads, and the Airflow, Kubeflow and GitHub Actions backends call ``pipespec
-exec`` on their workers, so a step means the same thing everywhere. The contract for step
+its worker threads, and every target's worker is one ``WorkerRequest`` to ``run_request``
+(``worker.py``: ``pipespec exec`` for Airflow and GitHub Actions, ``kubeflow_task.run_task``
+for Kubeflow), so a step means the same thing everywhere. The contract for step
 authors is docs/steps.md.
 
     from pipespec.runtime import coerce_params, run_step, StepInputs
@@ -19,6 +20,7 @@ from .execute import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, EXIT_TIMEOUT
 from .layout import ConventionInputs, LayoutError, Root, check_run_id, run_id_problem, slot
 from .outputs import OutputError
 from .params import ParamError, coerce_params, parse_assignments
+from .worker import EXIT_SPEC_CHANGED, EXIT_USAGE, WorkerError, WorkerRequest, check_digest, run_request
 
 __all__ = [
     "coerce_params", "parse_assignments", "ParamError", "StepInputs", "Lookup", "secret_value",
@@ -26,4 +28,5 @@ __all__ = [
     "retry_delay", "Root", "ConventionInputs", "LayoutError", "slot", "check_run_id",
     "run_id_problem", "EXIT_OUTPUTS",
     "EXIT_NOT_FOUND", "EXIT_TIMEOUT", "EXIT_CANCELLED",
+    "WorkerRequest", "run_request", "WorkerError", "check_digest", "EXIT_USAGE", "EXIT_SPEC_CHANGED",
 ]

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 
 from airflow.sdk import DAG, BaseOperator, Param, Variable
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
 # The command that runs pipespec on the workers.
@@ -25,6 +26,8 @@ PIPESPEC = ["pipespec"]
 # The spec on the workers (with the step code beside it), relative to the project root: that is
 # $PIPESPEC_PROJECT_DIR when set, else the nearest folder above this file that holds SPEC.
 SPEC = "specs/churn/pipeline.yaml"
+# The IR this file was compiled from: pipespec exec fails (exit 65, not retried) on another spec.
+DIGEST = "sha256:ff52f092d78f366d1efedb3f1a75118a1f6e04073a6b4a0481827c89596d2dd2"
 # Where artifacts live between tasks: a folder shared by the workers (relative: to the spec's
 # folder) or an fsspec URL such as s3://bucket/prefix.
 ARTIFACT_ROOT = ".pipespec/airflow"
@@ -87,7 +90,7 @@ def _exec_args(step, context, result_json, index=None, run_status=None):
     Retries are Airflow's own, so exec is not asked to retry."""
     spec = _spec()
     params = {name: context["params"][name] for name in PARAMS}
-    args = ["exec", spec, "--step", step, "--run-id", _run_id(context), "--run-date", _run_date(context),
+    args = ["exec", spec, "--step", step, "--digest", DIGEST, "--run-id", _run_id(context), "--run-date", _run_date(context),
             "--artifact-root", _artifact_root(spec), "--params-json", json.dumps(params, sort_keys=True),
             "--result-json", result_json]
     if index is not None:
@@ -132,7 +135,16 @@ class PipespecStep(BaseOperator):
                     os.killpg(proc.pid, signal.SIGKILL)
                 raise
             if code != 0:
-                raise RuntimeError(f"step {self.step!r} failed: pipespec exec exited with status {code}")
+                why = f"step {self.step!r} failed: pipespec exec exited with status {code}"
+                try:
+                    with open(result_json, encoding="utf-8") as f:
+                        result = json.load(f)
+                except (OSError, ValueError):
+                    result = {}
+                if result.get("status") in ("spec_changed", "usage_error"):
+                    # the spec changed after compiling, or the request is wrong: no retry can help
+                    raise AirflowFailException(f"{why}: {result.get('error')}")
+                raise RuntimeError(why)
             with open(result_json, encoding="utf-8") as f:
                 return json.load(f)
 

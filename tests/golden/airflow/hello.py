@@ -18,12 +18,15 @@ import subprocess
 import tempfile
 
 from airflow.sdk import DAG, BaseOperator, Param
+from airflow.sdk.exceptions import AirflowFailException
 
 # The command that runs pipespec on the workers.
 PIPESPEC = ["pipespec"]
 # The spec on the workers (with the step code beside it), relative to the project root: that is
 # $PIPESPEC_PROJECT_DIR when set, else the nearest folder above this file that holds SPEC.
 SPEC = "specs/hello/pipeline.yaml"
+# The IR this file was compiled from: pipespec exec fails (exit 65, not retried) on another spec.
+DIGEST = "sha256:ed63c40a3d3b82b27263ba4d85935e363716cc5aec70b6ba91a2b22ce3b34af0"
 # Where artifacts live between tasks: a folder shared by the workers (relative: to the spec's
 # folder) or an fsspec URL such as s3://bucket/prefix.
 ARTIFACT_ROOT = ".pipespec/airflow"
@@ -67,7 +70,7 @@ def _exec_args(step, context, result_json, index=None, run_status=None):
     Retries are Airflow's own, so exec is not asked to retry."""
     spec = _spec()
     params = {name: context["params"][name] for name in PARAMS}
-    args = ["exec", spec, "--step", step, "--run-id", _run_id(context), "--run-date", _run_date(context),
+    args = ["exec", spec, "--step", step, "--digest", DIGEST, "--run-id", _run_id(context), "--run-date", _run_date(context),
             "--artifact-root", _artifact_root(spec), "--params-json", json.dumps(params, sort_keys=True),
             "--result-json", result_json]
     if index is not None:
@@ -102,7 +105,16 @@ class PipespecStep(BaseOperator):
                     os.killpg(proc.pid, signal.SIGKILL)
                 raise
             if code != 0:
-                raise RuntimeError(f"step {self.step!r} failed: pipespec exec exited with status {code}")
+                why = f"step {self.step!r} failed: pipespec exec exited with status {code}"
+                try:
+                    with open(result_json, encoding="utf-8") as f:
+                        result = json.load(f)
+                except (OSError, ValueError):
+                    result = {}
+                if result.get("status") in ("spec_changed", "usage_error"):
+                    # the spec changed after compiling, or the request is wrong: no retry can help
+                    raise AirflowFailException(f"{why}: {result.get('error')}")
+                raise RuntimeError(why)
             with open(result_json, encoding="utf-8") as f:
                 return json.load(f)
 

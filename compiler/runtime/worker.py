@@ -1,0 +1,182 @@
+"""The worker contract: what every target's task hands pipespec, and how the result goes back.
+
+One ``WorkerRequest`` (step, params, upstream results, item/index, run id, artifact paths, the
+IR digest the file was compiled from) -> ``run_request(pipeline, request, sinks)`` -> the shared
+executor (``run_step``: prepare, attempt, finish) -> the ``StepResult`` handed to each sink:
+
+- ``ResultJsonSink``: ``--result-json PATH`` (Airflow's XCom return value, a pod's return.json);
+- ``GithubOutputSink``: ``$GITHUB_OUTPUT`` blocks (a GitHub job's step outputs);
+- ``backends.kubeflow_task.KfpSink``: KFP output parameters and metrics artifacts.
+
+``pipespec exec`` (Airflow, GitHub) and ``kubeflow_task.run_task`` (Kubeflow) are adapters
+that turn what their platform hands a task into a request. Documented in docs/steps.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from .. import ir
+from .context import StepInputs
+from .execute import StepResult, run_step
+from .params import ParamError, coerce_params
+
+EXIT_USAGE = 2            # unknown step, bad parameter, missing upstream result, bad index
+EXIT_SPEC_CHANGED = 65    # the spec on the worker is not the one compiled (EX_DATAERR)
+
+_UNSET: Any = object()
+
+
+class WorkerError(Exception):
+    """The request cannot run (nothing was started): ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class WorkerRequest:
+    step: str
+    params: dict[str, Any] = field(default_factory=dict)         # as given: coerced here
+    values: dict[str, dict] = field(default_factory=dict)        # upstream value outputs
+    artifacts: dict[str, dict] = field(default_factory=dict)     # upstream artifact paths
+    output_paths: dict[str, str] = field(default_factory=dict)   # this step's artifact outputs
+    run_id: str = ""
+    run_date: str = ""
+    run_status: str | None = None                                # finally: steps
+    index: int | None = None                                     # which foreach instance
+    item: Any = _UNSET                                           # given (KFP), else from index
+    expected_digest: str | None = None                           # "sha256:..." from the compiled file
+    spec_path: str = ""                                          # for messages
+    retry: bool = False                                          # executor-side retries (GitHub)
+
+
+class Sink(Protocol):
+    def write(self, step: ir.Step, result: StepResult) -> None: ...
+
+
+def check_digest(pipeline: ir.Pipeline, expected: str | None, spec_path: str = "") -> None:
+    """Fail unless the spec here compiles to the IR the file was compiled from."""
+    if not expected:
+        return
+    actual = "sha256:" + pipeline.digest()
+    if actual != expected:
+        where = f"{spec_path}: " if spec_path else ""
+        raise WorkerError(f"{where}the spec changed after compiling; recompile (compiled from IR "
+                          f"{expected}, the spec here is IR {actual})", EXIT_SPEC_CHANGED)
+
+
+def step_and_params(pipeline: ir.Pipeline, req: WorkerRequest) -> tuple[ir.Step, dict[str, Any]]:
+    """The digest checked, the request's step, its parameters coerced."""
+    check_digest(pipeline, req.expected_digest, req.spec_path)
+    try:
+        step = pipeline.step(req.step)
+    except KeyError:
+        raise WorkerError(f"no step '{req.step}' in {req.spec_path or pipeline.name} (steps: "
+                          f"{', '.join(s.name for s in pipeline.all_steps)})") from None
+    try:
+        return step, coerce_params(pipeline, req.params)
+    except ParamError as e:
+        raise WorkerError(str(e)) from None
+
+
+def resolve(pipeline: ir.Pipeline, req: WorkerRequest,
+            items: Callable[[ir.Step], list] | None = None) -> tuple[ir.Step, StepInputs]:
+    """Check the request against the pipeline: digest, step, params, item; the step's inputs."""
+    step, params = step_and_params(pipeline, req)
+    item, index = None, req.index
+    if step.foreach is not None:
+        if req.item is not _UNSET:
+            item = req.item
+            index = 0 if index is None else index
+        else:
+            if index is None:
+                raise WorkerError(f"step '{step.name}' has foreach: pass --item-index N")
+            listed = items(step) if items is not None else []
+            if not 0 <= index < len(listed):
+                raise WorkerError(f"--item-index {index} is out of range: the foreach of "
+                                  f"'{step.name}' has {len(listed)} items")
+            item = listed[index]
+    elif index is not None:
+        raise WorkerError(f"step '{step.name}' has no foreach: --item-index does not apply")
+    return step, StepInputs(params, req.values, req.artifacts, item=item, index=index,
+                            run_id=req.run_id, run_date=req.run_date, run_status=req.run_status)
+
+
+def run_request(pipeline: ir.Pipeline, req: WorkerRequest, sinks: Sequence[Sink] = (), *,
+                resolved: tuple[ir.Step, StepInputs] | None = None, label: str = "pipespec") -> StepResult:
+    """Run one step instance for a request and write its result through every sink.
+
+    Raises ``WorkerError`` when nothing could start; a failure of the step itself is the
+    returned result (``res.ok`` false, ``res.exit_code`` the status to exit with).
+    """
+    step, inputs = resolved or resolve(pipeline, req)
+    res = run_step(pipeline, step, inputs, req.output_paths, retry=req.retry,
+                   on_retry=lambda n, d, why: print(
+                       f"{label}: {step.name}: attempt {n} failed ({why}); retrying in {d:g}s",
+                       file=sys.stderr))
+    for sink in sinks:
+        sink.write(step, res)
+    name = step.name + (f"[{inputs.index}]" if inputs.index is not None else "")
+    if res.ok:
+        print(f"{label}: {name} succeeded in {res.duration_s:.2f}s", file=sys.stderr)
+    else:
+        why = res.error or f"exit {res.exit_code}"
+        print(f"{label}: {name} {res.status.upper()} after {res.attempts} attempt"
+              f"{'s' if res.attempts > 1 else ''}: {why}", file=sys.stderr)
+    return res
+
+
+class ResultJsonSink:
+    """``{values, metrics, artifacts, status, exit_code, ...}`` to a file (Airflow's XCom)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def write(self, step: ir.Step, result: StepResult) -> None:
+        import json
+
+        from ..files import write_atomic
+
+        write_atomic(self.path, json.dumps(result.to_json(), indent=1, sort_keys=True))
+
+
+class GithubOutputSink:
+    """GitHub Actions: value outputs, and metrics as JSON, as the job step's outputs."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def write(self, step: ir.Step, result: StepResult) -> None:
+        if not result.ok:
+            return
+        from ..expr import to_text
+
+        with open(self.path, "a", encoding="utf-8") as f:
+            for name, value in list(result.values.items()) + list(result.metrics.items()):
+                delim = f"ghadelimiter_{uuid.uuid4().hex}"
+                f.write(f"{name}<<{delim}\n{to_text(value)}\n{delim}\n")
+
+
+class RootSink:
+    """The artifact-root convention: publish a succeeded instance under ROOT/<run>/<step>/<index>."""
+
+    def __init__(self, root, run_id: str, index: int | None) -> None:
+        self.root, self.run_id, self.index = root, run_id, index
+
+    def write(self, step: ir.Step, result: StepResult) -> None:
+        if not result.ok:
+            return
+        from .layout import slot
+
+        root, run_id, index = self.root, self.run_id, self.index
+        published = {o: root.join(run_id, step.name, slot(index), o) for o in result.artifacts}
+        root.publish(run_id, step.name, index, {
+            "values": result.values, "metrics": result.metrics, "artifacts": sorted(result.artifacts),
+            "run_id": run_id, "step": step.name, "index": index}, result.artifacts)
+        if root.remote:
+            result.artifacts = published
