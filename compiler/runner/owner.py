@@ -13,7 +13,9 @@ step process and anything it forks — even after ``setsid`` — is in it; at th
 everything left there is killed. Elsewhere the runner records each step's process group in
 ``<store>/locks/<run>.pgids``. After a ``kill -9`` of the runner, the next owner (``resume``,
 ``gc``) kills what the dead one left running (``reap``) before doing anything else, so a step
-never runs twice at once. Docs: docs/runner.md ("Ownership and containment").
+never runs twice at once: the recorded groups, and the groups of every process whose initial
+environment names the run (PIPESPEC_RUN_ID), which covers a runner killed between a spawn and
+its record. Docs: docs/runner.md ("Ownership and containment").
 """
 
 from __future__ import annotations
@@ -281,11 +283,42 @@ def reap(lock: RunLock) -> list[int]:
         members = [pid for pid, pgrp, sid, start in procs if pgid in (pgrp, sid) and start >= born]
         _kill(members)
         killed += members
+    if lock.previous:                                   # a runner of this run came before us
+        procs = procs or _procs()
+        started = _started_for(lock.run_id)
+        groups = {pgrp for pid, pgrp, sid, start in procs if pid in started}
+        members = [pid for pid, pgrp, sid, start in procs if pgrp in groups and pid != os.getpid()]
+        _kill(members)
+        killed += members
     try:
         os.unlink(lock.pgids_path)
     except FileNotFoundError:
         pass
     return sorted(set(killed))
+
+
+def _started_for(run_id: str) -> set[int]:
+    """Processes started as steps of ``run_id``: their initial environment names it (the
+    runner sets PIPESPEC_RUN_ID in every step's). This finds what a runner killed between
+    spawning a step and recording its process group left running, where no cgroup holds it."""
+    needle = b"\0PIPESPEC_RUN_ID=" + run_id.encode() + b"\0"
+    me = os.getpid()
+    found: set[int] = set()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = b"\0" + f.read()
+        except OSError:
+            continue
+        if needle in env:
+            found.add(int(name))
+    return found
 
 
 class Containment:

@@ -97,6 +97,38 @@ def test_resume_after_kill_9_kills_the_orphaned_step_before_running_it_again(spe
             p.kill()
 
 
+def test_resume_kills_an_orphan_whose_group_was_never_recorded(spec):
+    """Without a cgroup, a runner killed between spawning a step and recording its process
+    group left an orphan that resume did not know of: both copies then ran at once (seen as a
+    rare OVERLAP in the kill -9 loop on a loaded machine). The record is lost here on purpose."""
+    s = spec(ONCE)
+    (s.dir / "ok").touch()
+    (s.dir / "duration").write_text("60")
+    log = s.dir / "log"
+    env = {"PIPESPEC_NO_CGROUP": "1"}
+    p = _runner(s, "run", str(s.path), env=env)
+    orphans = []
+    try:
+        assert _wait_for(lambda: any(x.startswith("start") for x in _lines(log)), 15), p.stderr
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        orphan = int(_lines(log)[0].split()[1])
+        orphans.append(orphan)
+        for pgids in (s.dir / ".pipespec" / "locks").glob("*.pgids"):
+            pgids.write_text("")                      # as if the runner died before writing it
+        rid = s.latest_run()["id"]
+        (s.dir / "duration").write_text("0.5")
+        r = s.pipespec("resume", rid, "--progress", "plain", timeout=30, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        lines = _lines(log)
+        assert "OVERLAP" not in lines, lines
+        assert not _alive(orphan)
+    finally:
+        _kill_all(orphans)
+        if p.poll() is None:
+            p.kill()
+
+
 def test_two_concurrent_resumes_the_second_refuses(spec):
     s = spec(ONCE)
     log = s.dir / "log"
