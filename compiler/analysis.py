@@ -7,6 +7,8 @@ site with its template, its static type and the references it makes.
 
 from __future__ import annotations
 
+import re
+
 import difflib
 from dataclasses import dataclass, field
 
@@ -53,6 +55,9 @@ class Site:
     refs: list[Reference] = field(default_factory=list)
     ok: bool = True
     expr_types: list = field(default_factory=list)   # static type of each expression (None: unknown)
+
+
+_MENTION = re.compile(r"\b(params|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class Analysis:
@@ -121,6 +126,8 @@ class Analysis:
             self.diags.add(e.code, e.message, node.offset_span(e.start, e.end),
                            help="expressions look like ${{ params.name }}; see docs/spec.md#expressions")
             site.ok = False
+            # what the broken text names is still read: no "never read" warning on top of the error
+            self.mentioned |= {(m[1], m[2]) for m in _MENTION.finditer(node.value)}
             return site
         types = []
         for part in site.template.parts:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from ..spec import as_str
 from ..syntax import ScalarNode, SeqNode
 
+# the words YAML 1.1 read as bools (yes/no, on/off, y/n): strings in YAML 1.2
+_YAML11_BOOLS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
+
 _PY = {"string": (str,), "path": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
        "list": (list,), "map": (dict,)}
 
@@ -42,6 +45,10 @@ def check(ctx) -> None:
             extra = ""
             if isinstance(dn, ScalarNode) and dn.style == "" and kind in ("string", "path") and isinstance(v, (int, float)):
                 extra = f"; quote it: \"{dn.source}\""
+            elif (isinstance(dn, ScalarNode) and dn.style == "" and kind == "bool" and isinstance(v, str)
+                  and v.lower() in _YAML11_BOOLS):
+                extra = (f": write {str(_YAML11_BOOLS[v.lower()]).lower()} ('{v}' is a string in YAML 1.2, which "
+                         "pipespec reads; only YAML 1.1 made it a bool)")
             d.add("E209", f"default {v!r} of parameter '{name}' is not {kind}", dn.span,
                   help=f"give {'an' if kind[0] in 'aeiou' else 'a'} {kind} value{extra}")
             continue
