@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import expr as E
 from .diagnostics import Diagnostics
 from .span import Span
-from .spec import RawPipeline, RawStep, as_map, as_str, map_items
+from .spec import ARTIFACT_TYPES, RawPipeline, RawStep, as_map, as_str, map_items
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 
 CONTEXTS = ("params", "steps", "item", "outputs", "env", "run", "secrets")
@@ -220,8 +220,8 @@ class Analysis:
             if len(path) != 1:
                 return issue("E313", "outputs needs a name: outputs.NAME")
             o = st.output(path[0]) if st else None
-            if o is None or o.type not in _ARTIFACTS:
-                arts = [x.name for x in st.outputs if x.type in _ARTIFACTS] if st else []
+            if o is None or o.type not in ARTIFACT_TYPES:
+                arts = [x.name for x in st.outputs if x.type in ARTIFACT_TYPES] if st else []
                 return issue("E313", f"'{path[0]}' is not an artifact output of this step",
                              _dym(path[0], arts) or ("declare it under outputs: with an artifact type (dataset, model, metrics, file, dir)"))
             return (Reference("own_output", path[0], None, None, span), E.PATH)
@@ -273,7 +273,7 @@ class Analysis:
                 return issue("E301", f"output '{name}.{path[2]}' is {out.type}; only metrics and map outputs have fields")
         else:
             t = _OUTPUT_TYPES.get(out.type, E.PATH)
-            if out.type in _ARTIFACTS and site.field in ("if", "foreach"):
+            if out.type in ARTIFACT_TYPES and site.field in ("if", "foreach"):
                 return issue("E406", f"'{path[2]}' of step '{name}' is an artifact (a path), not a value, in {site.field}:",
                              "read a metrics field (steps.S.outputs.metrics.auc) or a value output instead")
         if prod.has_foreach:
@@ -302,7 +302,7 @@ class Analysis:
         return E.ANY
 
 
-_ARTIFACTS = ("dataset", "model", "metrics", "file", "dir")
+
 _OUTPUT_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
                  "list": E.list_of(E.ANY), "map": E.MAP}
 _PARAM_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,

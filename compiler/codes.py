@@ -61,7 +61,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E400": ("dependency-cycle", ERROR, "steps depend on each other in a cycle"),
     "E401": ("self-dependency", ERROR, "a step depends on itself"),
     "E402": ("finally-reads-outputs", ERROR, "a finally: step reads step outputs, which may not exist"),
-    "E403": ("argument-shadows-output", ERROR, "a with: argument has the name of an output of the same step"),
+    "E403": ("argument-shadows-output", ERROR, "a with: argument has the name of an artifact output of the same step"),
     "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
     "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
     "E406": ("artifact-as-value", ERROR, "an artifact (a path) read in if: or foreach:, where a value is needed"),

@@ -17,8 +17,8 @@ from typing import Any
 
 from .expr import Template, Type
 from .span import Span
+from .spec import ARTIFACT_TYPES  # one list of the artifact types, kept with the raw model
 
-ARTIFACT_TYPES = ("dataset", "model", "metrics", "file", "dir")
 VALUE_TYPES = ("string", "int", "float", "bool", "path", "list", "map")
 
 

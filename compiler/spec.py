@@ -26,6 +26,11 @@ def map_items(node: Node | None) -> list[tuple[ScalarNode, Node]]:
     return list(node.items) if isinstance(node, MapNode) else []
 
 
+# the output types that are files or folders (the rest are values): one list for the checks,
+# the analysis and the IR
+ARTIFACT_TYPES = ("dataset", "model", "metrics", "file", "dir")
+
+
 @dataclass(frozen=True)
 class RawOutput:
     name: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ..spec import as_map, as_str, map_items
+from ..spec import ARTIFACT_TYPES, as_map, as_str, map_items
 from ..syntax import ScalarNode
 
 CALLABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
@@ -30,11 +30,13 @@ def check(ctx) -> None:
         if w is not None and has_run and not has_call:
             d.add("E203", "with: passes arguments to a call: step; a run: step gets values through env: or ${{ }}",
                   st.node.key_node("with").span, help="move the values into env: and read \"$NAME\" in the command")
-        outs = {o.name for o in st.outputs}
+        # artifact outputs are passed to the function as keyword arguments (their paths); value
+        # outputs are returned, so they may share a name with an argument
+        outs = {o.name for o in st.outputs if o.type in ARTIFACT_TYPES}
         for k, _ in map_items(w):
             if k.value in outs:
-                d.add("E403", f"argument '{k.value}' has the name of an output of step '{st.name}'", k.span,
-                      help="output artifacts are passed to the function under their own names; rename the argument")
+                d.add("E403", f"argument '{k.value}' has the name of an artifact output of step '{st.name}'", k.span,
+                      help="artifact outputs are passed to the function under their own names; rename the argument")
         par = st.node.key_node("parallelism")
         if par is not None and "foreach" not in st.node:
             d.add("E203", "parallelism: limits the instances of a foreach:, and this step has none", par.span,
