@@ -47,6 +47,7 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     from . import schema
     from .analysis import Analysis
     from .checks import Context, run_all
+    from .graph import build as build_graph
     from .spec import RawPipeline
 
     diags = Diagnostics()
@@ -64,12 +65,12 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     diags.extend(schema.check(tree))
     raw = RawPipeline.read(file, tree)
     analysis = Analysis(raw, diags).run()
-    ctx = Context(raw, analysis, diags)
-    run_all(ctx)
+    graph = build_graph(raw, analysis)
+    run_all(Context(raw, analysis, graph, diags))
     if build_ir and not diags.has_errors:
         from .lower import Lowering
 
-        res.pipeline = Lowering(raw, analysis, ctx.graph).pipeline()
+        res.pipeline = Lowering(raw, analysis, graph).pipeline()
     res.diagnostics = diags.sorted()
     return res
 
