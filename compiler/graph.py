@@ -10,16 +10,14 @@ which steps may be skipped. The checks that need it (``dependency_cycle``,
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from .analysis import Analysis
     from .spec import RawPipeline
 
 
-@dataclass(frozen=True, slots=True)
-class Graph:
+class Graph(NamedTuple):     # a named tuple, as the raw model's records (spec.py says why)
     order: tuple[str, ...]                  # file order of steps (not finally)
     deps: dict[str, frozenset[str]]         # all upstream steps of each step
     topological: tuple[str, ...]            # every step after its deps (partial when cyclic)

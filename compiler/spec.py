@@ -6,11 +6,16 @@ still report what they can in the same pass: a field holds its syntax node (whic
 the graph, the checks and the lowering all read this model; only checks that point at one key
 of a mapping still reach for the ``node`` kept beside each object. ``targets`` stays a raw
 mapping: each backend reads its own part.
+
+The records are ``NamedTuple`` classes: typed and immutable like frozen dataclasses, but
+``validate`` imports this module on every run and, on Python 3.11, seven frozen slotted
+dataclasses cost about three times what these cost to define (more than the three
+dataclasses the model had before); a named tuple is also slot-free and cheap to build.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .span import Span
 from .syntax import MapNode, Node, ScalarNode, SeqNode
@@ -36,16 +41,14 @@ def _pairs(node: Node | None) -> Pairs:
     return node.items if isinstance(node, MapNode) else ()
 
 
-@dataclass(frozen=True, slots=True)
-class RawOutput:
+class RawOutput(NamedTuple):
     name: str
     type: str
     description: str
     key: ScalarNode
 
 
-@dataclass(frozen=True, slots=True)
-class RawParam:
+class RawParam(NamedTuple):
     name: str
     key: ScalarNode
     node: MapNode                # the declaration, for checks that point at one of its keys
@@ -58,8 +61,7 @@ class RawParam:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawRetries:
+class RawRetries(NamedTuple):
     """``retries: 3`` or ``retries: {limit, delay, backoff, max_delay}``."""
 
     limit: Node | None
@@ -78,8 +80,7 @@ class RawRetries:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class RawResources:
+class RawResources(NamedTuple):
     cpu: Node | None
     memory: Node | None
     gpu: Node | None
@@ -94,8 +95,7 @@ class RawResources:
         return RawResources(g("cpu"), g("memory"), g("gpu"), as_str(g("accelerator")), node.span)
 
 
-@dataclass(frozen=True, slots=True)
-class RawSettings:
+class RawSettings(NamedTuple):
     """What ``defaults:`` and a step may both set; a step's own value replaces the default."""
 
     image: Node | None
@@ -113,13 +113,11 @@ class RawSettings:
                            RawResources.read(g("resources")), _pairs(g("env")), node.span)
 
 
-@dataclass(frozen=True, slots=True)
-class RawStep:
+class RawStep(NamedTuple):
     name: str
     key: ScalarNode              # the step's name in the file
     node: MapNode                # the step as written, for checks that point at one of its keys
     is_finally: bool
-    index: int                   # position in the file, for stable ordering
     description: str
     run: Node | None             # a scalar (a shell command) or a sequence (argv)
     call: str | None
@@ -133,12 +131,12 @@ class RawStep:
     settings: RawSettings        # image, timeout, cache, retries, resources, env
 
     @staticmethod
-    def read(name: str, key: ScalarNode, node: MapNode, is_finally: bool, index: int) -> "RawStep":
+    def read(name: str, key: ScalarNode, node: MapNode, is_finally: bool) -> "RawStep":
         g = node.get
         needs = g("needs")
         deps = g("deps")
         return RawStep(
-            name, key, node, is_finally, index, as_str(g("description")) or "", g("run"), as_str(g("call")),
+            name, key, node, is_finally, as_str(g("description")) or "", g("run"), as_str(g("call")),
             _pairs(g("with")), _outputs(g("outputs")),
             tuple(i for i in needs.items if isinstance(i, ScalarNode) and isinstance(i.value, str))
             if isinstance(needs, SeqNode) else (),
@@ -179,8 +177,7 @@ def _outputs(node: Node | None) -> tuple[RawOutput, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class RawPipeline:
+class RawPipeline(NamedTuple):
     file: str
     root: MapNode
     name: str
@@ -199,12 +196,10 @@ class RawPipeline:
         g = root.get
         steps: dict[str, RawStep] = {}
         finally_steps: dict[str, RawStep] = {}
-        i = 0
         for section, dest in (("steps", steps), ("finally", finally_steps)):
             for k, v in map_items(g(section)):
                 if isinstance(k.value, str) and isinstance(v, MapNode):
-                    dest[k.value] = RawStep.read(k.value, k, v, section == "finally", i)
-                    i += 1
+                    dest[k.value] = RawStep.read(k.value, k, v, section == "finally")
         params = {}
         for k, v in map_items(g("params")):
             if isinstance(v, MapNode):

@@ -8,7 +8,7 @@ their order does not matter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
@@ -18,8 +18,7 @@ from . import (bounds, conditions, credentials, dependency_cycle, escaping_paths
                secret_env, shell_expressions, skipped_outputs, step_shape, unused)
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     raw: RawPipeline
     analysis: Analysis
     graph: Graph
