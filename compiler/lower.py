@@ -34,6 +34,7 @@ class Lowering:
         for s in analysis.sites:
             if s.step is not None:
                 self.step_sites.setdefault(id(s.step), []).append(s)
+        self.base_secrets: dict[str, frozenset[str]] = {}   # shared env name -> the secrets its value reads
 
     def value(self, node: Node) -> ir.Value:
         site = self.sites.get(id(node))
@@ -68,8 +69,11 @@ class Lowering:
         raw, root = self.raw, self.raw.root
         params = tuple(self.param(p) for p in raw.params.values())
         secrets = tuple(self.secret(n, k, node) for n, (k, node) in raw.secrets.items())
-        # the env in effect before a step's own: name -> its value as written
-        base_env: dict[str, Node] = {k.value: v for k, v in raw.env + raw.defaults.env}
+        # the env in effect before a step's own (pipeline, then defaults); its values are shared
+        # by every step that keeps them
+        written = {k.value: v for k, v in raw.env + raw.defaults.env}
+        base_env = {name: self.env_value(v) for name, v in written.items()}
+        self.base_secrets = {name: refs for name, refs in ((n, self.secrets_of(v)) for n, v in written.items()) if refs}
         skippable = self.graph.skippable
         steps = tuple(self.step(raw.steps[n], base_env, n in skippable) for n in self.graph.topological)
         fin = tuple(self.step(st, base_env, False) for st in raw.finally_steps.values())
@@ -102,14 +106,24 @@ class Lowering:
             github=as_str(node.get("github")) or name.upper(),
             env=as_str(node.get("env")) or name.upper(), span=key.span)
 
-    def step(self, st: RawStep, base_env: dict[str, Node], may_skip: bool) -> ir.Step:
+    def secrets_of(self, node: Node) -> frozenset[str]:
+        site = self.sites.get(id(node))
+        return frozenset(r.name for r in site.refs if r.kind == "secret") if site is not None else frozenset()
+
+    def step(self, st: RawStep, base_env: dict[str, ir.Value], may_skip: bool) -> ir.Step:
         own, dflt = st.settings, self.raw.defaults
-        written = dict(base_env)
-        written.update((k.value, v) for k, v in st.env)
-        env = {name: self.env_value(v) for name, v in written.items()}
-        # the secrets a step reads: those its env values in effect refer to
-        env_sites = [s for s in map(self.sites.get, map(id, written.values())) if s is not None]
-        secrets = sorted({r.name for s in env_sites for r in s.refs if r.kind == "secret"})
+        env = dict(base_env)
+        mine = set()
+        secrets: set[str] = set()
+        for k, v in st.env:
+            env[k.value] = self.env_value(v)
+            mine.add(k.value)
+            secrets |= self.secrets_of(v)
+        # the secrets a step reads: those of its env values in effect (its own, and the shared
+        # ones it does not override)
+        for name, refs in self.base_secrets.items():
+            if name not in mine:
+                secrets |= refs
         shell = argv = None
         if isinstance(st.run, ScalarNode):
             shell = self.shell(st.run)
@@ -141,7 +155,7 @@ class Lowering:
             parallelism=par.to_python() if par is not None else None,
             image=as_str(_or(own.image, dflt.image)),
             env=tuple(sorted(env.items())),
-            secrets=tuple(secrets),
+            secrets=tuple(sorted(secrets)),
             resources=resources,
             retries=self.retries(_or(own.retries, dflt.retries)),
             timeout_s=seconds(timeout.to_python()) if timeout is not None else None,
