@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Diagnostics
-from .loader import MAX_BYTES, load
-from .span import Span
+from .loader import MAX_BYTES, load, too_large
 from .syntax import MapNode
 
 if TYPE_CHECKING:  # the IR is built only when asked for; validate never imports it
@@ -90,8 +89,7 @@ def _small(path: str) -> bool:
 def _too_large(path: str) -> Result:
     size = os.path.getsize(path)
     r = Result(path, "")
-    r.diagnostics = [Diagnostic("E105", f"file is {size} bytes, over the {MAX_BYTES}-byte bound",
-                                Span(path, 1, 1, 1, 2), help="split the pipeline or move data out of the spec")]
+    r.diagnostics = [too_large(size, path)]
     return r
 
 
