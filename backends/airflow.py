@@ -452,7 +452,7 @@ class _Generator:
                 before = helper
         kw = self.task_kwargs(st)
         if is_fin and before is not None:
-            # (not reachable: E203 forbids if:/foreach: on a finally step) a gate or foreach
+            # (not reachable: E219 forbids if:/foreach: on a finally step) a gate or foreach
             # helper of its own stands in between: that one waited, and its skip must carry over
             self.sdk.add("TriggerRule")
             kw.append(("trigger_rule", "TriggerRule.ALL_SUCCESS"))

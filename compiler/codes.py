@@ -28,7 +28,9 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E200": ("wrong-type", ERROR, "a value has the wrong type"),
     "E201": ("unknown-key", ERROR, "a key the language does not define"),
     "E202": ("missing-key", ERROR, "a required key is missing"),
-    "E203": ("invalid-value", ERROR, "a value is outside what the key allows"),
+    # E203 was the catch-all for values a key does not allow; the problems with a code of their
+    # own (E214-E224) left it, and it keeps what remains: a bound of the schema not met
+    "E203": ("invalid-value", ERROR, "a value outside a bound of its key: a minimum or maximum, non-empty, unique items"),
     "E204": ("invalid-name", ERROR, "a name is not legal on every target"),
     "E205": ("invalid-duration", ERROR, "a duration is not like 30s, 5m, 2h or 1h30m"),
     "E206": ("invalid-quantity", ERROR, "a cpu or memory quantity is not like 2, 500m, 4Gi"),
@@ -39,6 +41,17 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E211": ("duration-too-long", ERROR, "a timeout or retry delay longer than the 30-day bound"),
     "E212": ("quantity-too-large", ERROR, "a memory or cpu quantity beyond what every target can hold"),
     "E213": ("invalid-command", ERROR, "a targets.*.pipespec command that is empty or does not split as shell words"),
+    "E214": ("constraint-for-other-type", ERROR, "minimum:, maximum: or items: on a parameter of a type it does not apply to"),
+    "E215": ("run-and-call", ERROR, "a step with both run: and call:"),
+    "E216": ("with-on-run-step", ERROR, "with: on a run: step (arguments are for call: steps)"),
+    "E217": ("parallelism-without-foreach", ERROR, "parallelism: on a step without foreach:"),
+    "E218": ("expression-in-image", ERROR, "an image: that holds a ${{ }} expression"),
+    "E219": ("finally-step-key", ERROR, "if:, foreach: or needs: on a finally: step"),
+    "E220": ("expression-in-literal", ERROR, "a ${{ }} inside a list or map literal, where it would not be evaluated"),
+    "E221": ("reserved-env-name", ERROR, "an env: name in the PIPESPEC_* space that pipespec sets itself"),
+    "E222": ("invalid-variable-name", ERROR, "an env: or with: name that is not letters, digits and underscores"),
+    "E223": ("not-one-of", ERROR, "a value that is not one of those its key allows"),
+    "E224": ("too-long", ERROR, "a string longer than its key allows"),
     # -- E3xx: expressions -------------------------------------------------------------------
     "E300": ("expression-syntax", ERROR, "an expression inside ${{ }} does not parse"),
     "E301": ("unknown-context", ERROR, "a name that is not a context, or a field a context lacks"),

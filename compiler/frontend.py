@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Diagnostics
-from .loader import MAX_BYTES, load
-from .span import Span
+from .loader import MAX_BYTES, load, too_large
 from .syntax import MapNode
 
 if TYPE_CHECKING:  # the IR is built only when asked for; validate never imports it
@@ -47,6 +46,7 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     from . import schema
     from .analysis import Analysis
     from .checks import Context, run_all
+    from .graph import build as build_graph
     from .spec import RawPipeline
 
     diags = Diagnostics()
@@ -64,12 +64,12 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     diags.extend(schema.check(tree))
     raw = RawPipeline.read(file, tree)
     analysis = Analysis(raw, diags).run()
-    ctx = Context(raw, analysis, diags)
-    run_all(ctx)
+    graph = build_graph(raw, analysis)
+    run_all(Context(raw, analysis, graph, diags))
     if build_ir and not diags.has_errors:
         from .lower import Lowering
 
-        res.pipeline = Lowering(raw, analysis, ctx.graph).pipeline()
+        res.pipeline = Lowering(raw, analysis, graph).pipeline()
     res.diagnostics = diags.sorted()
     return res
 
@@ -89,8 +89,7 @@ def _small(path: str) -> bool:
 def _too_large(path: str) -> Result:
     size = os.path.getsize(path)
     r = Result(path, "")
-    r.diagnostics = [Diagnostic("E105", f"file is {size} bytes, over the {MAX_BYTES}-byte bound",
-                                Span(path, 1, 1, 1, 2), help="split the pipeline or move data out of the spec")]
+    r.diagnostics = [too_large(size, path)]
     return r
 
 

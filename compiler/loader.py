@@ -344,12 +344,17 @@ def _yaml_trap_help(text: str, mark, msg: str) -> str | None:
     return None
 
 
+def too_large(size: int, file: str) -> Diagnostic:
+    """The file is over the size bound (``load_spec`` asks before reading it)."""
+    return Diagnostic("E105", f"file is {size} bytes, over the {MAX_BYTES}-byte bound", Span(file, 1, 1, 1, 2),
+                      help="split the pipeline or move data out of the spec")
+
+
 def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[Diagnostic]]:
     """Parse ``text`` into a syntax tree. Returns (tree or None, diagnostics)."""
     start = Span(file, 1, 1, 1, 2)
     if len(text) > MAX_BYTES:
-        return None, [Diagnostic("E105", f"file is {len(text)} bytes, over the {MAX_BYTES}-byte bound",
-                                 start, help="split the pipeline or move data out of the spec")]
+        return None, [too_large(len(text), file)]
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
