@@ -21,7 +21,7 @@ from pipespec import expr as E
 from pipespec import ir
 from pipespec.backends.base import CompileOptions, shown
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
-from pipespec.backends.kubeflow_cel import CelError, cel_string, to_cel
+from pipespec.backends.kubeflow_cel import CelTranslator, cel_string
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
 from pipespec.diagnostics import Diagnostic
 
@@ -474,34 +474,11 @@ class Builder:
         v = st.condition
         if v.is_literal:
             return "true" if v.literal else "false"
-        te = v.template.exprs[0]
-        types: dict = {}
-        E.typecheck(te.expr, self._ref_type, types)
-        try:
-            return to_cel(te.expr, lambda ref: self._ref_cel(ref, scope), lambda n: types.get(n, E.ANY))
-        except CelError as e:
-            span = v.span.at_offset(te.offset + e.node.start, te.offset + e.node.end) \
-                if v.span.line == v.span.end_line else v.span
-            self.b.unsupported(span, f"if: of step '{st.name}': {e.message}",
-                               help="compute the decision in a step and test its bool output")
-            return None
+        tr = CelTranslator(lambda tr, ref: self._ref_cel(tr, ref, scope))
+        return tr.render(v, self.b, f"if: of step '{st.name}'",
+                         help="compute the decision in a step and test its bool output")
 
-    def _ref_type(self, ref: E.Ref) -> E.Type:
-        if ref.root == "params":
-            return self.pipe.param(ref.path[0]).type if len(ref.path) == 1 else E.ANY
-        if ref.root == "steps" and len(ref.path) >= 3:
-            prod = self.pipe.step(ref.path[0])
-            out = prod.output(ref.path[2])
-            t = E.ANY
-            if out is not None and len(ref.path) == 3:
-                t = {"string": E.STRING, "path": E.PATH, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL,
-                     "list": E.list_of(None), "map": E.MAP}.get(out.type, E.PATH)
-            elif out is not None and out.type == "metrics":
-                t = E.FLOAT
-            return E.list_of(t) if prod.foreach is not None else t
-        return E.STRING
-
-    def _ref_cel(self, ref: E.Ref, scope: Scope) -> str:
+    def _ref_cel(self, tr: CelTranslator, ref: E.Ref, scope: Scope) -> str:
         if ref.root == "params":
             _, channel = self._param_src(ref.path[0], scope)
             return f"inputs.parameter_values[{cel_string(channel)}]" + _fields(ref.path[1:])
@@ -518,8 +495,8 @@ class Builder:
             if rest and prod.foreach is not None:
                 return f"{base}.map(m, m{_fields(rest)})"
             return base + _fields(rest)
-        raise CelError(f"{ref.dotted} is not known to a KFP condition (conditions read only parameters "
-                       "and task outputs)", ref)
+        tr.unsupported(ref, f"{ref.dotted} is not known to a KFP condition (conditions read only parameters "
+                            "and task outputs)")
 
     # -- dependencies ----------------------------------------------------------------------------
     def _dependencies(self, st: ir.Step) -> None:
