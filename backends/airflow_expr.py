@@ -1,6 +1,7 @@
 """Expressions of ``if:`` and ``foreach:`` as Python source for the generated Airflow DAG file.
 
-Takes a typed expression AST (``pipespec.expr``) and gives Python source made only of quoted
+A dialect of the shared translator (``backends/translate.py``): takes a typed IR expression
+and gives Python source made only of quoted
 literals, lookups (``params[...]``, ``_pull(ti, ...)`` over XCom, ``_run_id(context)``),
 operators and calls of a fixed set of helpers whose source this module also provides. No user
 text is ever evaluated: every string of the spec enters the output through ``py_literal``.
@@ -20,14 +21,7 @@ from typing import Any, Callable
 from pipespec import expr as E
 from pipespec.expr.types import is_number, is_text
 
-
-class Untranslatable(Exception):
-    """The expression uses something the Airflow target cannot evaluate in a task."""
-
-    def __init__(self, message: str, node: E.Expr) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node = node
+from .translate import Translator
 
 
 def py_literal(v: Any) -> str:
@@ -54,147 +48,96 @@ def py_literal(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} as a Python literal")
 
 
-class Translator:
-    """Translate one expression. ``resolve`` gives the static type of each context reference
-    (as the front end's analysis does), ``fan_in(step)`` whether a step has foreach, and
-    ``output_kind(step, output)`` the declared output type."""
+class PythonTranslator(Translator):
+    """The Python dialect. ``fan_in(step)`` says whether a step has foreach, ``output_kind(step,
+    output)`` gives the declared output type. ``helpers`` collects the helpers the text calls,
+    ``steps_read`` the steps whose results it pulls."""
 
-    def __init__(self, resolve: Callable[[E.Ref], E.Type], fan_in: Callable[[str], bool],
-                 output_kind: Callable[[str, str], str]) -> None:
-        self.resolve = resolve
+    target = "airflow"
+    QUOTES = "'\""
+    FUNCTIONS = {"len": "_len", "join": "_join", "contains": "_contains", "startsWith": "_starts_with",
+                 "endsWith": "_ends_with", "format": "_format", "min": "_min", "max": "_max",
+                 "round": "_round"}
+
+    def __init__(self, fan_in: Callable[[str], bool], output_kind: Callable[[str, str], str]) -> None:
+        super().__init__()
         self.fan_in = fan_in
         self.output_kind = output_kind
         self.helpers: set[str] = set()
         self.steps_read: set[str] = set()
-        self.types: dict[E.Expr, E.Type] = {}
 
-    def translate(self, expr: E.Expr) -> str:
-        self.types = {}
-        E.typecheck(expr, self.resolve, self.types)
-        src = self.node(expr)
-        return src[1:-1] if src.startswith("(") and _balanced(src[1:-1]) else src
+    def write_literal(self, value: Any) -> str:
+        return py_literal(value)
 
-    def type_of(self, node: E.Expr) -> E.Type:
-        return self.types.get(node, E.ANY)
-
-    def use(self, helper: str) -> str:
-        self.helpers.add(helper)
-        return helper
+    def callee(self, name: str) -> str:
+        self.helpers.add(name)
+        return name
 
     # -- nodes -------------------------------------------------------------------------------
-    def node(self, n: E.Expr) -> str:
-        return getattr(self, "_" + type(n).__name__)(n)
+    def listexpr(self, n: E.ListExpr) -> str:
+        return "[" + ", ".join(self.gen(i) for i in n.items) + "]"
 
-    def _Literal(self, n: E.Literal) -> str:
-        return py_literal(n.value)
-
-    def _ListExpr(self, n: E.ListExpr) -> str:
-        return "[" + ", ".join(self.node(i) for i in n.items) + "]"
-
-    def _Ref(self, n: E.Ref) -> str:
+    def ref(self, n: E.Ref) -> str:
         if n.root == "params":
             src = f"params[{py_literal(n.path[0])}]"
-            return self._fields(src, n.path[1:])
-        if n.root == "run":
-            if n.path == ("id",):
-                return f"{self.use('_run_id')}(context)"
-            if n.path == ("date",):
-                return f"{self.use('_run_date')}(context)"
-            if n.path == ("status",):
-                return f"{self.use('_run_status')}(context)"
-            raise Untranslatable(f"run.{'.'.join(n.path)} cannot be read in a condition on Airflow", n)
+            for key in n.path[1:]:
+                src = f"{self.callee('_field')}({src}, {py_literal(key)})"
+            return src
+        if n.root == "run" and n.path in (("id",), ("date",), ("status",)):
+            return f"{self.callee('_run_' + n.path[0])}(context)"
         if n.root == "steps" and len(n.path) >= 3:
             step, output, rest = n.path[0], n.path[2], n.path[3:]
             self.steps_read.add(step)
             section = "metrics" if self.output_kind(step, output) == "metrics" else "values"
             if section == "values" and self.output_kind(step, output) not in _VALUE_KINDS:
-                raise Untranslatable(f"output '{output}' of step '{step}' is an artifact (a path); "
-                                     "a condition can read value outputs and metrics fields only", n)
+                self.unsupported(n, f"output '{output}' of step '{step}' is an artifact (a path); "
+                                    "a condition can read value outputs and metrics fields only")
             args = ", ".join(py_literal(x) for x in (step, section, output, *rest))
             fan = ", fan_in=True" if self.fan_in(step) else ""
-            return f"{self.use('_pull')}(ti, {args}{fan})"
-        raise Untranslatable(f"'{n.dotted}' cannot be read in a condition on Airflow", n)
+            return f"{self.callee('_pull')}(ti, {args}{fan})"
+        self.unsupported(n, f"'{n.dotted}' cannot be read in a condition on Airflow")
 
-    def _fields(self, src: str, path: tuple[str, ...]) -> str:
-        for key in path:
-            src = f"{self.use('_field')}({src}, {py_literal(key)})"
-        return src
+    def member(self, n: E.Member) -> str:
+        return f"{self.callee('_field')}({self.gen(n.obj)}, {py_literal(n.name)})"
 
-    def _Member(self, n: E.Member) -> str:
-        return f"{self.use('_field')}({self.node(n.obj)}, {py_literal(n.name)})"
+    def index(self, n: E.Index) -> str:
+        return f"{self.callee('_index')}({self.gen(n.obj)}, {self.gen(n.index)})"
 
-    def _Index(self, n: E.Index) -> str:
-        return f"{self.use('_index')}({self.node(n.obj)}, {self.node(n.index)})"
-
-    def _Unary(self, n: E.Unary) -> str:
-        inner = self.node(n.operand)
+    def unary(self, n: E.Unary) -> str:
+        inner = self.gen(n.operand)
         t = self.type_of(n.operand)
         if n.op == "!":
-            return f"(not {inner})" if t == E.BOOL else f"(not {self.use('_bool')}({inner}))"
-        return f"(-{inner})" if is_number(t) else f"{self.use('_neg')}({inner})"
+            return self.paren(f"not {inner}") if t == E.BOOL else self.paren(f"not {self.callee('_bool')}({inner})")
+        return self.paren(f"-{inner}") if is_number(t) else f"{self.callee('_neg')}({inner})"
 
-    def _Binary(self, n: E.Binary) -> str:
-        a, b = self.node(n.left), self.node(n.right)
+    def binary(self, n: E.Binary) -> str:
+        a, b = self.gen(n.left), self.gen(n.right)
         ta, tb = self.type_of(n.left), self.type_of(n.right)
         op = n.op
         if op in ("&&", "||"):
-            py = "and" if op == "&&" else "or"
             if ta != E.BOOL:
-                a = f"{self.use('_bool')}({a})"
+                a = f"{self.callee('_bool')}({a})"
             if tb != E.BOOL:
-                b = f"{self.use('_bool')}({b})"
-            return f"({a} {py} {b})"
+                b = f"{self.callee('_bool')}({b})"
+            return self.paren(f"{a} {'and' if op == '&&' else 'or'} {b}")
         same = (is_number(ta) and is_number(tb)) or (is_text(ta) and is_text(tb))
         if op in ("==", "!="):
             if same or (ta == E.BOOL and tb == E.BOOL):
-                return f"({a} {op} {b})"
-            eq = f"{self.use('_eq')}({a}, {b})"
-            return eq if op == "==" else f"(not {eq})"
+                return self.paren(f"{a} {op} {b}")
+            eq = f"{self.callee('_eq')}({a}, {b})"
+            return eq if op == "==" else self.paren(f"not {eq}")
         if op in ("<", "<=", ">", ">="):
             if same:
-                return f"({a} {op} {b})"
-            return f"{self.use('_order')}({py_literal(op)}, {a}, {b})"
+                return self.paren(f"{a} {op} {b}")
+            return f"{self.callee('_order')}({py_literal(op)}, {a}, {b})"
         if op == "/":
-            return f"{self.use('_div')}({a}, {b})"
+            return f"{self.callee('_div')}({a}, {b})"
         if op == "+" and same or op in ("-", "*") and is_number(ta) and is_number(tb):
-            return f"({a} {op} {b})"
-        return f"{self.use('_arith')}({py_literal(op)}, {a}, {b})"
-
-    def _Call(self, n: E.Call) -> str:
-        name = _FUNCTIONS.get(n.name)
-        if name is None:
-            raise Untranslatable(f"function {n.name}() has no Airflow translation", n)
-        args = ", ".join(self.node(a) for a in n.args)
-        return f"{self.use(name)}({args})"
+            return self.paren(f"{a} {op} {b}")
+        return f"{self.callee('_arith')}({py_literal(op)}, {a}, {b})"
 
 
 _VALUE_KINDS = ("string", "int", "float", "bool", "path", "list", "map")
-_FUNCTIONS = {"len": "_len", "join": "_join", "contains": "_contains", "startsWith": "_starts_with",
-              "endsWith": "_ends_with", "format": "_format", "min": "_min", "max": "_max",
-              "round": "_round"}
-
-
-def _balanced(src: str) -> bool:
-    """Whether ``src`` is one parenthesised whole once its outer parentheses are removed
-    (so ``(a) and (b)`` is not stripped to ``a) and (b``). Strings are skipped over."""
-    depth, quote, i = 0, None, 0
-    while i < len(src):
-        ch = src[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                return False
-        i += 1
-    return depth == 0
 
 
 # -- helpers emitted into the DAG file, each only when an expression uses it -----------------

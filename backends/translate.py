@@ -46,6 +46,9 @@ class Refused:
     why: str
 
 
+# target -> its translator, filled as the backends' modules are imported
+DIALECTS: dict[str, type["Translator"]] = {}
+
 FunctionEntry = Union[str, Refused, Callable[["Translator", E.Call], str]]
 
 
@@ -65,6 +68,7 @@ class Translator:
             if missing or unknown:
                 raise TypeError(f"{cls.__name__}.FUNCTIONS must list every function of the language: "
                                 f"missing {missing}, unknown {unknown}")
+            DIALECTS[cls.target] = cls
 
     def __init__(self) -> None:
         self.warnings: list[tuple[E.Expr, str]] = []

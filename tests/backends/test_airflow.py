@@ -10,11 +10,12 @@ import pathlib
 
 import pytest
 
-from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases
+from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases, typed_expr
 
 from pipespec import expr as E
 from pipespec.backends.airflow import AirflowBackend
-from pipespec.backends.airflow_expr import Translator, Untranslatable, helper_source, py_literal
+from pipespec.backends.airflow_expr import PythonTranslator, helper_source, py_literal
+from pipespec.backends.translate import Unsupported
 from pipespec.backends.base import FEATURES, CompileOptions
 from pipespec.frontend import check_text, load_spec
 
@@ -397,13 +398,17 @@ def _run_translated(src: str, helpers: set[str]):
     return eval(compile(src, "<expr>", "eval"), ns)   # test only: runs our own translation
 
 
+def _translator():
+    return PythonTranslator(lambda s: s in FAN, lambda s, o: OUT_TYPES[(s, o)])
+
+
 @pytest.mark.parametrize("source", EXPRESSIONS)
 def test_translation_matches_evaluator(source):
-    expr = E.parse(source)
-    tr = Translator(_resolve, lambda s: s in FAN, lambda s, o: OUT_TYPES[(s, o)])
+    expr = typed_expr(source, _resolve)
+    tr = _translator()
     src = tr.translate(expr)
     try:
-        want = E.evaluate(expr, _lookup)
+        want = E.evaluate(expr.expr, _lookup)
     except E.EvalError:
         with pytest.raises((TypeError, KeyError, IndexError, ZeroDivisionError, ValueError)):
             _run_translated(src, tr.helpers)
@@ -413,15 +418,14 @@ def test_translation_matches_evaluator(source):
 
 
 def test_translation_is_readable_for_typed_operands():
-    tr = Translator(_resolve, lambda s: s in FAN, lambda s, o: OUT_TYPES[(s, o)])
-    assert tr.translate(E.parse("params.n > 2 && params.b")) == '(params["n"] > 2) and params["b"]'
-    assert tr.translate(E.parse("params.b == 1")) == '_eq(params["b"], 1)'   # bool is not a number
+    tr = _translator()
+    assert tr.translate(typed_expr("params.n > 2 && params.b", _resolve)) == '(params["n"] > 2) and params["b"]'
+    assert tr.translate(typed_expr("params.b == 1", _resolve)) == '_eq(params["b"], 1)'   # bool is not a number
 
 
 def test_untranslatable_reference_is_reported():
-    tr = Translator(lambda r: E.ANY, lambda s: False, lambda s, o: "string")
-    with pytest.raises(Untranslatable):
-        tr.translate(E.parse("env.HOME == 'x'"))
+    with pytest.raises(Unsupported):
+        PythonTranslator(lambda s: False, lambda s, o: "string").translate(typed_expr("env.HOME == 'x'"))
 
 
 def test_py_literal_round_trips():
