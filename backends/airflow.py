@@ -351,8 +351,8 @@ class _Generator:
             if "params" in _names(src):
                 lines.append('params = context["params"]')
             if cond.type != E.BOOL:
-                self.helpers.add("_bool")
-                src = f"_bool({src})"
+                self.helpers.add("_need_bool")
+                src = f"_need_bool({src}, 'if:')"
             body = lines + [f"return {src}"]
         self.std_operators.add("ShortCircuitOperator")
         source = cond.template.exprs[0].source.strip() if cond.template else str(cond.literal).lower()
