@@ -23,6 +23,7 @@ definitions so that a copy stands alone in a DAG and no step's task can shadow i
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import math
 from typing import Any, Callable
@@ -177,6 +178,7 @@ def _pull(ti, step, section, output, *fields, fan_in=False):
 def _definitions(source: str) -> dict[str, tuple[str, set[str]]]:
     """name -> (source, the names it uses) of each top-level definition in ``source``."""
     tree = ast.parse(source)
+    lines = source.splitlines()
     found: dict[str, tuple[str, set[str]]] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -187,24 +189,29 @@ def _definitions(source: str) -> dict[str, tuple[str, set[str]]]:
             continue                      # imports, the docstring: the DAG file has its own
         used = {e.id for e in ast.walk(node) if isinstance(e, ast.Name)}
         for name in names:
-            found[name] = (ast.get_source_segment(source, node), used)
+            # whole lines: a top-level statement starts a line and ends one (get_source_segment
+            # re-splits the source per call, 0.3 s for runtime.py)
+            found[name] = ("\n".join(lines[node.lineno - 1:node.end_lineno]), used)
     return found
 
 
-_ALL = {**_definitions(inspect.getsource(runtime)), **_definitions(_PULL)}
-# name -> (its source, the helpers it calls)
-HELPERS: dict[str, tuple[str, frozenset[str]]] = {
-    n: (src, frozenset(used & _ALL.keys() - {n})) for n, (src, used) in _ALL.items()}
+@functools.cache
+def helpers() -> dict[str, tuple[str, frozenset[str]]]:
+    """name -> (its source, the helpers it calls): runtime's definitions and _pull. Made on
+    first use, so a spec without if:/foreach: expressions never parses runtime.py."""
+    found = {**_definitions(inspect.getsource(runtime)), **_definitions(_PULL)}
+    return {n: (src, frozenset(used & found.keys() - {n})) for n, (src, used) in found.items()}
 
 
 def helper_source(names: set[str]) -> str:
     """The source of ``names`` and of everything they call, in runtime's order, _pull last."""
+    table = helpers()
     need: set[str] = set()
     todo = list(names)
     while todo:
         n = todo.pop()
-        if n in need or n not in HELPERS:
+        if n in need or n not in table:
             continue
         need.add(n)
-        todo.extend(HELPERS[n][1])
-    return "".join("\n" + src + "\n" for n, (src, _) in HELPERS.items() if n in need)
+        todo.extend(table[n][1])
+    return "".join("\n" + src + "\n" for n, (src, _) in table.items() if n in need)

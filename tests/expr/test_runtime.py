@@ -10,7 +10,7 @@ import types
 
 from support import ROOT
 
-from pipespec.backends.airflow_expr import HELPERS, helper_source
+from pipespec.backends.airflow_expr import helper_source, helpers
 from pipespec.expr import runtime
 
 TREE = ast.parse(inspect.getsource(runtime))
@@ -42,13 +42,13 @@ def test_every_top_level_name_starts_with_an_underscore():
 
 def test_each_helper_runs_alone_with_what_it_names():
     # a copy of one definition and of the ones it names, in a namespace of the DAG's imports only
-    for name in HELPERS:
+    for name in helpers():
         ns: dict = {m: __import__(m) for m in ("json", "os")}
         exec(compile(helper_source({name}), f"<{name}>", "exec"), ns)      # test only: our own source
         assert name in ns
         for obj in ns.values():
             if isinstance(obj, types.FunctionType):
-                missing = {n for n in _globals_used(obj.__code__) if n in HELPERS} - ns.keys()
+                missing = {n for n in _globals_used(obj.__code__) if n in helpers()} - ns.keys()
                 assert not missing, (name, obj.__name__, missing)
     ns = {m: __import__(m) for m in ("json", "os")}
     exec(compile(helper_source({"_fn_format", "_binary", "_index"}), "<several>", "exec"), ns)
