@@ -30,7 +30,7 @@ import jinja2
 from pipespec import expr as E
 from pipespec import ir
 
-from .airflow_expr import Translator, Untranslatable, helper_source, py_literal
+from .airflow_expr import PythonTranslator, helper_source, py_literal
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 
 DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
@@ -320,38 +320,14 @@ class _Generator:
 
     # -- one step ---------------------------------------------------------------------------
     def translate(self, st: ir.Step, value: ir.Value, what: str) -> str | None:
-        tr = Translator(self.resolver(), lambda s: self.pipe.step(s).foreach is not None,
-                        lambda s, o: self.pipe.step(s).output(o).type)
-        try:
-            src = tr.translate(value.template.exprs[0].expr)
-        except Untranslatable as e:
-            self.b.unsupported(value.span, f"{what} of step '{st.name}': {e.message}")
+        tr = PythonTranslator(lambda s: self.pipe.step(s).foreach is not None,
+                              lambda s, o: self.pipe.step(s).output(o).type)
+        src = tr.render(value, self.b, f"{what} of step '{st.name}'")
+        if src is None:
             return None
         self.helpers |= tr.helpers
         self._reads = sorted(tr.steps_read)
         return src
-
-    def resolver(self):
-        pipe = self.pipe
-        outputs = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
-                   "list": E.list_of(E.ANY), "map": E.MAP}
-
-        def resolve(ref: E.Ref) -> E.Type:
-            if ref.root == "params":
-                t = pipe.param(ref.path[0]).type
-                return t if len(ref.path) == 1 else E.ANY
-            if ref.root == "run":
-                return E.STRING
-            if ref.root == "steps" and len(ref.path) >= 3:
-                prod = pipe.step(ref.path[0])
-                out = prod.output(ref.path[2])
-                if len(ref.path) > 3:
-                    t = E.FLOAT if out.type == "metrics" else E.ANY
-                else:
-                    t = outputs.get(out.type, E.PATH)
-                return E.list_of(t) if prod.foreach is not None else t
-            return E.ANY
-        return resolve
 
     def gate(self, st: ir.Step, upstream: list[str], is_finally: bool) -> tuple[str, str] | None:
         """The short-circuit task of an ``if:``: (its variable, its source)."""
@@ -375,8 +351,8 @@ class _Generator:
             if "params" in _names(src):
                 lines.append('params = context["params"]')
             if cond.type != E.BOOL:
-                self.helpers.add("_bool")
-                src = f"_bool({src})"
+                self.helpers.add("_need_bool")
+                src = f"_need_bool({src}, 'if:')"
             body = lines + [f"return {src}"]
         self.std_operators.add("ShortCircuitOperator")
         source = cond.template.exprs[0].source.strip() if cond.template else str(cond.literal).lower()

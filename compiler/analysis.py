@@ -57,6 +57,7 @@ class Site:
     refs: list[Reference] = field(default_factory=list)
     ok: bool = True
     expr_types: list = field(default_factory=list)   # static type of each expression (None: unknown)
+    node_types: list = field(default_factory=list)   # per expression, each node's type in walk order
 
 
 _MENTION = re.compile(r"\b(params|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -188,7 +189,9 @@ class Analysis:
                 site.refs.append(ref_obj)
             return typ
 
-        typ, issues = E.typecheck(part.expr, resolve)
+        types: dict = {}
+        typ, issues = E.typecheck(part.expr, resolve, types)
+        site.node_types.append(tuple(types.get(n, E.ANY) for n in E.walk(part.expr)))
         for iss in issues:
             self.diags.add(iss.code, iss.message, span_of(iss.start, iss.end), help=iss.help)
             site.ok = False

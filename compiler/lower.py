@@ -24,6 +24,13 @@ DEFAULT_BACKOFF = 2.0
 DEFAULT_MAX_DELAY = 3600.0
 
 
+def _typed(site) -> tuple[ir.TypedExpr, ...]:
+    """The analysis' findings on each expression of a site, as the IR carries them."""
+    where = site.node.positions()
+    return tuple(ir.TypedExpr(te.expr, te.offset, types, where)
+                 for te, types in zip(site.template.exprs, site.node_types))
+
+
 class Lowering:
     def __init__(self, raw: RawPipeline, analysis: Analysis, graph: Graph) -> None:
         self.raw = raw
@@ -39,7 +46,7 @@ class Lowering:
     def value(self, node: Node) -> ir.Value:
         site = self.sites.get(id(node))
         if site is not None and site.template is not None:
-            return ir.Value(None, site.template, site.type or E.ANY, node.span)
+            return ir.Value(None, site.template, site.type or E.ANY, node.span, _typed(site))
         py = node.to_python()
         return ir.Value(py, None, literal_type(py), node.span)
 
@@ -52,10 +59,10 @@ class Lowering:
             return ir.Shell(E.to_text(node.to_python()), (), node.span)
         safe = safe_exprs(site.expr_types)
         script, bindings = render_shell(site.template, safe)
-        exprs = site.template.exprs
+        exprs, typed = site.template.exprs, _typed(site)
         return ir.Shell(script, tuple(
             (name, ir.Value(None, E.Template((exprs[k],)), site.expr_types[k] if k in safe else E.STRING,
-                            node.offset_span(exprs[k].start, exprs[k].end)))
+                            node.offset_span(exprs[k].start, exprs[k].end), typed[k:k + 1]))
             for name, k in bindings), node.span)
 
     def env_value(self, node: Node) -> ir.Value:
