@@ -88,6 +88,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),
     "W600": ("emulated-by-target", WARNING, "the target has no native form for a feature; pipespec emulates it"),
     "W601": ("no-pipespec-on-worker", WARNING, "a step's container has no way to get pipespec"),
+    # -- E8xx: importing another tool's pipeline -----------------------------------------------
+    "E800": ("cannot-import", ERROR, "the file to import is not a pipeline of that tool (no stages, not a mapping)"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),
