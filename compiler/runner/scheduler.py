@@ -32,17 +32,16 @@ from collections import deque
 
 from .. import ir
 from ..expr import EvalError
-from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
-                       StepInputs, StepResult, retry_delay, slot, spec_dir)
+from ..runtime import Lookup, StepInputs, StepResult, slot, spec_dir
 from ..files import UnsafePath, make_dirs, project_root
-from ..runtime.execute import cleanup, finish, prepare, verdict
+from ..runtime.attempt import Status
 from ..runtime.layout import check_run_id
-from ..runtime.masking import SECRET_OUTPUT, Masker
-from ..runtime.spawn import spawn
+from ..runtime.masking import Masker
+from ..runtime.processes import Children
 from . import cachekey
-from .children import Children
+from .attempts import Attempting
 from .gitinfo import head_commit
-from .workers import Workers, guarded
+from .workers import Workers
 from .objects import FileHasher, ObjectStore
 from .storegc import free_reserve, keep_reserve, remove_debris
 from .owner import Containment, RunLock, reap
@@ -205,7 +204,7 @@ class Runner:
         self.containment = Containment(self.lock)
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        self.retrying: dict[Instance, float] = {}      # instance -> monotonic time of its next attempt
+        self.attempting = Attempting(self, self._attempts_done)
         self._signals: list[tuple[int, bool]] = []     # (signum, again), handled by the loop
         self.running = 0
         self.failed = False
@@ -252,8 +251,7 @@ class Runner:
             self.records.flush()
             self.records.end_run(self.run_id, final)
         finally:
-            if self.children.live:              # only after a bug of ours, or a store error: no orphans
-                self.children.terminate_all(0.0)
+            self.children.kill_all()            # only after a bug of ours, or a store error: no orphans
             self.workers.close()
             self.children.sweep_all()           # what ended steps left in their process groups
             self.containment.close()            # and anything else in the run's cgroup
@@ -302,11 +300,14 @@ class Runner:
         0.25 s pass (to redraw the status line); then handle what happened."""
         self._handle_signals()
         timeout = 0.25
-        if self.retrying:
-            timeout = min(timeout, max(0.0, min(self.retrying.values()) - time.monotonic()))
-        ended = self.children.wait(timeout, self.grace)
+        due = self.attempting.next_timer()
+        if due is not None:
+            timeout = min(timeout, max(0.0, due - time.monotonic()))
+        ended = self.children.wait(timeout)
+        if ended:
+            self._handle_signals()                # a Ctrl-C meanwhile: its steps end cancelled
         for child, rc in ended:
-            self._exited(child.owner, child, rc)
+            self.attempting.exited(child.owner, rc)
         got = bool(ended)
         while not self.workers.results.empty():
             on_done, inst, result = self.workers.results.get()
@@ -314,18 +315,14 @@ class Runner:
             got = True
             on_done(inst, result)
         self._handle_signals()
-        now = time.monotonic()
-        for inst, due in list(self.retrying.items()):
-            if due <= now:
-                del self.retrying[inst]
-                got = True
-                self._attempt(inst)
+        if self.attempting.fire_timers():
+            got = True
         if not got:
             self.display.tick()
             # every running instance is a live process, a helper's job or a retry due: if none
             # is left, waiting would be forever (a bug of ours): fail the run instead
             if self.running and (self.workers.dead() or not (self.children.live or self.workers.inflight
-                                                             or self.retrying)):
+                                                             or self.attempting.timers)):
                 raise RuntimeError(f"the scheduler lost track of {self.running} running step "
                                    "instance(s) (a helper thread died?); stopping instead of waiting forever")
 
@@ -539,7 +536,7 @@ class Runner:
         inst.stderr = os.path.join(self.log_dir, base + ".err")
         inst.t0 = time.monotonic()
         self.containment.enter()                  # the first step: into the run's cgroup
-        self._attempt(inst)
+        self.attempting.begin(inst)
 
     def _why(self, inst: Instance) -> str:
         step, st = inst.step, inst.state
@@ -580,116 +577,11 @@ class Runner:
         inst.attempts = 0
         return True
 
-    # ---------------------------------------------------------------- attempts (the executor's phases)
+    # ---------------------------------------------------------------- attempts (attempts.py)
 
-    def _attempt(self, inst: Instance) -> None:
-        """Start the next attempt: a worker prepares and spawns it (``_start``), the process
-        is then watched here (``_started``), and its end arrives through ``_wait``."""
-        inst.attempts += 1
-        if inst.cancel.is_set():
-            return self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled before it started")
-        if self.running <= 1:                     # nothing else to do meanwhile (a chain): no hand-off
-            return self._started(inst, guarded(self._start, inst))
-        self.workers.submit(self._start, inst, self._started)
-
-    def _start(self, inst: Instance) -> tuple:
-        """On a worker: open the logs (first attempt), evaluate, spawn. ``("spawned", pid)``,
-        or an outcome for ``_attempt_done``."""
-        step = inst.step
-        try:
-            if not inst.fds:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
-                inst.fds = (os.open(inst.stdout, flags, 0o666), os.open(inst.stderr, flags, 0o666))
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
-        outs = {o.name: os.path.join(self.run_dir, step.name, slot(inst.index), o.name)
-                for o in step.artifact_outputs}
-        try:
-            if outs:
-                make_dirs(self.store_dir, os.path.join(self.run_dir, step.name, slot(inst.index)))
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}", False
-
-        def warn(msg: str) -> None:
-            os.write(inst.fds[1], (msg + "\n").encode())
-            self.display.line(f"  {inst.label}: {msg}")
-
-        try:
-            inst.inv = prepare(self.pipeline, step, inst.inputs, outs, self.scratch, self.base_env, warn)
-        except StepError as e:
-            return "failed", EXIT_OUTPUTS, str(e)
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}"
-        except Exception as e:                    # a bug of ours, not the step's: say so
-            return "failed", 1, f"internal error: {e!r}", False
-        argv = inst.inv.argv
-        try:
-            return "spawned", spawn(argv, inst.inv.env, inst.inv.cwd, self.devnull, *inst.fds)
-        except FileNotFoundError:
-            return "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}"
-        except PermissionError:
-            return "failed", 126, f"command not executable: {argv[0]}"
-        except ValueError as e:                   # "embedded null byte": no exec can carry one
-            return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment", False
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
-
-    def _started(self, inst: Instance, result: tuple) -> None:
-        if result[0] != "spawned":
-            return self._attempt_done(inst, *result)
-        self.containment.spawned(result[1])
-        child = self.children.add(result[1], inst, inst.step.timeout_s)
-        if inst.cancel.is_set():                  # Ctrl-C came while it was being spawned
-            self.children.terminate(child, self.grace)
-
-    def _exited(self, inst: Instance, child, rc: int) -> None:
-        outcome = verdict(inst.inv, rc, child.timed_out, inst.cancel.is_set(), inst.step.timeout_s)
-        if outcome[0] != "succeeded":
-            return self._attempt_done(inst, *outcome)
-        if not inst.step.artifact_outputs:        # value outputs only: a small file, read here
-            return self._attempt_done(inst, *self._collect(inst))
-        self.workers.submit(self._collect, inst, lambda inst, outcome: self._attempt_done(inst, *outcome))
-
-    def _collect(self, inst: Instance) -> tuple:
-        """After a successful command: check the outputs, move artifacts into place and into the
-        object store. Runs on a worker thread when the step has artifacts. An outcome tuple for
-        ``_attempt_done``; its last item says whether a failure may be retried."""
-        try:
-            try:
-                inst.values, inst.metrics, artifacts = finish(inst.inv)
-            except OutputError as e:
-                return "failed", EXIT_OUTPUTS, str(e)
-            except (OSError, json.JSONDecodeError) as e:
-                return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
-            inst.artifacts = artifacts
-            leak = self.masker.output_holding_a_secret(inst.values, inst.metrics)
-            if leak is not None:
-                inst.values, inst.metrics, inst.artifacts = {}, {}, {}
-                return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak), False
-            try:
-                inst.hashes = {name: self.objects.ingest(path) for name, path in artifacts.items()}
-            except OSError as e:
-                inst.hashes = {}
-                return "failed", 1, f"storing its outputs failed: {e}", False
-            return "succeeded", 0, None
-        except Exception as e:                     # a bug of ours, not the step's: say so
-            return "failed", 1, f"internal error: {e!r}", False
-
-    def _attempt_done(self, inst: Instance, status: str, code: int, error: str | None,
-                      retryable: bool = True) -> None:
-        """An attempt ended: retry after the declared delay, or settle the instance."""
-        error = self.masker.text(error)
-        if inst.inv is not None:
-            cleanup(inst.inv)
-            inst.inv = None
-        step, n = inst.step, inst.attempts - 1
-        if (retryable and status not in ("succeeded", "cancelled") and n < step.retries.limit
-                and not (error and error.startswith("an expression"))):   # evaluates the same again
-            delay = retry_delay(step.retries, n)
-            self.display.event("retry", inst.label,
-                               f"attempt {n + 1} failed ({error or f'exit {code}'}); retrying in {delay:g}s")
-            self.retrying[inst] = time.monotonic() + delay
-            return
+    def _attempts_done(self, inst: Instance, outcome, attempts: int) -> None:
+        """The instance's attempt machine is done: its result, the logs masked."""
+        inst.attempts = attempts
         for fd in inst.fds:
             os.close(fd)
         inst.fds = ()
@@ -699,10 +591,11 @@ class Runner:
                     self.masker.mask_file(path)
                 except OSError:
                     pass
-        res = StepResult(step.name, inst.index, status, code, inst.values, inst.metrics,
-                         inst.artifacts if status == "succeeded" else {},
-                         time.monotonic() - inst.t0, inst.attempts, error)
-        self._complete(inst, res, inst.hashes if status == "succeeded" else {})
+        ok = outcome.status is Status.SUCCEEDED
+        res = StepResult(inst.step.name, inst.index, outcome.status.value, outcome.exit_code, inst.values,
+                         inst.metrics, inst.artifacts if ok else {}, time.monotonic() - inst.t0, attempts,
+                         self.masker.text(outcome.error))
+        self._complete(inst, res, inst.hashes if ok else {})
 
     def _complete(self, inst: Instance, res: StepResult, hashes: dict) -> None:
         st = inst.state
@@ -771,10 +664,7 @@ class Runner:
                                   "finally steps still run (Ctrl-C again to stop them too)")
             elif self.run_status is None:
                 self.display.line("interrupted again: killing the running steps now")
-            self.children.terminate_all(0.0 if again else self.grace)
-            for inst in list(self.retrying):       # waiting for a retry: it will not come
-                del self.retrying[inst]
-                self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled")
+            self.attempting.cancel_all(0.0 if again else self.grace)
 
 
 def _tail(path: str | None, n: int) -> list[str]:
