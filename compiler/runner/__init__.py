@@ -6,6 +6,7 @@ store; ``records`` the SQLite run records; ``progress`` what is printed; ``repor
 of ``pipespec runs`` and ``pipespec metrics``. Layout of the store: docs/runner.md.
 """
 
-from .scheduler import PlanError, Runner
+from .plan import PlanError
+from .scheduler import Runner
 
 __all__ = ["Runner", "PlanError"]

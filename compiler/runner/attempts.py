@@ -2,7 +2,7 @@
 step instance, carried out over the spawn/kill module and the helper threads.
 
 The scheduler hands an instance over with ``begin`` and gets it back, ended, through its
-``on_done(inst, outcome)``. In between, each machine's actions are done here: a ``Spawn``
+``on_done(inst, result, hashes)`` (a ``runtime.StepResult``, the artifacts' digests). In between, each machine's actions are done here: a ``Spawn``
 prepares and spawns on a helper thread (``_start``; on this thread when nothing else runs),
 a ``WaitUntil`` or ``SleepUntil`` is a timer of the loop (``timers``: the scheduler's ``poll``
 wakes for the earliest), a ``Signal`` or ``Sweep`` goes to the step's process group, a
@@ -19,7 +19,7 @@ from typing import Callable
 from ..files import make_dirs
 from ..runtime import attempt as A
 from ..runtime.attempt import NoRetry, Outcome
-from ..runtime.execute import StepError, cleanup, collect, prepare, start
+from ..runtime.execute import StepError, StepResult, cleanup, collect, prepare, start
 from ..runtime.layout import slot
 from ..runtime.processes import signal_group
 from .state import Instance
@@ -29,7 +29,7 @@ _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLO
 
 
 class Attempting:
-    def __init__(self, runner, on_done: Callable[[Instance, Outcome, int], None]) -> None:
+    def __init__(self, runner, on_done: Callable[[Instance, StepResult, dict], None]) -> None:
         self.r = runner                       # its pipeline, store paths, masker, display, ...
         self.children, self.workers, self.grace = runner.children, runner.workers, runner.grace
         self.on_done = on_done
@@ -97,7 +97,25 @@ class Attempting:
                 self._timer(inst, None)
                 self._end_attempt(inst)
                 self.active.discard(inst)
-                self.on_done(inst, a.outcome, a.attempts)
+                self._done(inst, a.outcome, a.attempts)
+
+    def _done(self, inst: Instance, outcome: Outcome, attempts: int) -> None:
+        """The machine is done: the logs closed and masked, the result to the scheduler."""
+        masker = self.r.masker
+        for fd in inst.fds:
+            os.close(fd)
+        inst.fds = ()
+        if masker:
+            for path in (inst.stdout, inst.stderr):
+                try:
+                    masker.mask_file(path)
+                except OSError:
+                    pass
+        ok = outcome.status is A.Status.SUCCEEDED
+        res = StepResult(inst.step.name, inst.index, outcome.status.value, outcome.exit_code, inst.values,
+                         inst.metrics, inst.artifacts if ok else {}, time.monotonic() - inst.t0, attempts,
+                         masker.text(outcome.error))
+        self.on_done(inst, res, inst.hashes if ok else {})
 
     def _timer(self, inst: Instance, when: float | None) -> None:
         if when is None:

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import os
 import secrets
 import shutil
-import signal
 import sqlite3
 import threading
 import time
@@ -32,26 +30,24 @@ from collections import deque
 
 from .. import ir
 from ..expr import EvalError
-from ..runtime import Lookup, StepInputs, StepResult, slot, spec_dir
+from ..runtime import Lookup, StepInputs, StepResult, spec_dir
 from ..files import UnsafePath, make_dirs, project_root
-from ..runtime.attempt import Status
 from ..runtime.layout import check_run_id
 from ..runtime.masking import Masker
 from ..runtime.processes import Children
 from . import cachekey
 from .attempts import Attempting
 from .gitinfo import head_commit
+from .plan import plan
+from .reuse import Reuse
+from .signals import Interrupts
 from .workers import Workers
 from .objects import FileHasher, ObjectStore
 from .storegc import free_reserve, keep_reserve, remove_debris
 from .owner import Containment, RunLock, reap
 from .progress import Display
-from .records import NO_INDEX, Records, dumps
+from .records import Records, dumps, instance_row, step_row
 from .state import Instance, StepState
-
-
-class PlanError(Exception):
-    """--only/--from name unknown steps, or a run to resume does not fit the spec."""
 
 
 class StoreError(Exception):
@@ -95,44 +91,7 @@ class Runner:
         self.states = {s.name: StepState(s) for s in pipeline.all_steps}
         self.reads = {s.name: cachekey.StepReads(s, self.compiled.step_digests[s.name])
                       for s in pipeline.all_steps}
-        self._plan(only, from_)
-
-    # ---------------------------------------------------------------- plan
-
-    def _plan(self, only: tuple[str, ...], from_: tuple[str, ...]) -> None:
-        names = set(self.states)
-        for n in (*only, *from_):
-            if n not in names:
-                raise PlanError(f"no step '{n}' (steps: {', '.join(self.states)})")
-        for st in self.states.values():
-            for d in st.step.depends_on:
-                self.states[d].dependents.append(st)
-        if not only and not from_:
-            return
-        chosen = set(only)
-        for n in from_:
-            stack = [n]
-            while stack:
-                cur = stack.pop()
-                if cur not in chosen:
-                    chosen.add(cur)
-                    stack += [d.name for d in self.states[cur].dependents]
-        ancestors: set[str] = set()
-        stack = [d for n in chosen for d in self.states[n].step.depends_on]
-        while stack:
-            cur = stack.pop()
-            if cur not in ancestors and cur not in chosen:
-                ancestors.add(cur)
-                stack += list(self.states[cur].step.depends_on)
-        for st in self.states.values():
-            if st.name in chosen:
-                st.mode = "force"
-            elif st.name in ancestors:
-                st.mode = "reuse"
-            elif st.step.is_finally and not only:
-                st.mode = "run"
-            else:
-                st.mode = "exclude"
+        plan(self.states, only, from_)
 
     # ---------------------------------------------------------------- run
 
@@ -204,12 +163,10 @@ class Runner:
         self.containment = Containment(self.lock)
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        self.attempting = Attempting(self, self._attempts_done)
-        self._signals: list[tuple[int, bool]] = []     # (signum, again), handled by the loop
+        self.attempting = Attempting(self, self._complete)
         self.running = 0
         self.failed = False
-        self.interrupted: int | None = None
-        self.cancel = threading.Event()
+        self.interrupts = Interrupts(self.children.wake)
         self.run_status: str | None = None             # set for the finally phase
         self._urgent, self._last_flush = False, time.monotonic()
         self.resume_rows: dict = {}
@@ -229,21 +186,21 @@ class Runner:
             self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.compiled.digest,
                                  self.params, head_commit(self.spec_dir), self.argv)
         self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+        self.reuse = Reuse(self)
         self.display.counts["pending"] = len(self.pipeline.all_steps)
         self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
         if killed:
             self.display.line(f"killed {len(killed)} process{'es' if len(killed) > 1 else ''} that the dead "
                               f"runner of this run left running (pid {', '.join(map(str, killed))})")
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
-               } if threading.current_thread() is threading.main_thread() else {}
+        old = self.interrupts.install()
         try:
             main = [self.states[s.name] for s in self.pipeline.steps]
             self._phase(main)
             run_status = "failed" if self.failed or self.interrupted else "succeeded"
             fin = [self.states[s.name] for s in self.pipeline.finally_steps]
             if fin:
-                self.cancel = threading.Event()       # finally steps run even after Ctrl-C
+                self.interrupts.cancel = threading.Event()    # finally steps run even after Ctrl-C
                 self.run_status = run_status
                 self._phase(fin)
             final = ("interrupted" if self.interrupted else
@@ -257,8 +214,7 @@ class Runner:
             self.containment.close()            # and anything else in the run's cgroup
             self.children.close()
             os.close(self.devnull)
-            for s, h in old.items():
-                signal.signal(s, h)
+            self.interrupts.restore(old)
             try:
                 shutil.rmtree(self.scratch)     # what killed steps left there
             except OSError:
@@ -336,6 +292,15 @@ class Runner:
             self._last_flush = now
 
     @property
+    def interrupted(self) -> int | None:
+        """The signal that interrupted the run, if one did."""
+        return self.interrupts.first
+
+    def _handle_signals(self) -> None:
+        self.interrupts.handle(self.display.line, self.run_status is not None, self.attempting.cancel_all,
+                               self.grace)
+
+    @property
     def stopping(self) -> bool:
         """No new steps start after a failure or Ctrl-C (finally steps excepted)."""
         return (self.failed or self.interrupted is not None) and self.run_status is None
@@ -354,9 +319,8 @@ class Runner:
                                f"skipped ({reason})" if status == "skipped" else f"not run ({reason})")
         if status in ("skipped", "not_run", "failed") and not st.instances:
             now = time.time()
-            self.records.record({"run_id": self.run_id, "step": st.name, "item_index": NO_INDEX,
-                                 "status": status, "started": now, "ended": now, "reason": reason,
-                                 "error": reason if status == "failed" else None})
+            self.records.record(step_row(self.run_id, st.name, status, now, reason,
+                                         error=reason if status == "failed" else None))
         for d in st.dependents:
             d.waiting_on -= 1
             if d.waiting_on == 0 and d.status == "waiting" and d.step.is_finally == st.step.is_finally:
@@ -403,9 +367,8 @@ class Runner:
             st.gather()
             self.display.event("done", st.name, "(foreach: no items)")
             now = time.time()
-            self.records.record({"run_id": self.run_id, "step": st.name, "item_index": NO_INDEX,
-                                 "status": "succeeded", "started": now, "ended": now,
-                                 "reason": "foreach: no items", "values_json": dumps(st.values)})
+            self.records.record(step_row(self.run_id, st.name, "succeeded", now, "foreach: no items",
+                                         values_json=dumps(st.values)))
             return self._terminal(st, "succeeded")
         st.pending.extend(st.instances)
         self.launchable.append(st)
@@ -468,45 +431,19 @@ class Runner:
             else:
                 i += 1
 
-    def _key(self, inst: Instance) -> None:
-        step = inst.step
-        r = self.reads[step.name]
-        run_fields = {"id": self.run_id, "date": self.run_date, "status": self.run_status}
-        inst.input_hashes = {k: v for k, v in inst.state.inputs[2].items() if k in r.inputs}
-        inst.parts = {
-            "definition": r.definition,
-            "params": {p: self.params[p] for p in r.params},
-            "inputs": inst.input_hashes,
-            "deps": cachekey.dep_digests(self.spec_dir, step.deps, self.hasher) if step.deps else {},
-            "modules": self.modules.digests(step.module) if step.kind == "call" else {},
-            "item": inst.item,
-            "run": {k: run_fields.get(k) for k in r.run},
-            "env": {k: self.base_env.get(k) for k in r.env},
-        }
-        inst.key = cachekey.make_key(inst.parts)
-
     def _launch(self, inst: Instance) -> None:
         st, step = inst.state, inst.step
         try:
-            self._key(inst)
+            self.reuse.key(inst, self.run_status)
         except cachekey.DepError as e:
             inst.status, inst.error = "failed", f"deps: {e}"
             self.failed = True
             self.display.counts["failed"] += 1
             self.display.event("failed", inst.label, "BAD DEPS", inst.error)
             return self._settle(inst)
-        idx = NO_INDEX if inst.index is None else inst.index
-        row = None
-        resumed = self.resume_rows.get((step.name, idx)) if not step.is_finally else None
-        if resumed is not None and resumed["cache_key"] == inst.key:
-            row, why = resumed, "succeeded earlier in this run"
-        elif st.mode == "reuse" or (st.mode == "run" and step.cache and not self.no_cache):
-            row, why = self.records.find_cached(inst.key), "cached"
-        if row is not None and self._restore(inst, row):
-            inst.reason = why if why != "cached" else f"cache key unchanged (from run {row['run_id']})"
-            inst.status, inst.cache_hit = "succeeded", True
-            # the run that really made it, through any chain of cache hits
-            inst.reused_from = row["reused_from"] if row["cache_hit"] and row["reused_from"] else row["run_id"]
+        reused = self.reuse.reused(inst)
+        if reused is not None:
+            inst.reason, inst.status = reused, "succeeded"
             inst.started = inst.ended = time.time()
             self.display.counts["cached"] += 1
             self.display.event("cached", inst.label, "cached", inst.reason)
@@ -520,7 +457,7 @@ class Runner:
             self.display.counts["failed"] += 1
             self.display.event("failed", inst.label, "NOT IN STORE", inst.error)
             return self._settle(inst)
-        inst.reason = self._why(inst)
+        inst.reason = self.reuse.why_run(inst)
         inst.status = "running"
         inst.started = time.time()
         self.running += 1
@@ -530,7 +467,7 @@ class Runner:
         values, artifacts, _ = st.inputs
         inst.inputs = StepInputs(self.params, values, artifacts, item=inst.item, index=inst.index,
                                  run_id=self.run_id, run_date=self.run_date, run_status=self.run_status)
-        inst.cancel = self.cancel
+        inst.cancel = self.interrupts.cancel
         base = step.name if inst.index is None else f"{step.name}.{inst.index}"
         inst.stdout = os.path.join(self.log_dir, base + ".out")
         inst.stderr = os.path.join(self.log_dir, base + ".err")
@@ -538,64 +475,7 @@ class Runner:
         self.containment.enter()                  # the first step: into the run's cgroup
         self.attempting.begin(inst)
 
-    def _why(self, inst: Instance) -> str:
-        step, st = inst.step, inst.state
-        if st.mode == "force":
-            return "selected by --only/--from"
-        if not step.cache:
-            return "cache: false"
-        if self.no_cache:
-            return "--no-cache"
-        if not self.explain:
-            return "not cached"
-        idx = NO_INDEX if inst.index is None else inst.index
-        prev = self.records.previous(self.spec_path, step.name, idx, self.run_id)
-        if prev is None:
-            return "no earlier execution of this step"
-        changes = cachekey.explain(json.loads(prev["key_parts"]), inst.parts)
-        if changes:
-            return "; ".join(changes)
-        if prev["status"] != "succeeded":
-            return f"its last execution (run {prev['run_id']}) {prev['status']}"
-        return "its stored outputs are gone"
-
-    def _restore(self, inst: Instance, row) -> bool:
-        try:
-            hashes = json.loads(row["output_hashes"] or "{}")
-            if not all(self.objects.has(h) for h in hashes.values()):
-                return False
-            paths = {}
-            for name, h in hashes.items():
-                dst = os.path.join(self.run_dir, inst.step.name, slot(inst.index), name)
-                self.objects.restore(h, dst)
-                paths[name] = dst
-        except (OSError, ValueError):
-            return False
-        inst.hashes, inst.artifacts = hashes, paths
-        inst.values = json.loads(row["values_json"] or "{}")
-        inst.metrics = json.loads(row["metrics_json"] or "{}")
-        inst.attempts = 0
-        return True
-
-    # ---------------------------------------------------------------- attempts (attempts.py)
-
-    def _attempts_done(self, inst: Instance, outcome, attempts: int) -> None:
-        """The instance's attempt machine is done: its result, the logs masked."""
-        inst.attempts = attempts
-        for fd in inst.fds:
-            os.close(fd)
-        inst.fds = ()
-        if self.masker:
-            for path in (inst.stdout, inst.stderr):
-                try:
-                    self.masker.mask_file(path)
-                except OSError:
-                    pass
-        ok = outcome.status is Status.SUCCEEDED
-        res = StepResult(inst.step.name, inst.index, outcome.status.value, outcome.exit_code, inst.values,
-                         inst.metrics, inst.artifacts if ok else {}, time.monotonic() - inst.t0, attempts,
-                         self.masker.text(outcome.error))
-        self._complete(inst, res, inst.hashes if ok else {})
+    # ---------------------------------------------------------------- results
 
     def _complete(self, inst: Instance, res: StepResult, hashes: dict) -> None:
         st = inst.state
@@ -608,20 +488,9 @@ class Runner:
         inst.values, inst.metrics, inst.artifacts, inst.hashes = res.values, res.metrics, res.artifacts, hashes
         if res.duration_s >= 0.05 or not res.ok:
             self._urgent = True
-        d = self.display
-        if res.ok:
-            d.counts["done"] += 1
-            tries = f", {res.attempts} attempts" if res.attempts > 1 else ""
-            d.event("done", inst.label, f"({res.duration_s:.1f}s{tries})", inst.reason)
-        elif res.status == "cancelled":
-            d.event("not_run", inst.label, "cancelled")
-        else:
+        if res.status in ("failed", "timeout"):
             self.failed = True
-            d.counts["failed"] += 1
-            what = "TIMED OUT" if res.status == "timeout" else f"FAILED (exit {res.exit_code})"
-            d.event("failed", inst.label, f"{what} — see {self._rel(inst.stderr)}", res.error or "")
-            for line in _tail(inst.stderr, 6):
-                d.line(f"    | {line}")
+        self.display.instance_ended(inst.label, res, inst.reason, inst.stderr, self._rel(inst.stderr))
         self._settle(inst)
 
     def _settle(self, inst: Instance) -> None:
@@ -632,50 +501,4 @@ class Runner:
             self._finish_step(st)
 
     def _record(self, inst: Instance, reason: str | None = None) -> None:
-        self.records.record({
-            "run_id": self.run_id, "step": inst.step.name,
-            "item_index": NO_INDEX if inst.index is None else inst.index,
-            "item": dumps(inst.item) if inst.index is not None else None,
-            "status": inst.status, "attempts": inst.attempts, "started": inst.started, "ended": inst.ended,
-            "cache_hit": int(inst.cache_hit), "reused_from": inst.reused_from, "cache_key": inst.key,
-            "key_parts": dumps(inst.parts) if inst.parts is not None else None,
-            "input_hashes": dumps(inst.input_hashes), "output_hashes": dumps(inst.hashes),
-            "output_paths": dumps(inst.artifacts), "values_json": dumps(inst.values),
-            "metrics_json": dumps(inst.metrics), "stdout_path": inst.stdout, "stderr_path": inst.stderr,
-            "exit_code": inst.exit_code, "error": inst.error, "reason": reason or inst.reason})
-
-    # ---------------------------------------------------------------- signals
-
-    def _on_signal(self, signum, frame) -> None:
-        # Runs on the main thread between two bytecodes, maybe inside the display's lock or the
-        # children's bookkeeping: only set flags and wake the loop, which does the rest.
-        again = self.interrupted is not None
-        if not again:
-            self.interrupted = signum
-        self.cancel.set()
-        self._signals.append((signum, again))
-        self.children.wake()
-
-    def _handle_signals(self) -> None:
-        while self._signals:
-            signum, again = self._signals.pop(0)
-            if not again:
-                self.display.line(f"interrupted ({signal.Signals(signum).name}): stopping the running steps; "
-                                  "finally steps still run (Ctrl-C again to stop them too)")
-            elif self.run_status is None:
-                self.display.line("interrupted again: killing the running steps now")
-            self.attempting.cancel_all(0.0 if again else self.grace)
-
-
-def _tail(path: str | None, n: int) -> list[str]:
-    if not path:
-        return []
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 4096))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return [ln for ln in text.splitlines() if ln.strip()][-n:]
+        self.records.record(instance_row(self.run_id, inst, reason))
