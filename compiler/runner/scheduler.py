@@ -1,13 +1,17 @@
 """The local runner: the IR's DAG on this machine, parallel, cached and resumable.
 
 ``Runner(pipeline, params, store_dir=...).run()`` runs up to ``jobs`` step instances at
-once. Each attempt goes through the phases of ``pipespec.runtime`` (the executor every backend
-uses: ``prepare``, spawn, ``verdict``, ``finish``), so a step means the same here as on
-Airflow, Kubeflow or GitHub Actions. One thread does the work: it spawns the step processes
-and waits for all of them in one ``poll()`` (``children``): no thread sits blocked per step,
-and timeouts and retry delays are deadlines of that loop. What blocks in the kernel —
-creating the log files, preparing and spawning (``posix_spawn``), moving and hashing
-artifacts — runs on ``jobs`` helper threads (``workers``), so those waits overlap.
+once. This module is the walk of the DAG: which step may start, what it reads, how a step
+ends, when the run is over. Each running instance's attempts are the executor's state
+machine (``pipespec.runtime.attempt``, the one ``pipespec exec`` drives on every target's
+workers), driven by ``attempts``, so a step means the same here as on Airflow, Kubeflow or
+GitHub Actions. One thread does the work: it waits for every step process in one ``poll()``
+(``runtime.processes.Children``): no thread sits blocked per step, and timeouts and retry
+delays are deadlines of that loop. What blocks in the kernel — creating the log files,
+preparing and spawning (``posix_spawn``), moving and hashing artifacts — runs on ``jobs``
+helper threads (``workers``), so those waits overlap. Modes from ``--only``/``--from``:
+``plan``; cache hits: ``reuse``; Ctrl-C: ``signals``; a store that cannot be written:
+``runstore``.
 
 Rules: ``if:`` false skips the step and everything depending on it; ``foreach`` fans out
 (at most ``parallelism`` at once) and fans back in as lists in item order; a failure stops
@@ -21,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -40,28 +43,15 @@ from .attempts import Attempting
 from .gitinfo import head_commit
 from .plan import plan
 from .reuse import Reuse
+from .runstore import StoreError, mark_failed, new_run_id, store_failed, why
 from .signals import Interrupts
 from .workers import Workers
 from .objects import FileHasher, ObjectStore
-from .storegc import free_reserve, keep_reserve, remove_debris
+from .storegc import keep_reserve, remove_debris
 from .owner import Containment, RunLock, reap
 from .progress import Display
 from .records import Records, dumps, instance_row, step_row
 from .state import Instance, StepState
-
-
-class StoreError(Exception):
-    """The run store cannot be written (disk full, read-only, ...): what happened, in words."""
-
-
-def _why(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror + (f": {e.filename}" if e.filename else "")
-    return str(e)
-
-
-def new_run_id() -> str:
-    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 class Runner:
@@ -106,7 +96,7 @@ class Runner:
         except UnsafePath:
             raise
         except OSError as e:
-            raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}") from None
+            raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {why(e)}") from None
         keep_reserve(self.store_dir)
         try:
             killed = reap(self.lock)                 # what a dead runner of this run left running
@@ -116,7 +106,7 @@ class Runner:
             self._mark_failed(run_id)
             raise
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(self._store_failed(run_id, e)) from None
+            raise StoreError(store_failed(self._own_records(run_id), self.store_dir, run_id, e, self._rel)) from None
         except BaseException:
             self._mark_failed(run_id)                 # a bug of ours: at least leave it resumable
             raise
@@ -128,29 +118,12 @@ class Runner:
                 except sqlite3.Error:
                     pass
 
-    def _store_failed(self, run_id: str, e: BaseException) -> str:
-        where = self._rel(os.path.join(self.store_dir, "runs.db")) if isinstance(e, sqlite3.Error) else None
-        recorded = self._mark_failed(run_id)
-        started = self.records is not None and getattr(self, "run_id", None) == run_id
-        msg = f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}" + (f" ({where})" if where else "")
-        if started:
-            msg += (f"; run {run_id} stopped" + (" and is recorded failed" if recorded else "")
-                    + f"; make room (or make it writable), then: pipespec resume {run_id}")
-        return msg
+    def _own_records(self, run_id: str):
+        """The records of this run once ``_run`` opened them for it, else None."""
+        return self.records if getattr(self, "run_id", None) == run_id else None
 
     def _mark_failed(self, run_id: str) -> bool:
-        """Best effort, after the run stopped on an error: record it failed (not 'running')."""
-        if self.records is None or getattr(self, "run_id", None) != run_id:
-            return False
-        for attempt in range(2):
-            try:
-                self.records.pending = []
-                self.records.end_run(run_id, "failed")
-                return True
-            except (sqlite3.Error, OSError):
-                if attempt or not free_reserve(self.store_dir):
-                    return False
-        return False
+        return mark_failed(self._own_records(run_id), self.store_dir, run_id)
 
     def _run(self, run_id: str, killed: list[int]) -> int:
         self.records = Records(self.store_dir)

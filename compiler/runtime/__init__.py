@@ -2,8 +2,9 @@
 
 Takes the IR ``Pipeline``, a step, typed parameter values, the upstream results and this
 step's output paths; gives a ``StepResult`` (value outputs, metrics, artifact paths, exit
-status, duration). ``pipespec exec`` is a thin CLI over it, the local runner calls it from
-its worker threads, and every target's worker is one ``WorkerRequest`` to ``run_request``
+status, duration). ``pipespec exec`` is a thin CLI over it, the local runner drives the same
+attempt machine (``attempt``) and phases (``execute``) over the same spawn/kill module
+(``processes``), and every target's worker is one ``WorkerRequest`` to ``run_request``
 (``worker.py``: ``pipespec exec`` for Airflow and GitHub Actions, ``kubeflow_task.run_task``
 for Kubeflow), so a step means the same thing everywhere. The contract for step
 authors is docs/steps.md.

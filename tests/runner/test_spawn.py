@@ -1,12 +1,11 @@
 """How a step's process is started and killed (``runtime/processes.py``, posix_spawn): the same
 for the local runner and ``pipespec exec`` — working directory, PATH lookup, signals, stdin,
-no descriptor but 0-2, and a timeout that reaches the whole process group."""
+no descriptor but 0-2. (Timeouts of both drivers: test_retries_timeouts.py.)"""
 
 import json
 import os
 import subprocess
 import sys
-import time
 
 
 def test_cwd_is_the_spec_folder_when_run_from_elsewhere(spec, tmp_path):
@@ -99,14 +98,6 @@ def test_parallel_steps_all_start_in_the_spec_folder_given_a_relative_path(spec,
         assert (tmp_path / f"where{i}.txt").read_text().strip() == str(tmp_path), i
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_exec_step_gets_no_descriptor_its_worker_inherited(spec, tmp_path):
     """A worker (Airflow, a pod) may hand ``pipespec exec`` open descriptors: the step gets none."""
     probe = "import json, os; json.dump(sorted(os.listdir('/proc/self/fd')), open('fds.json', 'w'))"
@@ -128,30 +119,3 @@ def test_exec_step_gets_no_descriptor_its_worker_inherited(spec, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "fds.json").read_text()) == ["0", "1", "2", "3"]
 
-
-def test_exec_timeout_kills_the_whole_group(spec, tmp_path):
-    """``pipespec exec`` drives the same attempt machine as the runner: at the timeout SIGTERM
-    to the group, and once the leader is gone SIGKILL to what is left (a grandchild that
-    ignores SIGTERM), with the timeout's status and exit code."""
-    s = spec("""
-        pipespec: 1
-        name: sp
-        steps:
-          hang:
-            run: |
-              sh -c 'trap "" TERM; sleep 60' &
-              echo $! > grandchild.pid
-              sleep 60
-            timeout: 1s
-    """)
-    t0 = time.monotonic()
-    r = s.pipespec("exec", str(s.path), "--step", "hang", "--result-json", str(tmp_path / "res.json"))
-    assert r.returncode == 124, r.stderr
-    assert time.monotonic() - t0 < 5
-    assert "TIMEOUT" in r.stderr and "timed out after 1s" in r.stderr
-    assert json.loads((tmp_path / "res.json").read_text())["status"] == "timeout"
-    pid = int((tmp_path / "grandchild.pid").read_text())
-    deadline = time.monotonic() + 2
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid), "the grandchild (ignoring SIGTERM) survived the timeout"
