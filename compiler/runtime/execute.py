@@ -421,7 +421,7 @@ class _OneStep:
             elif not self.masker:
                 fds.append(inherited)             # as Popen's None: this process's own descriptor
             else:
-                rd, wr = os.pipe2(os.O_CLOEXEC)
+                rd, wr = os.pipe()                # close-on-exec (spawn dups wr onto 1 or 2)
                 fds.append(wr)
                 close.append(wr)
                 src = os.fdopen(rd, "rb")

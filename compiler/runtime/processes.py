@@ -115,8 +115,13 @@ def no_inherited_fds() -> None:
 
 # ---------------------------------------------------------------- what is in a group
 
+_PROC = os.path.isdir("/proc/self")       # Linux: who is in a group can be looked up
+
+
 def ticks_now() -> int:
     """Clock ticks since boot, the unit of a process's start time in /proc/<pid>/stat."""
+    if not _PROC:
+        return 0
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
 
 
@@ -169,7 +174,9 @@ class Children:
     def __init__(self) -> None:
         self.live: dict[int, Child] = {}            # pidfd (or pid) -> child
         self.poller = select.poll()
-        self._rd, self._wr = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._rd, self._wr = os.pipe()              # close-on-exec, as Python makes every fd
+        os.set_blocking(self._rd, False)
+        os.set_blocking(self._wr, False)
         self.poller.register(self._rd, select.POLLIN)
         self._ended: list[tuple[Child, int]] = []   # from waiter threads, without pidfds
         self._lock = threading.Lock()
@@ -239,6 +246,8 @@ class Children:
         _, born_by = self.sweeps.pop(pgid)
         if any(c.pid == pgid for c in self.live.values()):
             return                                  # the number is a running step's now
+        if not _PROC:                               # no /proc (macOS): the group as it is
+            return signal_group(pgid, signal.SIGKILL)
         for pid in group_members(pgid, born_by):
             try:
                 os.kill(pid, signal.SIGKILL)
