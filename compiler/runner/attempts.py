@@ -19,7 +19,7 @@ from typing import Callable
 from ..files import make_dirs
 from ..runtime import attempt as A
 from ..runtime.attempt import NoRetry, Outcome
-from ..runtime.execute import StepError, StepResult, cleanup, collect, prepare, start
+from ..runtime.execute import StepResult, cannot_prepare, cleanup, collect, prepared, start
 from ..runtime.layout import slot
 from ..runtime.processes import signal_group
 from .state import Instance
@@ -144,22 +144,20 @@ class Attempting:
             if outs:
                 make_dirs(r.store_dir, folder)
         except OSError as e:
-            return Outcome.failed(f"cannot prepare the outputs of step '{step.name}': {e}",
-                                  no_retry=NoRetry.INTERNAL)
+            return cannot_prepare(step, e, NoRetry.INTERNAL)
 
         def warn(msg: str) -> None:
             os.write(inst.fds[1], (msg + "\n").encode())
             r.display.line(f"  {inst.label}: {msg}")
 
         try:
-            inst.inv = prepare(r.pipeline, step, inst.inputs, outs, r.scratch, r.base_env, warn)
-        except StepError as e:
-            return e.outcome()
-        except OSError as e:
-            return Outcome.failed(f"cannot prepare the outputs of step '{step.name}': {e}")
+            got = prepared(r.pipeline, step, inst.inputs, outs, r.scratch, r.base_env, warn)
         except Exception as e:                    # a bug of ours, not the step's: say so
             return Outcome.failed(f"internal error: {e!r}", 1, NoRetry.INTERNAL)
-        return start(inst.inv, r.devnull, *inst.fds)
+        if isinstance(got, Outcome):
+            return got
+        inst.inv = got
+        return start(got, r.devnull, *inst.fds)
 
     def _started(self, inst: Instance, got: int | Outcome) -> None:
         m = inst.machine

@@ -253,6 +253,22 @@ def _cleanup(dirs: list[str]) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def prepared(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_paths: dict[str, str],
+             scratch: str, base_env: dict[str, str] | None = None,
+             warn: Callable[[str], None] | None = None) -> Invocation | Outcome:
+    """``prepare``, or the failed outcome of the attempt when it cannot be prepared."""
+    try:
+        return prepare(pipeline, step, inputs, output_paths, scratch, base_env, warn)
+    except StepError as e:
+        return e.outcome()
+    except OSError as e:
+        return cannot_prepare(step, e)
+
+
+def cannot_prepare(step: ir.Step, e: OSError, no_retry: NoRetry | None = None) -> Outcome:
+    return Outcome.failed(f"cannot prepare the outputs of step '{step.name}': {e}", no_retry=no_retry)
+
+
 def start(inv: Invocation, stdin: int, stdout: int, stderr: int) -> int | Outcome:
     """Spawn the prepared command (its own session): its pid, or why it could not start."""
     argv = inv.argv
@@ -406,14 +422,11 @@ class _OneStep:
     def _start(self, stdout, stderr, devnull: int) -> int | Outcome:
         """Prepare (evaluate, lay out the outputs) and spawn; with a masker, this process's own
         stdout/stderr receive the step's through a masking copy."""
-        step = self.step
-        try:
-            self.inv = prepare(self.pipeline, step, self.inputs, self.output_paths, self.scratch,
-                               self.base_env, self.warn)
-        except StepError as e:
-            return e.outcome()
-        except OSError as e:
-            return Outcome.failed(f"cannot prepare the outputs of step '{step.name}': {e}")
+        got = prepared(self.pipeline, self.step, self.inputs, self.output_paths, self.scratch,
+                       self.base_env, self.warn)
+        if isinstance(got, Outcome):
+            return got
+        self.inv = got
         fds, close = [], []
         for given, own, inherited in ((stdout, sys.stdout, 1), (stderr, sys.stderr, 2)):
             if given is not None:
