@@ -22,7 +22,7 @@ import stat
 import time
 
 from ..files import UnsafePath, make_dirs, special_kind
-from ..runtime.execute import move_into_place
+from ..runtime.outputs import move_into_place
 
 DIR_PREFIX = "dir:"
 

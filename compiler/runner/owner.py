@@ -26,6 +26,8 @@ import os
 import signal
 import time
 
+from ..runtime.processes import all_procs as _procs, proc_stat as _stat
+
 LOCKS = "locks"
 CGROUP_PREFIX = "pipespec-"
 
@@ -117,43 +119,6 @@ def probe(store_dir: str, run_id: str) -> bool | None:
 
 
 # ---------------------------------------------------------------- processes
-
-def _ticks_now() -> int:
-    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
-
-
-def _stat(pid: int) -> tuple[int, int, int] | None:
-    """(pgrp, session, start time in clock ticks since boot) of ``pid``, None when gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = text[text.rindex(b")") + 2:].split()
-    return int(fields[2]), int(fields[3]), int(fields[19])
-
-
-def _procs() -> list[tuple[int, int, int, int]]:
-    """(pid, pgrp, session, start ticks) of every process we can see."""
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for name in names:
-        if name.isdigit():
-            st = _stat(int(name))
-            if st is not None:
-                out.append((int(name), *st))
-    return out
-
-
-def group_members(pgid: int, started_by: int | None = None, procs=None) -> list[int]:
-    """Pids in process group (or session) ``pgid``, started at or before ``started_by`` ticks
-    (so that a new group that reused the number after ours died is not touched)."""
-    return [pid for pid, pgrp, sid, start in (_procs() if procs is None else procs)
-            if pgid in (pgrp, sid) and (started_by is None or start <= started_by)]
-
 
 def _kill(pids, sig: int = signal.SIGKILL) -> None:
     for pid in pids:

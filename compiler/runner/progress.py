@@ -65,6 +65,21 @@ class Display:
         with self.lock:
             self.running.pop(key, None)
 
+    def instance_ended(self, label: str, res, reason: str, stderr: str | None, shown: str) -> None:
+        """A step instance ran to its end (``runtime.StepResult``); a failure shows its log's tail."""
+        if res.ok:
+            self.counts["done"] += 1
+            tries = f", {res.attempts} attempts" if res.attempts > 1 else ""
+            self.event("done", label, f"({res.duration_s:.1f}s{tries})", reason)
+        elif res.status == "cancelled":
+            self.event("not_run", label, "cancelled")
+        else:
+            self.counts["failed"] += 1
+            what = "TIMED OUT" if res.status == "timeout" else f"FAILED (exit {res.exit_code})"
+            self.event("failed", label, f"{what} — see {shown}", res.error or "")
+            for line in _tail(stderr, 6):
+                self.line(f"    | {line}")
+
     def tick(self) -> None:
         if not self.tty:
             return
@@ -108,3 +123,17 @@ def make_display(mode: str, explain: bool, stream=None) -> Display:
     tty = mode == "tty" or (mode == "auto" and hasattr(stream, "isatty") and stream.isatty()
                             and os.environ.get("TERM") != "dumb")
     return Display(stream, tty=tty, explain=explain)
+
+
+def _tail(path: str | None, n: int) -> list[str]:
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if ln.strip()][-n:]

@@ -67,6 +67,27 @@ def dumps(v: Any) -> str:
     return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def instance_row(run_id: str, inst, reason: str | None = None) -> dict:
+    """The ``executions`` row of one step instance (``state.Instance``)."""
+    return {
+        "run_id": run_id, "step": inst.step.name,
+        "item_index": NO_INDEX if inst.index is None else inst.index,
+        "item": dumps(inst.item) if inst.index is not None else None,
+        "status": inst.status, "attempts": inst.attempts, "started": inst.started, "ended": inst.ended,
+        "cache_hit": int(inst.cache_hit), "reused_from": inst.reused_from, "cache_key": inst.key,
+        "key_parts": dumps(inst.parts) if inst.parts is not None else None,
+        "input_hashes": dumps(inst.input_hashes), "output_hashes": dumps(inst.hashes),
+        "output_paths": dumps(inst.artifacts), "values_json": dumps(inst.values),
+        "metrics_json": dumps(inst.metrics), "stdout_path": inst.stdout, "stderr_path": inst.stderr,
+        "exit_code": inst.exit_code, "error": inst.error, "reason": reason or inst.reason}
+
+
+def step_row(run_id: str, step: str, status: str, when: float, reason: str, **more) -> dict:
+    """The step-level row of a step that has no instance row (skipped, not run, no items)."""
+    return {"run_id": run_id, "step": step, "item_index": NO_INDEX, "status": status, "started": when,
+            "ended": when, "reason": reason, **more}
+
+
 class Records:
     def __init__(self, store_dir: str) -> None:
         make_dirs(store_dir, store_dir)               # a new store is 0700: its records are private

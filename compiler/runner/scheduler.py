@@ -1,13 +1,17 @@
 """The local runner: the IR's DAG on this machine, parallel, cached and resumable.
 
 ``Runner(pipeline, params, store_dir=...).run()`` runs up to ``jobs`` step instances at
-once. Each attempt goes through the phases of ``pipespec.runtime`` (the executor every backend
-uses: ``prepare``, spawn, ``verdict``, ``finish``), so a step means the same here as on
-Airflow, Kubeflow or GitHub Actions. One thread does the work: it spawns the step processes
-and waits for all of them in one ``poll()`` (``children``): no thread sits blocked per step,
-and timeouts and retry delays are deadlines of that loop. What blocks in the kernel —
-creating the log files, preparing and spawning (``posix_spawn``), moving and hashing
-artifacts — runs on ``jobs`` helper threads (``workers``), so those waits overlap.
+once. This module is the walk of the DAG: which step may start, what it reads, how a step
+ends, when the run is over. Each running instance's attempts are the executor's state
+machine (``pipespec.runtime.attempt``, the one ``pipespec exec`` drives on every target's
+workers), driven by ``attempts``, so a step means the same here as on Airflow, Kubeflow or
+GitHub Actions. One thread does the work: it waits for every step process in one ``poll()``
+(``runtime.processes.Children``): no thread sits blocked per step, and timeouts and retry
+delays are deadlines of that loop. What blocks in the kernel — creating the log files,
+preparing and spawning (``posix_spawn``), moving and hashing artifacts — runs on ``jobs``
+helper threads (``workers``), so those waits overlap. Modes from ``--only``/``--from``:
+``plan``; cache hits: ``reuse``; Ctrl-C: ``signals``; a store that cannot be written:
+``runstore``.
 
 Rules: ``if:`` false skips the step and everything depending on it; ``foreach`` fans out
 (at most ``parallelism`` at once) and fans back in as lists in item order; a failure stops
@@ -20,11 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import os
-import secrets
 import shutil
-import signal
 import sqlite3
 import threading
 import time
@@ -32,41 +33,25 @@ from collections import deque
 
 from .. import ir
 from ..expr import EvalError
-from ..runtime import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, Lookup, OutputError, StepError,
-                       StepInputs, StepResult, retry_delay, slot, spec_dir)
+from ..runtime import Lookup, StepInputs, StepResult, spec_dir
 from ..files import UnsafePath, make_dirs, project_root
-from ..runtime.execute import cleanup, finish, prepare, verdict
 from ..runtime.layout import check_run_id
-from ..runtime.masking import SECRET_OUTPUT, Masker
-from ..runtime.spawn import spawn
+from ..runtime.masking import Masker
+from ..runtime.processes import Children
 from . import cachekey
-from .children import Children
+from .attempts import Attempting
 from .gitinfo import head_commit
-from .workers import Workers, guarded
+from .plan import plan
+from .reuse import Reuse
+from .runstore import StoreError, mark_failed, new_run_id, store_failed, why
+from .signals import Interrupts
+from .workers import Workers
 from .objects import FileHasher, ObjectStore
-from .storegc import free_reserve, keep_reserve, remove_debris
+from .storegc import keep_reserve, remove_debris
 from .owner import Containment, RunLock, reap
 from .progress import Display
-from .records import NO_INDEX, Records, dumps
+from .records import Records, dumps, instance_row, step_row
 from .state import Instance, StepState
-
-
-class PlanError(Exception):
-    """--only/--from name unknown steps, or a run to resume does not fit the spec."""
-
-
-class StoreError(Exception):
-    """The run store cannot be written (disk full, read-only, ...): what happened, in words."""
-
-
-def _why(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror + (f": {e.filename}" if e.filename else "")
-    return str(e)
-
-
-def new_run_id() -> str:
-    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 class Runner:
@@ -96,44 +81,7 @@ class Runner:
         self.states = {s.name: StepState(s) for s in pipeline.all_steps}
         self.reads = {s.name: cachekey.StepReads(s, self.compiled.step_digests[s.name])
                       for s in pipeline.all_steps}
-        self._plan(only, from_)
-
-    # ---------------------------------------------------------------- plan
-
-    def _plan(self, only: tuple[str, ...], from_: tuple[str, ...]) -> None:
-        names = set(self.states)
-        for n in (*only, *from_):
-            if n not in names:
-                raise PlanError(f"no step '{n}' (steps: {', '.join(self.states)})")
-        for st in self.states.values():
-            for d in st.step.depends_on:
-                self.states[d].dependents.append(st)
-        if not only and not from_:
-            return
-        chosen = set(only)
-        for n in from_:
-            stack = [n]
-            while stack:
-                cur = stack.pop()
-                if cur not in chosen:
-                    chosen.add(cur)
-                    stack += [d.name for d in self.states[cur].dependents]
-        ancestors: set[str] = set()
-        stack = [d for n in chosen for d in self.states[n].step.depends_on]
-        while stack:
-            cur = stack.pop()
-            if cur not in ancestors and cur not in chosen:
-                ancestors.add(cur)
-                stack += list(self.states[cur].step.depends_on)
-        for st in self.states.values():
-            if st.name in chosen:
-                st.mode = "force"
-            elif st.name in ancestors:
-                st.mode = "reuse"
-            elif st.step.is_finally and not only:
-                st.mode = "run"
-            else:
-                st.mode = "exclude"
+        plan(self.states, only, from_)
 
     # ---------------------------------------------------------------- run
 
@@ -148,7 +96,7 @@ class Runner:
         except UnsafePath:
             raise
         except OSError as e:
-            raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}") from None
+            raise StoreError(f"the run store {self._rel(self.store_dir)} cannot be written: {why(e)}") from None
         keep_reserve(self.store_dir)
         try:
             killed = reap(self.lock)                 # what a dead runner of this run left running
@@ -158,7 +106,7 @@ class Runner:
             self._mark_failed(run_id)
             raise
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(self._store_failed(run_id, e)) from None
+            raise StoreError(store_failed(self._own_records(run_id), self.store_dir, run_id, e, self._rel)) from None
         except BaseException:
             self._mark_failed(run_id)                 # a bug of ours: at least leave it resumable
             raise
@@ -170,29 +118,12 @@ class Runner:
                 except sqlite3.Error:
                     pass
 
-    def _store_failed(self, run_id: str, e: BaseException) -> str:
-        where = self._rel(os.path.join(self.store_dir, "runs.db")) if isinstance(e, sqlite3.Error) else None
-        recorded = self._mark_failed(run_id)
-        started = self.records is not None and getattr(self, "run_id", None) == run_id
-        msg = f"the run store {self._rel(self.store_dir)} cannot be written: {_why(e)}" + (f" ({where})" if where else "")
-        if started:
-            msg += (f"; run {run_id} stopped" + (" and is recorded failed" if recorded else "")
-                    + f"; make room (or make it writable), then: pipespec resume {run_id}")
-        return msg
+    def _own_records(self, run_id: str):
+        """The records of this run once ``_run`` opened them for it, else None."""
+        return self.records if getattr(self, "run_id", None) == run_id else None
 
     def _mark_failed(self, run_id: str) -> bool:
-        """Best effort, after the run stopped on an error: record it failed (not 'running')."""
-        if self.records is None or getattr(self, "run_id", None) != run_id:
-            return False
-        for attempt in range(2):
-            try:
-                self.records.pending = []
-                self.records.end_run(run_id, "failed")
-                return True
-            except (sqlite3.Error, OSError):
-                if attempt or not free_reserve(self.store_dir):
-                    return False
-        return False
+        return mark_failed(self._own_records(run_id), self.store_dir, run_id)
 
     def _run(self, run_id: str, killed: list[int]) -> int:
         self.records = Records(self.store_dir)
@@ -205,12 +136,10 @@ class Runner:
         self.containment = Containment(self.lock)
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        self.retrying: dict[Instance, float] = {}      # instance -> monotonic time of its next attempt
-        self._signals: list[tuple[int, bool]] = []     # (signum, again), handled by the loop
+        self.attempting = Attempting(self, self._complete)
         self.running = 0
         self.failed = False
-        self.interrupted: int | None = None
-        self.cancel = threading.Event()
+        self.interrupts = Interrupts(self.children.wake)
         self.run_status: str | None = None             # set for the finally phase
         self._urgent, self._last_flush = False, time.monotonic()
         self.resume_rows: dict = {}
@@ -230,21 +159,21 @@ class Runner:
             self.records.new_run(self.run_id, self.spec_path, self.pipeline.name, self.compiled.digest,
                                  self.params, head_commit(self.spec_dir), self.argv)
         self.run_date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+        self.reuse = Reuse(self)
         self.display.counts["pending"] = len(self.pipeline.all_steps)
         self.display.line(f"{'resuming' if self.resume else 'run'} {self.run_id} of {self.pipeline.name} "
                           f"({len(self.pipeline.steps)} steps, -j {self.jobs}; store {self._rel(self.store_dir)})")
         if killed:
             self.display.line(f"killed {len(killed)} process{'es' if len(killed) > 1 else ''} that the dead "
                               f"runner of this run left running (pid {', '.join(map(str, killed))})")
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
-               } if threading.current_thread() is threading.main_thread() else {}
+        old = self.interrupts.install()
         try:
             main = [self.states[s.name] for s in self.pipeline.steps]
             self._phase(main)
             run_status = "failed" if self.failed or self.interrupted else "succeeded"
             fin = [self.states[s.name] for s in self.pipeline.finally_steps]
             if fin:
-                self.cancel = threading.Event()       # finally steps run even after Ctrl-C
+                self.interrupts.cancel = threading.Event()    # finally steps run even after Ctrl-C
                 self.run_status = run_status
                 self._phase(fin)
             final = ("interrupted" if self.interrupted else
@@ -252,15 +181,13 @@ class Runner:
             self.records.flush()
             self.records.end_run(self.run_id, final)
         finally:
-            if self.children.live:              # only after a bug of ours, or a store error: no orphans
-                self.children.terminate_all(0.0)
+            self.children.kill_all()            # only after a bug of ours, or a store error: no orphans
             self.workers.close()
             self.children.sweep_all()           # what ended steps left in their process groups
             self.containment.close()            # and anything else in the run's cgroup
             self.children.close()
             os.close(self.devnull)
-            for s, h in old.items():
-                signal.signal(s, h)
+            self.interrupts.restore(old)
             try:
                 shutil.rmtree(self.scratch)     # what killed steps left there
             except OSError:
@@ -302,11 +229,14 @@ class Runner:
         0.25 s pass (to redraw the status line); then handle what happened."""
         self._handle_signals()
         timeout = 0.25
-        if self.retrying:
-            timeout = min(timeout, max(0.0, min(self.retrying.values()) - time.monotonic()))
-        ended = self.children.wait(timeout, self.grace)
+        due = self.attempting.next_timer()
+        if due is not None:
+            timeout = min(timeout, max(0.0, due - time.monotonic()))
+        ended = self.children.wait(timeout)
+        if ended:
+            self._handle_signals()                # a Ctrl-C meanwhile: its steps end cancelled
         for child, rc in ended:
-            self._exited(child.owner, child, rc)
+            self.attempting.exited(child.owner, rc)
         got = bool(ended)
         while not self.workers.results.empty():
             on_done, inst, result = self.workers.results.get()
@@ -314,18 +244,14 @@ class Runner:
             got = True
             on_done(inst, result)
         self._handle_signals()
-        now = time.monotonic()
-        for inst, due in list(self.retrying.items()):
-            if due <= now:
-                del self.retrying[inst]
-                got = True
-                self._attempt(inst)
+        if self.attempting.fire_timers():
+            got = True
         if not got:
             self.display.tick()
             # every running instance is a live process, a helper's job or a retry due: if none
             # is left, waiting would be forever (a bug of ours): fail the run instead
             if self.running and (self.workers.dead() or not (self.children.live or self.workers.inflight
-                                                             or self.retrying)):
+                                                             or self.attempting.timers)):
                 raise RuntimeError(f"the scheduler lost track of {self.running} running step "
                                    "instance(s) (a helper thread died?); stopping instead of waiting forever")
 
@@ -337,6 +263,15 @@ class Runner:
             self.records.flush()
             self._urgent = False
             self._last_flush = now
+
+    @property
+    def interrupted(self) -> int | None:
+        """The signal that interrupted the run, if one did."""
+        return self.interrupts.first
+
+    def _handle_signals(self) -> None:
+        self.interrupts.handle(self.display.line, self.run_status is not None, self.attempting.cancel_all,
+                               self.grace)
 
     @property
     def stopping(self) -> bool:
@@ -357,9 +292,8 @@ class Runner:
                                f"skipped ({reason})" if status == "skipped" else f"not run ({reason})")
         if status in ("skipped", "not_run", "failed") and not st.instances:
             now = time.time()
-            self.records.record({"run_id": self.run_id, "step": st.name, "item_index": NO_INDEX,
-                                 "status": status, "started": now, "ended": now, "reason": reason,
-                                 "error": reason if status == "failed" else None})
+            self.records.record(step_row(self.run_id, st.name, status, now, reason,
+                                         error=reason if status == "failed" else None))
         for d in st.dependents:
             d.waiting_on -= 1
             if d.waiting_on == 0 and d.status == "waiting" and d.step.is_finally == st.step.is_finally:
@@ -406,9 +340,8 @@ class Runner:
             st.gather()
             self.display.event("done", st.name, "(foreach: no items)")
             now = time.time()
-            self.records.record({"run_id": self.run_id, "step": st.name, "item_index": NO_INDEX,
-                                 "status": "succeeded", "started": now, "ended": now,
-                                 "reason": "foreach: no items", "values_json": dumps(st.values)})
+            self.records.record(step_row(self.run_id, st.name, "succeeded", now, "foreach: no items",
+                                         values_json=dumps(st.values)))
             return self._terminal(st, "succeeded")
         st.pending.extend(st.instances)
         self.launchable.append(st)
@@ -471,45 +404,19 @@ class Runner:
             else:
                 i += 1
 
-    def _key(self, inst: Instance) -> None:
-        step = inst.step
-        r = self.reads[step.name]
-        run_fields = {"id": self.run_id, "date": self.run_date, "status": self.run_status}
-        inst.input_hashes = {k: v for k, v in inst.state.inputs[2].items() if k in r.inputs}
-        inst.parts = {
-            "definition": r.definition,
-            "params": {p: self.params[p] for p in r.params},
-            "inputs": inst.input_hashes,
-            "deps": cachekey.dep_digests(self.spec_dir, step.deps, self.hasher) if step.deps else {},
-            "modules": self.modules.digests(step.module) if step.kind == "call" else {},
-            "item": inst.item,
-            "run": {k: run_fields.get(k) for k in r.run},
-            "env": {k: self.base_env.get(k) for k in r.env},
-        }
-        inst.key = cachekey.make_key(inst.parts)
-
     def _launch(self, inst: Instance) -> None:
         st, step = inst.state, inst.step
         try:
-            self._key(inst)
+            self.reuse.key(inst, self.run_status)
         except cachekey.DepError as e:
             inst.status, inst.error = "failed", f"deps: {e}"
             self.failed = True
             self.display.counts["failed"] += 1
             self.display.event("failed", inst.label, "BAD DEPS", inst.error)
             return self._settle(inst)
-        idx = NO_INDEX if inst.index is None else inst.index
-        row = None
-        resumed = self.resume_rows.get((step.name, idx)) if not step.is_finally else None
-        if resumed is not None and resumed["cache_key"] == inst.key:
-            row, why = resumed, "succeeded earlier in this run"
-        elif st.mode == "reuse" or (st.mode == "run" and step.cache and not self.no_cache):
-            row, why = self.records.find_cached(inst.key), "cached"
-        if row is not None and self._restore(inst, row):
-            inst.reason = why if why != "cached" else f"cache key unchanged (from run {row['run_id']})"
-            inst.status, inst.cache_hit = "succeeded", True
-            # the run that really made it, through any chain of cache hits
-            inst.reused_from = row["reused_from"] if row["cache_hit"] and row["reused_from"] else row["run_id"]
+        reused = self.reuse.reused(inst)
+        if reused is not None:
+            inst.reason, inst.status = reused, "succeeded"
             inst.started = inst.ended = time.time()
             self.display.counts["cached"] += 1
             self.display.event("cached", inst.label, "cached", inst.reason)
@@ -523,7 +430,7 @@ class Runner:
             self.display.counts["failed"] += 1
             self.display.event("failed", inst.label, "NOT IN STORE", inst.error)
             return self._settle(inst)
-        inst.reason = self._why(inst)
+        inst.reason = self.reuse.why_run(inst)
         inst.status = "running"
         inst.started = time.time()
         self.running += 1
@@ -533,176 +440,15 @@ class Runner:
         values, artifacts, _ = st.inputs
         inst.inputs = StepInputs(self.params, values, artifacts, item=inst.item, index=inst.index,
                                  run_id=self.run_id, run_date=self.run_date, run_status=self.run_status)
-        inst.cancel = self.cancel
+        inst.cancel = self.interrupts.cancel
         base = step.name if inst.index is None else f"{step.name}.{inst.index}"
         inst.stdout = os.path.join(self.log_dir, base + ".out")
         inst.stderr = os.path.join(self.log_dir, base + ".err")
         inst.t0 = time.monotonic()
         self.containment.enter()                  # the first step: into the run's cgroup
-        self._attempt(inst)
+        self.attempting.begin(inst)
 
-    def _why(self, inst: Instance) -> str:
-        step, st = inst.step, inst.state
-        if st.mode == "force":
-            return "selected by --only/--from"
-        if not step.cache:
-            return "cache: false"
-        if self.no_cache:
-            return "--no-cache"
-        if not self.explain:
-            return "not cached"
-        idx = NO_INDEX if inst.index is None else inst.index
-        prev = self.records.previous(self.spec_path, step.name, idx, self.run_id)
-        if prev is None:
-            return "no earlier execution of this step"
-        changes = cachekey.explain(json.loads(prev["key_parts"]), inst.parts)
-        if changes:
-            return "; ".join(changes)
-        if prev["status"] != "succeeded":
-            return f"its last execution (run {prev['run_id']}) {prev['status']}"
-        return "its stored outputs are gone"
-
-    def _restore(self, inst: Instance, row) -> bool:
-        try:
-            hashes = json.loads(row["output_hashes"] or "{}")
-            if not all(self.objects.has(h) for h in hashes.values()):
-                return False
-            paths = {}
-            for name, h in hashes.items():
-                dst = os.path.join(self.run_dir, inst.step.name, slot(inst.index), name)
-                self.objects.restore(h, dst)
-                paths[name] = dst
-        except (OSError, ValueError):
-            return False
-        inst.hashes, inst.artifacts = hashes, paths
-        inst.values = json.loads(row["values_json"] or "{}")
-        inst.metrics = json.loads(row["metrics_json"] or "{}")
-        inst.attempts = 0
-        return True
-
-    # ---------------------------------------------------------------- attempts (the executor's phases)
-
-    def _attempt(self, inst: Instance) -> None:
-        """Start the next attempt: a worker prepares and spawns it (``_start``), the process
-        is then watched here (``_started``), and its end arrives through ``_wait``."""
-        inst.attempts += 1
-        if inst.cancel.is_set():
-            return self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled before it started")
-        if self.running <= 1:                     # nothing else to do meanwhile (a chain): no hand-off
-            return self._started(inst, guarded(self._start, inst))
-        self.workers.submit(self._start, inst, self._started)
-
-    def _start(self, inst: Instance) -> tuple:
-        """On a worker: open the logs (first attempt), evaluate, spawn. ``("spawned", pid)``,
-        or an outcome for ``_attempt_done``."""
-        step = inst.step
-        try:
-            if not inst.fds:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
-                inst.fds = (os.open(inst.stdout, flags, 0o666), os.open(inst.stderr, flags, 0o666))
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
-        outs = {o.name: os.path.join(self.run_dir, step.name, slot(inst.index), o.name)
-                for o in step.artifact_outputs}
-        try:
-            if outs:
-                make_dirs(self.store_dir, os.path.join(self.run_dir, step.name, slot(inst.index)))
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}", False
-
-        def warn(msg: str) -> None:
-            os.write(inst.fds[1], (msg + "\n").encode())
-            self.display.line(f"  {inst.label}: {msg}")
-
-        try:
-            inst.inv = prepare(self.pipeline, step, inst.inputs, outs, self.scratch, self.base_env, warn)
-        except StepError as e:
-            return "failed", EXIT_OUTPUTS, str(e)
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}"
-        except Exception as e:                    # a bug of ours, not the step's: say so
-            return "failed", 1, f"internal error: {e!r}", False
-        argv = inst.inv.argv
-        try:
-            return "spawned", spawn(argv, inst.inv.env, inst.inv.cwd, self.devnull, *inst.fds)
-        except FileNotFoundError:
-            return "failed", EXIT_NOT_FOUND, f"command not found: {argv[0]}"
-        except PermissionError:
-            return "failed", 126, f"command not executable: {argv[0]}"
-        except ValueError as e:                   # "embedded null byte": no exec can carry one
-            return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment", False
-        except OSError as e:
-            return "failed", EXIT_OUTPUTS, f"internal error: {e!r}", False
-
-    def _started(self, inst: Instance, result: tuple) -> None:
-        if result[0] != "spawned":
-            return self._attempt_done(inst, *result)
-        self.containment.spawned(result[1])
-        child = self.children.add(result[1], inst, inst.step.timeout_s)
-        if inst.cancel.is_set():                  # Ctrl-C came while it was being spawned
-            self.children.terminate(child, self.grace)
-
-    def _exited(self, inst: Instance, child, rc: int) -> None:
-        outcome = verdict(inst.inv, rc, child.timed_out, inst.cancel.is_set(), inst.step.timeout_s)
-        if outcome[0] != "succeeded":
-            return self._attempt_done(inst, *outcome)
-        if not inst.step.artifact_outputs:        # value outputs only: a small file, read here
-            return self._attempt_done(inst, *self._collect(inst))
-        self.workers.submit(self._collect, inst, lambda inst, outcome: self._attempt_done(inst, *outcome))
-
-    def _collect(self, inst: Instance) -> tuple:
-        """After a successful command: check the outputs, move artifacts into place and into the
-        object store. Runs on a worker thread when the step has artifacts. An outcome tuple for
-        ``_attempt_done``; its last item says whether a failure may be retried."""
-        try:
-            try:
-                inst.values, inst.metrics, artifacts = finish(inst.inv)
-            except OutputError as e:
-                return "failed", EXIT_OUTPUTS, str(e)
-            except (OSError, json.JSONDecodeError) as e:
-                return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
-            inst.artifacts = artifacts
-            leak = self.masker.output_holding_a_secret(inst.values, inst.metrics)
-            if leak is not None:
-                inst.values, inst.metrics, inst.artifacts = {}, {}, {}
-                return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak), False
-            try:
-                inst.hashes = {name: self.objects.ingest(path) for name, path in artifacts.items()}
-            except OSError as e:
-                inst.hashes = {}
-                return "failed", 1, f"storing its outputs failed: {e}", False
-            return "succeeded", 0, None
-        except Exception as e:                     # a bug of ours, not the step's: say so
-            return "failed", 1, f"internal error: {e!r}", False
-
-    def _attempt_done(self, inst: Instance, status: str, code: int, error: str | None,
-                      retryable: bool = True) -> None:
-        """An attempt ended: retry after the declared delay, or settle the instance."""
-        error = self.masker.text(error)
-        if inst.inv is not None:
-            cleanup(inst.inv)
-            inst.inv = None
-        step, n = inst.step, inst.attempts - 1
-        if (retryable and status not in ("succeeded", "cancelled") and n < step.retries.limit
-                and not (error and error.startswith("an expression"))):   # evaluates the same again
-            delay = retry_delay(step.retries, n)
-            self.display.event("retry", inst.label,
-                               f"attempt {n + 1} failed ({error or f'exit {code}'}); retrying in {delay:g}s")
-            self.retrying[inst] = time.monotonic() + delay
-            return
-        for fd in inst.fds:
-            os.close(fd)
-        inst.fds = ()
-        if self.masker:
-            for path in (inst.stdout, inst.stderr):
-                try:
-                    self.masker.mask_file(path)
-                except OSError:
-                    pass
-        res = StepResult(step.name, inst.index, status, code, inst.values, inst.metrics,
-                         inst.artifacts if status == "succeeded" else {},
-                         time.monotonic() - inst.t0, inst.attempts, error)
-        self._complete(inst, res, inst.hashes if status == "succeeded" else {})
+    # ---------------------------------------------------------------- results
 
     def _complete(self, inst: Instance, res: StepResult, hashes: dict) -> None:
         st = inst.state
@@ -715,20 +461,9 @@ class Runner:
         inst.values, inst.metrics, inst.artifacts, inst.hashes = res.values, res.metrics, res.artifacts, hashes
         if res.duration_s >= 0.05 or not res.ok:
             self._urgent = True
-        d = self.display
-        if res.ok:
-            d.counts["done"] += 1
-            tries = f", {res.attempts} attempts" if res.attempts > 1 else ""
-            d.event("done", inst.label, f"({res.duration_s:.1f}s{tries})", inst.reason)
-        elif res.status == "cancelled":
-            d.event("not_run", inst.label, "cancelled")
-        else:
+        if res.status in ("failed", "timeout"):
             self.failed = True
-            d.counts["failed"] += 1
-            what = "TIMED OUT" if res.status == "timeout" else f"FAILED (exit {res.exit_code})"
-            d.event("failed", inst.label, f"{what} — see {self._rel(inst.stderr)}", res.error or "")
-            for line in _tail(inst.stderr, 6):
-                d.line(f"    | {line}")
+        self.display.instance_ended(inst.label, res, inst.reason, inst.stderr, self._rel(inst.stderr))
         self._settle(inst)
 
     def _settle(self, inst: Instance) -> None:
@@ -739,53 +474,4 @@ class Runner:
             self._finish_step(st)
 
     def _record(self, inst: Instance, reason: str | None = None) -> None:
-        self.records.record({
-            "run_id": self.run_id, "step": inst.step.name,
-            "item_index": NO_INDEX if inst.index is None else inst.index,
-            "item": dumps(inst.item) if inst.index is not None else None,
-            "status": inst.status, "attempts": inst.attempts, "started": inst.started, "ended": inst.ended,
-            "cache_hit": int(inst.cache_hit), "reused_from": inst.reused_from, "cache_key": inst.key,
-            "key_parts": dumps(inst.parts) if inst.parts is not None else None,
-            "input_hashes": dumps(inst.input_hashes), "output_hashes": dumps(inst.hashes),
-            "output_paths": dumps(inst.artifacts), "values_json": dumps(inst.values),
-            "metrics_json": dumps(inst.metrics), "stdout_path": inst.stdout, "stderr_path": inst.stderr,
-            "exit_code": inst.exit_code, "error": inst.error, "reason": reason or inst.reason})
-
-    # ---------------------------------------------------------------- signals
-
-    def _on_signal(self, signum, frame) -> None:
-        # Runs on the main thread between two bytecodes, maybe inside the display's lock or the
-        # children's bookkeeping: only set flags and wake the loop, which does the rest.
-        again = self.interrupted is not None
-        if not again:
-            self.interrupted = signum
-        self.cancel.set()
-        self._signals.append((signum, again))
-        self.children.wake()
-
-    def _handle_signals(self) -> None:
-        while self._signals:
-            signum, again = self._signals.pop(0)
-            if not again:
-                self.display.line(f"interrupted ({signal.Signals(signum).name}): stopping the running steps; "
-                                  "finally steps still run (Ctrl-C again to stop them too)")
-            elif self.run_status is None:
-                self.display.line("interrupted again: killing the running steps now")
-            self.children.terminate_all(0.0 if again else self.grace)
-            for inst in list(self.retrying):       # waiting for a retry: it will not come
-                del self.retrying[inst]
-                self._attempt_done(inst, "cancelled", EXIT_CANCELLED, "cancelled")
-
-
-def _tail(path: str | None, n: int) -> list[str]:
-    if not path:
-        return []
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 4096))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return [ln for ln in text.splitlines() if ln.strip()][-n:]
+        self.records.record(instance_row(self.run_id, inst, reason))

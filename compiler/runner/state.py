@@ -38,10 +38,12 @@ class Instance:
     hashes: dict = field(default_factory=dict)
     stdout: str | None = None
     stderr: str | None = None
-    # while it runs (see Runner._attempt)
+    # while it runs (see attempts.Attempting)
     inputs: Any = None                # the StepInputs its expressions read
     cancel: Any = None                # the run's cancel Event when it started
+    machine: Any = None               # its runtime.attempt.Attempts
     inv: Any = None                   # the prepared attempt (runtime.Invocation)
+    pid: int = -1                     # its process (group) of the current attempt
     fds: tuple = ()                   # its open log files (stdout, stderr)
     t0: float = 0.0                   # monotonic start, for the duration over all attempts
 

@@ -15,15 +15,17 @@ import queue
 import threading
 from typing import Any, Callable
 
+from ..runtime.attempt import NoRetry, Outcome
+
 
 def guarded(fn: Callable[[Any], Any], inst: Any) -> Any:
     """``fn(inst)``, or, when it raises anyway, the failed outcome of that step's attempt
-    (``("failed", 1, "internal error: ...", False)``, not retried). A helper that dies must
-    not take its result with it: the scheduler would wait for it forever."""
+    (``internal error: ...``, not retried). A helper that dies must not take its result with
+    it: the scheduler would wait for it forever."""
     try:
         return fn(inst)
     except BaseException as e:                    # a thread has no one else to tell
-        return "failed", 1, f"internal error: {type(e).__name__}: {e}", False
+        return Outcome.failed(f"internal error: {type(e).__name__}: {e}", 1, NoRetry.INTERNAL)
 
 
 class Workers:

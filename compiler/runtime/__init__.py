@@ -2,8 +2,9 @@
 
 Takes the IR ``Pipeline``, a step, typed parameter values, the upstream results and this
 step's output paths; gives a ``StepResult`` (value outputs, metrics, artifact paths, exit
-status, duration). ``pipespec exec`` is a thin CLI over it, the local runner calls it from
-its worker threads, and every target's worker is one ``WorkerRequest`` to ``run_request``
+status, duration). ``pipespec exec`` is a thin CLI over it, the local runner drives the same
+attempt machine (``attempt``) and phases (``execute``) over the same spawn/kill module
+(``processes``), and every target's worker is one ``WorkerRequest`` to ``run_request``
 (``worker.py``: ``pipespec exec`` for Airflow and GitHub Actions, ``kubeflow_task.run_task``
 for Kubeflow), so a step means the same thing everywhere. The contract for step
 authors is docs/steps.md.
@@ -15,8 +16,9 @@ authors is docs/steps.md.
 """
 
 from .context import Lookup, StepInputs, secret_value, spec_dir
+from .attempt import NoRetry, Outcome, Status
 from .execute import (EXIT_CANCELLED, EXIT_NOT_FOUND, EXIT_OUTPUTS, EXIT_TIMEOUT, Invocation,
-                      StepError, StepResult, kill_group, retry_delay, run_step)
+                      StepError, StepResult, retry_delay, run_step)
 from .layout import ConventionInputs, LayoutError, Root, check_run_id, run_id_problem, slot
 from .outputs import OutputError
 from .params import ParamError, coerce_params, parse_assignments
@@ -24,9 +26,10 @@ from .worker import EXIT_SPEC_CHANGED, EXIT_USAGE, WorkerError, WorkerRequest, c
 
 __all__ = [
     "coerce_params", "parse_assignments", "ParamError", "StepInputs", "Lookup", "secret_value",
-    "spec_dir", "run_step", "StepResult", "StepError", "Invocation", "OutputError", "kill_group",
+    "spec_dir", "run_step", "StepResult", "StepError", "Invocation", "OutputError",
     "retry_delay", "Root", "ConventionInputs", "LayoutError", "slot", "check_run_id",
     "run_id_problem", "EXIT_OUTPUTS",
     "EXIT_NOT_FOUND", "EXIT_TIMEOUT", "EXIT_CANCELLED",
+    "Status", "NoRetry", "Outcome",
     "WorkerRequest", "run_request", "WorkerError", "check_digest", "EXIT_USAGE", "EXIT_SPEC_CHANGED",
 ]

@@ -6,9 +6,11 @@ collects and checks its outputs, writes its artifacts atomically and returns a `
 It retries with the declared backoff when asked, enforces the timeout by killing the step's
 whole process group, and never raises for a failure of the step itself.
 
-Three phases, so that callers can share them: ``prepare`` (expressions -> an ``Invocation``),
-``attempt`` (spawn, wait, time out or cancel), ``finish`` (outputs checked, artifacts renamed
-into place). The local runner calls ``run_step`` from its worker threads.
+The phases, shared with the local runner: ``prepare`` (expressions -> an ``Invocation``),
+``start`` (spawn it, ``processes``), ``collect`` (outputs checked, artifacts renamed into
+place). Which phase comes next — retries, backoff, timeouts, cancel — is the attempt machine's
+to say (``attempt.Attempts``); ``run_step`` drives it for one step, blocking, and the runner
+drives one per running step from its ``poll()`` loop.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ import os
 import re
 import secrets as _random
 import shutil
-import signal
-import stat
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,23 +29,28 @@ from typing import IO, Any, Callable
 
 from .. import ir
 from ..expr import EvalError, to_text
-from ..files import special_kind
+from . import attempt as A
+from .attempt import (EXIT_CANCELLED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_OUTPUTS,  # noqa: F401 (re-exported)
+                      EXIT_TIMEOUT, NoRetry, Outcome, retry_delay)
 from .context import Lookup, StepInputs, spec_dir
 from .masking import SECRET_OUTPUT, Masker
-from .outputs import OutputError, collect_values, read_metrics_file, read_output_file
+from .outputs import OutputError, finish
+from .processes import Children, no_inherited_fds, signal_group, spawn
 
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
 KILL_GRACE_S = 5.0
 
-# exit codes the executor uses for its own verdicts (a failing command keeps its own)
-EXIT_OUTPUTS = 1          # the step ran but its outputs are wrong, or an expression failed
-EXIT_NOT_FOUND = 127      # the command or the module:function does not exist
-EXIT_TIMEOUT = 124        # as timeout(1)
-EXIT_CANCELLED = 130      # as a shell after Ctrl-C
-
 
 class StepError(Exception):
-    """The step cannot be prepared (an expression failed, a name collides)."""
+    """The step cannot be prepared (an expression failed, a name collides). ``no_retry``: why
+    another attempt would fail the same way, when it would."""
+
+    def __init__(self, message: str, no_retry: NoRetry | None = None) -> None:
+        super().__init__(message)
+        self.no_retry = no_retry
+
+    def outcome(self) -> Outcome:
+        return Outcome.failed(str(self), no_retry=self.no_retry)
 
 
 @dataclass
@@ -86,11 +90,6 @@ class Invocation:
     value_file: str | None            # run: steps' $PIPESPEC_OUTPUT
     result_file: str | None           # call: steps' returned dict (JSON)
     job_file: str | None
-
-
-def retry_delay(retries: ir.Retries, attempt: int) -> float:
-    """Delay before retry number ``attempt`` (0 for the first retry)."""
-    return min(retries.delay_s * retries.backoff ** attempt, retries.max_delay_s)
 
 
 def step_env(step: ir.Step, lookup: Lookup, inputs: StepInputs, base: dict[str, str]) -> dict[str, str]:
@@ -153,7 +152,7 @@ def prepare(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pat
             argv = [sys.executable, BOOTSTRAP, job_file]
     except EvalError as e:
         _cleanup(tdirs)
-        raise StepError(f"an expression of step '{step.name}' failed: {e}") from None
+        raise StepError(f"an expression of step '{step.name}' failed: {e}", NoRetry.EXPRESSION) from None
     except KeyError as e:
         _cleanup(tdirs)
         raise StepError(f"step '{step.name}' reads {e.args[0]!r}, which has no value here "
@@ -254,206 +253,51 @@ def _cleanup(dirs: list[str]) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
-    """SIGTERM the step's process group, then SIGKILL whatever is left after ``grace``."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while proc.returncode is None and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _signal_group(proc.pid, signal.SIGKILL)
-
-
-def _sweep_group(pgid: int, grace: float) -> None:
-    """After the SIGTERM of an ended step's group: SIGKILL what is still in it after ``grace``
-    (a process that ignores SIGTERM), polling so that a group that empties is let go at once."""
-    deadline = time.monotonic() + grace
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        if time.monotonic() >= deadline:
-            _signal_group(pgid, signal.SIGKILL)
-            return
-        time.sleep(0.02)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
+def prepared(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_paths: dict[str, str],
+             scratch: str, base_env: dict[str, str] | None = None,
+             warn: Callable[[str], None] | None = None) -> Invocation | Outcome:
+    """``prepare``, or the failed outcome of the attempt when it cannot be prepared."""
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return prepare(pipeline, step, inputs, output_paths, scratch, base_env, warn)
+    except StepError as e:
+        return e.outcome()
+    except OSError as e:
+        return cannot_prepare(step, e)
 
 
-def attempt(inv: Invocation, timeout_s: float | None, stdout: IO | int | None = None,
-            stderr: IO | int | None = None, cancel: threading.Event | None = None,
-            on_start: Callable[[subprocess.Popen], None] | None = None,
-            on_end: Callable[[subprocess.Popen], None] | None = None,
-            grace: float = KILL_GRACE_S, masker: Masker | None = None) -> tuple[str, int, str | None]:
-    """Spawn the prepared command in a new session and wait: (status, exit code, error).
-    With a ``masker``, output that would go to this process's own stdout/stderr passes
-    through it (secrets become ***)."""
-    if cancel is not None and cancel.is_set():
-        return "cancelled", EXIT_CANCELLED, "cancelled before it started"
-    piped = []
-    if masker:
-        if stdout is None:
-            stdout = subprocess.PIPE
-            piped.append(("stdout", sys.stdout))
-        if stderr is None:
-            stderr = subprocess.PIPE
-            piped.append(("stderr", sys.stderr))
+def cannot_prepare(step: ir.Step, e: OSError, no_retry: NoRetry | None = None) -> Outcome:
+    return Outcome.failed(f"cannot prepare the outputs of step '{step.name}': {e}", no_retry=no_retry)
+
+
+def start(inv: Invocation, stdin: int, stdout: int, stderr: int) -> int | Outcome:
+    """Spawn the prepared command (its own session): its pid, or why it could not start."""
+    argv = inv.argv
     try:
-        proc = subprocess.Popen(inv.argv, cwd=inv.cwd, env=inv.env, stdin=subprocess.DEVNULL,
-                                stdout=stdout, stderr=stderr, start_new_session=True)
+        return spawn(argv, inv.env, inv.cwd, stdin, stdout, stderr)
     except FileNotFoundError:
-        return "failed", EXIT_NOT_FOUND, f"command not found: {inv.argv[0]}"
+        return Outcome.failed(f"command not found: {argv[0]}", EXIT_NOT_FOUND)
     except PermissionError:
-        return "failed", 126, f"command not executable: {inv.argv[0]}"
+        return Outcome.failed(f"command not executable: {argv[0]}", EXIT_NOT_EXECUTABLE)
     except ValueError as e:              # "embedded null byte": no exec can carry one
-        return "failed", EXIT_OUTPUTS, f"cannot start its command: {e} in its command line or environment"
-    copiers = []
-    for name, dst in piped:
-        out = getattr(dst, "buffer", dst)
-        t = threading.Thread(target=masker.copy, args=(getattr(proc, name), out), daemon=True,
-                             name=f"mask-{name}")
-        t.start()
-        copiers.append(t)
-    if on_start is not None:
-        on_start(proc)
-    timer = None
-    fired: list[bool] = []
-    if timeout_s:
-        def expire() -> None:
-            fired.append(True)
-            kill_group(proc, grace)
-        timer = threading.Timer(timeout_s, expire)
-        timer.daemon = True
-        timer.start()
+        return Outcome.failed(f"cannot start its command: {e} in its command line or environment",
+                              no_retry=NoRetry.CANNOT_EXEC)
+    except OSError as e:
+        return Outcome.failed(f"internal error: {e!r}", no_retry=NoRetry.INTERNAL)
+
+
+def collect(inv: Invocation, masker: Masker | None) -> tuple[Outcome, dict, dict, dict]:
+    """After a successful command: (outcome, values, metrics, artifact paths), the artifacts
+    moved into place (``finish``); nothing when an output is wrong or holds a secret."""
     try:
-        rc = proc.wait()
-    finally:
-        if timer is not None:
-            timer.cancel()
-        if on_end is not None:
-            on_end(proc)
-    if fired or (cancel is not None and cancel.is_set()):
-        if timer is not None:
-            timer.join()                 # its SIGKILL of the group must not be lost at exit
-        kill_group(proc, 0.0)            # the leader is gone: what is left of the group dies now
-    else:
-        # leftovers of the step (background processes) go with it, as on a CI runner
-        _signal_group(proc.pid, signal.SIGTERM)
-        _sweep_group(proc.pid, grace)
-    for t in copiers:                    # a leftover that escaped the group may hold the pipe
-        t.join(timeout=5.0)
-    return verdict(inv, rc, bool(fired), cancel is not None and cancel.is_set(), timeout_s)
-
-
-def verdict(inv: Invocation, rc: int, timed_out: bool, cancelled: bool,
-            timeout_s: float | None) -> tuple[str, int, str | None]:
-    """(status, exit code, error) of an attempt whose process ended with ``rc`` (Popen's
-    convention: negative for a signal). Shared by ``attempt`` and the local runner."""
-    if timed_out:
-        return "timeout", EXIT_TIMEOUT, f"timed out after {_secs(timeout_s)}; its process group was killed"
-    if cancelled:
-        return "cancelled", EXIT_CANCELLED, "cancelled"
-    if rc != 0:
-        if rc < 0:
-            return "failed", 128 - rc, f"killed by signal {-rc}"
-        return "failed", rc, None if rc != 3 or inv.job_file is None else "call: target not found"
-    return "succeeded", 0, None
-
-
-def _secs(s: float) -> str:
-    return f"{s:g}s"
-
-
-def finish(inv: Invocation) -> tuple[dict, dict, dict]:
-    """After a successful command: (values, metrics, artifact paths), artifacts moved into place."""
-    step = inv.step
-    if inv.value_file is not None:
-        given = read_output_file(inv.value_file)
-        values, inline = collect_values(step, given, from_text=True)
-    else:
-        given = {}
-        if inv.result_file is not None and os.path.exists(inv.result_file):
-            with open(inv.result_file, encoding="utf-8") as f:
-                given = json.load(f)
-        values, inline = collect_values(step, given, from_text=False)
-    for o in step.artifact_outputs:
-        refuse_links(o, inv.temp_paths[o.name])
-    metrics: dict[str, dict] = {}
-    for o in step.artifact_outputs:
-        path = inv.temp_paths[o.name]
-        if o.type == "metrics":
-            if o.name in inline:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-                with open(fd, "w", encoding="utf-8") as f:
-                    json.dump(inline[o.name], f, indent=2, sort_keys=True)
-                    f.write("\n")
-            metrics[o.name] = read_metrics_file(o.name, path)
-        elif o.type == "dir":
-            if not os.path.isdir(path):
-                raise OutputError(f"output '{o.name}' (dir) is not a folder any more at {path}")
-        elif o.type in ("file",) and not os.path.isfile(path):
-            raise OutputError(f"the step did not write output '{o.name}' (file): nothing at {path}")
-        elif not os.path.exists(path):
-            raise OutputError(f"the step did not write output '{o.name}' ({o.type}): nothing at {path}")
-    for o in step.artifact_outputs:
-        move_into_place(inv.temp_paths[o.name], inv.final_paths[o.name])
-    return values, metrics, dict(inv.final_paths)
-
-
-def refuse_links(o: ir.Output, path: str) -> None:
-    """An artifact is regular files and folders written at its path, nothing else: a symbolic
-    link (to anywhere), a FIFO, a socket or a device — the output itself or anything inside a
-    ``dir`` output — fails the step, naming it. Nothing is followed, read or changed, so a link
-    to a file outside the store leaves that file as it was (mode, content, link count)."""
-    def refuse(rel: str, st: os.stat_result, where: str) -> None:
-        if stat.S_ISLNK(st.st_mode):
-            try:
-                to = f" (to {os.readlink(where)})"
-            except OSError:
-                to = ""
-            raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is a symbolic link{to}; an output must "
-                              "be regular files and folders written at its path: copy the data there "
-                              "(cp, not ln -s)")
-        raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is {special_kind(st.st_mode)}; an output must be "
-                          "regular files and folders")
-
-    parent = os.path.dirname(path)
-    if not stat.S_ISDIR(os.lstat(parent).st_mode):         # the step's temporary folder, swapped
-        raise OutputError(f"output '{o.name}': its folder {parent} was replaced by something that is not a folder")
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return                                              # reported below as not written
-    if stat.S_ISREG(st.st_mode):
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        refuse(o.name, st, path)
-    stack = [(path, o.name)]
-    while stack:
-        folder, rel = stack.pop()
-        with os.scandir(folder) as it:
-            for e in it:
-                est = e.stat(follow_symlinks=False)
-                if stat.S_ISDIR(est.st_mode):
-                    stack.append((e.path, f"{rel}/{e.name}"))
-                elif not stat.S_ISREG(est.st_mode):
-                    refuse(f"{rel}/{e.name}", est, e.path)
-
-
-def move_into_place(src: str, dst: str) -> None:
-    """Rename ``src`` to ``dst`` atomically; a folder already at ``dst`` is swapped out first."""
-    if os.path.isdir(dst) and not os.path.islink(dst):
-        old = f"{dst}.old-{_random.token_hex(4)}"
-        os.rename(dst, old)
-        os.rename(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
+        values, metrics, artifacts = finish(inv)
+    except OutputError as e:
+        return Outcome.failed(str(e)), {}, {}, {}
+    except (OSError, json.JSONDecodeError) as e:
+        return Outcome.failed(f"collecting the outputs failed: {e}"), {}, {}, {}
+    leak = masker.output_holding_a_secret(values, metrics) if masker else None
+    if leak is not None:
+        return Outcome.failed(SECRET_OUTPUT.format(leak), no_retry=NoRetry.SECRET_IN_OUTPUT), {}, {}, {}
+    return A.SUCCEEDED, values, metrics, artifacts
 
 
 def cleanup(inv: Invocation) -> None:
@@ -470,70 +314,150 @@ def run_step(pipeline: ir.Pipeline, step: ir.Step, inputs: StepInputs, output_pa
              *, retry: bool = True, scratch: str | None = None, base_env: dict[str, str] | None = None,
              stdout: IO | int | None = None, stderr: IO | int | None = None,
              cancel: threading.Event | None = None,
-             on_start: Callable[[subprocess.Popen], None] | None = None,
-             on_end: Callable[[subprocess.Popen], None] | None = None,
              on_retry: Callable[[int, float, str], None] | None = None,
              warn: Callable[[str], None] | None = None, grace: float = KILL_GRACE_S) -> StepResult:
-    """Run one step instance to completion (with retries when ``retry``); never raises for it."""
+    """Run one step instance to completion (with retries when ``retry``); never raises for it.
+    ``stdout``/``stderr``: where the step's output goes (a file or descriptor; default this
+    process's own, masked). ``cancel``: set from another thread to stop it (checked 10 times
+    a second)."""
     own_scratch = scratch is None
     if own_scratch:
         scratch = tempfile.mkdtemp(prefix="pipespec-")
     t0 = time.monotonic()
-    limit = step.retries.limit if retry else 0
     res = StepResult(step.name, inputs.index, "failed", EXIT_OUTPUTS)
-    masker = Masker.for_pipeline(pipeline, os.environ if base_env is None else base_env)
+    run = _OneStep(pipeline, step, inputs, output_paths, scratch, base_env, warn, res,
+                   Masker.for_pipeline(pipeline, os.environ if base_env is None else base_env))
     try:
-        for n in range(limit + 1):
-            res.attempts = n + 1
-            status, code, error = _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env,
-                                               stdout, stderr, cancel, on_start, on_end, warn, grace, res,
-                                               masker)
-            error = masker.text(error)
-            res.status, res.exit_code, res.error = status, code, error
-            if status in ("succeeded", "cancelled") or n == limit:
-                break
-            if error and error.startswith("an expression"):
-                break                                  # evaluating again gives the same answer
-            delay = retry_delay(step.retries, n)
-            if on_retry is not None:
-                on_retry(n + 1, delay, error or f"exit {code}")
-            if cancel is not None:
-                if cancel.wait(delay):
-                    res.status, res.exit_code, res.error = "cancelled", EXIT_CANCELLED, "cancelled"
-                    break
-            else:
-                time.sleep(delay)
+        outcome, res.attempts = run.drive(A.for_step(step, grace, retry), stdout, stderr, cancel, on_retry)
     finally:
         if own_scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+    res.status, res.exit_code, res.error = outcome.status.value, outcome.exit_code, outcome.error
     res.duration_s = time.monotonic() - t0
     return res
 
 
-def _one_attempt(pipeline, step, inputs, output_paths, scratch, base_env, stdout, stderr, cancel,
-                 on_start, on_end, warn, grace, res: StepResult,
-                 masker: Masker | None = None) -> tuple[str, int, str | None]:
-    try:
-        inv = prepare(pipeline, step, inputs, output_paths, scratch, base_env, warn)
-    except StepError as e:
-        return "failed", EXIT_OUTPUTS, str(e)
-    except OSError as e:
-        return "failed", EXIT_OUTPUTS, f"cannot prepare the outputs of step '{step.name}': {e}"
-    try:
-        status, code, error = attempt(inv, step.timeout_s, stdout, stderr, cancel, on_start, on_end, grace,
-                                      masker)
-        if status != "succeeded":
-            return status, code, error
+def _fd(f: IO | int) -> int:
+    return f if isinstance(f, int) else f.fileno()
+
+
+class _OneStep:
+    """``run_step``'s driver of the attempt machine: one step, waited for on this thread."""
+
+    def __init__(self, pipeline, step, inputs, output_paths, scratch, base_env, warn, res, masker) -> None:
+        self.pipeline, self.step, self.inputs, self.output_paths = pipeline, step, inputs, output_paths
+        self.scratch, self.base_env, self.warn, self.res, self.masker = scratch, base_env, warn, res, masker
+        self.inv: Invocation | None = None
+        self.pid = -1
+        self.copiers: list[threading.Thread] = []
+
+    def drive(self, m: A.Attempts, stdout, stderr, cancel, on_retry) -> tuple[Outcome, int]:
+        now = time.monotonic
+        no_inherited_fds()
+        kids = Children()
+        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            res.values, res.metrics, res.artifacts = finish(inv)
-        except OutputError as e:
-            return "failed", EXIT_OUTPUTS, str(e)
-        except (OSError, json.JSONDecodeError) as e:
-            return "failed", EXIT_OUTPUTS, f"collecting the outputs failed: {e}"
-        leak = masker.output_holding_a_secret(res.values, res.metrics) if masker else None
-        if leak is not None:
-            res.values, res.metrics, res.artifacts = {}, {}, {}
-            return "failed", EXIT_OUTPUTS, SECRET_OUTPUT.format(leak)
-        return "succeeded", 0, None
-    finally:
-        cleanup(inv)
+            if cancel is not None and cancel.is_set():
+                m.cancel(now(), 0.0)
+            acts = m.begin(now())
+            while True:
+                nxt = None
+                for a in acts:
+                    if isinstance(a, A.Signal):
+                        signal_group(self.pid, a.sig)
+                    elif isinstance(a, A.Sweep):
+                        kids.sweep(self.pid, a.grace)
+                        kids.settle()                   # leftovers gone before we go on
+                        for t in self.copiers:          # one that escaped the group may hold a pipe
+                            t.join(timeout=5.0)
+                    else:
+                        nxt = a
+                if m.phase not in (A.Phase.STARTING, A.Phase.RUNNING, A.Phase.COLLECTING):
+                    self._end_attempt()
+                if isinstance(nxt, A.Done):
+                    return self._masked(nxt.outcome), nxt.attempts
+                if isinstance(nxt, A.Spawn):
+                    got = self._start(stdout, stderr, devnull)
+                    if isinstance(got, Outcome):
+                        acts = m.not_started(got, now())
+                    else:
+                        self.pid = got
+                        kids.add(got, None)
+                        acts = m.spawned(now())
+                elif isinstance(nxt, A.Collect):
+                    outcome, self.res.values, self.res.metrics, self.res.artifacts = collect(self.inv, self.masker)
+                    acts = m.collected(outcome, now())
+                elif m.phase is A.Phase.SLEEPING:
+                    if isinstance(nxt, A.SleepUntil) and on_retry is not None:
+                        why = self._masked(nxt.failure)
+                        on_retry(nxt.attempt, nxt.delay, why.error or f"exit {why.exit_code}")
+                    acts = self._pause(m, m.due - now(), cancel)
+                else:                                   # running: wait for its end or a deadline
+                    until = m.wake_at()
+                    left = None if until is None else max(0.0, until - now())
+                    if cancel is not None:
+                        left = 0.1 if left is None else min(left, 0.1)
+                    ended = kids.wait(left)
+                    if cancel is not None and cancel.is_set() and not m.cancelled:
+                        acts = m.cancel(now(), 0.0) + (m.exited(ended[0][1], now()) if ended else [])
+                    else:
+                        acts = m.exited(ended[0][1], now()) if ended else m.deadline(now())
+        finally:
+            self._end_attempt()
+            kids.close()
+            os.close(devnull)
+
+    def _pause(self, m: A.Attempts, delay: float, cancel) -> list:
+        if cancel is not None:
+            if cancel.wait(max(0.0, delay)):
+                return m.cancel(time.monotonic(), 0.0)
+        else:
+            time.sleep(max(0.0, delay))
+        return m.deadline(time.monotonic())
+
+    def _masked(self, o: Outcome) -> Outcome:
+        error = self.masker.text(o.error)
+        return o if error == o.error else Outcome(o.status, o.exit_code, error, o.no_retry)
+
+    def _start(self, stdout, stderr, devnull: int) -> int | Outcome:
+        """Prepare (evaluate, lay out the outputs) and spawn; with a masker, this process's own
+        stdout/stderr receive the step's through a masking copy."""
+        got = prepared(self.pipeline, self.step, self.inputs, self.output_paths, self.scratch,
+                       self.base_env, self.warn)
+        if isinstance(got, Outcome):
+            return got
+        self.inv = got
+        fds, close = [], []
+        for given, own, inherited in ((stdout, sys.stdout, 1), (stderr, sys.stderr, 2)):
+            if given is not None:
+                fds.append(_fd(given))
+            elif not self.masker:
+                fds.append(inherited)             # as Popen's None: this process's own descriptor
+            else:
+                rd, wr = os.pipe()                # close-on-exec (spawn dups wr onto 1 or 2)
+                fds.append(wr)
+                close.append(wr)
+                src = os.fdopen(rd, "rb")
+                dst = getattr(own, "buffer", own)
+                t = threading.Thread(target=self._copy, args=(src, dst), daemon=True, name="mask-output")
+                self.copiers.append(t)
+        try:
+            return start(self.inv, devnull, *fds)
+        finally:
+            for fd in close:              # the child has its copy; EOF once it (and its group) ends
+                os.close(fd)
+            for t in self.copiers:
+                t.start()
+
+    def _copy(self, src, dst) -> None:
+        with src:
+            self.masker.copy(src, dst)
+
+    def _end_attempt(self) -> None:
+        for t in self.copiers:
+            if t.is_alive():
+                t.join(timeout=5.0)
+        self.copiers = []
+        if self.inv is not None:
+            cleanup(self.inv)
+            self.inv = None

@@ -4,6 +4,7 @@ A ``run:`` step writes ``name=value`` lines (or GitHub's ``name<<DELIM`` blocks)
 named by ``$PIPESPEC_OUTPUT``; each value is parsed per its declared type. A ``call:`` step
 returns a dict, whose values must already have the declared types. Either way a missing
 declared value, an undeclared name or a wrong type is an ``OutputError`` naming the output.
+``finish`` checks a finished attempt's outputs and moves its artifacts into place.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import json
 import math
 import os
 import re
+import secrets as _random
+import shutil
+import stat
 from typing import Any
 
 from .. import ir
+from ..files import special_kind
 
 from .params import INT64_MAX, INT64_MIN, loads_json, parse_float, parse_int
 
@@ -177,3 +182,90 @@ def _kind(v: Any) -> str:
 def _short(v: Any) -> str:
     text = repr(v)
     return f"({text[:60]}...)" if len(text) > 60 else f"({text})"
+
+
+def finish(inv) -> tuple[dict, dict, dict]:
+    """After a successful command: (values, metrics, artifact paths), artifacts moved into place."""
+    step = inv.step
+    if inv.value_file is not None:
+        given = read_output_file(inv.value_file)
+        values, inline = collect_values(step, given, from_text=True)
+    else:
+        given = {}
+        if inv.result_file is not None and os.path.exists(inv.result_file):
+            with open(inv.result_file, encoding="utf-8") as f:
+                given = json.load(f)
+        values, inline = collect_values(step, given, from_text=False)
+    for o in step.artifact_outputs:
+        refuse_links(o, inv.temp_paths[o.name])
+    metrics: dict[str, dict] = {}
+    for o in step.artifact_outputs:
+        path = inv.temp_paths[o.name]
+        if o.type == "metrics":
+            if o.name in inline:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+                with open(fd, "w", encoding="utf-8") as f:
+                    json.dump(inline[o.name], f, indent=2, sort_keys=True)
+                    f.write("\n")
+            metrics[o.name] = read_metrics_file(o.name, path)
+        elif o.type == "dir":
+            if not os.path.isdir(path):
+                raise OutputError(f"output '{o.name}' (dir) is not a folder any more at {path}")
+        elif o.type in ("file",) and not os.path.isfile(path):
+            raise OutputError(f"the step did not write output '{o.name}' (file): nothing at {path}")
+        elif not os.path.exists(path):
+            raise OutputError(f"the step did not write output '{o.name}' ({o.type}): nothing at {path}")
+    for o in step.artifact_outputs:
+        move_into_place(inv.temp_paths[o.name], inv.final_paths[o.name])
+    return values, metrics, dict(inv.final_paths)
+
+
+def refuse_links(o: ir.Output, path: str) -> None:
+    """An artifact is regular files and folders written at its path, nothing else: a symbolic
+    link (to anywhere), a FIFO, a socket or a device — the output itself or anything inside a
+    ``dir`` output — fails the step, naming it. Nothing is followed, read or changed, so a link
+    to a file outside the store leaves that file as it was (mode, content, link count)."""
+    def refuse(rel: str, st: os.stat_result, where: str) -> None:
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                to = f" (to {os.readlink(where)})"
+            except OSError:
+                to = ""
+            raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is a symbolic link{to}; an output must "
+                              "be regular files and folders written at its path: copy the data there "
+                              "(cp, not ln -s)")
+        raise OutputError(f"output '{o.name}' ({o.type}): '{rel}' is {special_kind(st.st_mode)}; an output must be "
+                          "regular files and folders")
+
+    parent = os.path.dirname(path)
+    if not stat.S_ISDIR(os.lstat(parent).st_mode):         # the step's temporary folder, swapped
+        raise OutputError(f"output '{o.name}': its folder {parent} was replaced by something that is not a folder")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return                                              # reported below as not written
+    if stat.S_ISREG(st.st_mode):
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        refuse(o.name, st, path)
+    stack = [(path, o.name)]
+    while stack:
+        folder, rel = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                est = e.stat(follow_symlinks=False)
+                if stat.S_ISDIR(est.st_mode):
+                    stack.append((e.path, f"{rel}/{e.name}"))
+                elif not stat.S_ISREG(est.st_mode):
+                    refuse(f"{rel}/{e.name}", est, e.path)
+
+
+def move_into_place(src: str, dst: str) -> None:
+    """Rename ``src`` to ``dst`` atomically; a folder already at ``dst`` is swapped out first."""
+    if os.path.isdir(dst) and not os.path.islink(dst):
+        old = f"{dst}.old-{_random.token_hex(4)}"
+        os.rename(dst, old)
+        os.rename(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)

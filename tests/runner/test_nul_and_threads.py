@@ -1,5 +1,6 @@
 """Issue 11 item 2: a NUL byte in a param value, and a helper thread that dies, never hang the runner."""
 
+import os
 import json
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import threading
 import pytest
 
 from pipespec.runner.workers import Workers
+from pipespec.runtime.attempt import NoRetry, Status
 
 NUL_SPEC = """
 pipespec: 1
@@ -103,7 +105,8 @@ def test_workers_deliver_an_exception_as_a_result():
             raise ValueError("embedded null byte")
         w.submit(explode, "inst", lambda inst, res: None)
         on_done, inst, res = w.results.get(timeout=5)
-        assert inst == "inst" and res[0] == "failed" and "embedded null byte" in res[2]
+        assert inst == "inst" and res.status is Status.FAILED and "embedded null byte" in res.error
+        assert res.no_retry is NoRetry.INTERNAL
         assert woke.wait(5)
     finally:
         w.close()
@@ -159,9 +162,14 @@ def test_a_helper_thread_that_dies_fails_the_run_instead_of_waiting_forever(spec
 def test_exec_reports_a_command_that_cannot_be_started_for_a_nul():
     """The executor of every backend: a NUL that reaches exec (whatever let it through) is that
     step's failure with the reason, not an internal error."""
-    from pipespec.runtime.execute import EXIT_OUTPUTS, Invocation, attempt
+    from pipespec.runtime.execute import EXIT_OUTPUTS, Invocation, start
 
     inv = Invocation(step=None, argv=["/bin/echo", "a\0b"], env={}, cwd="/", final_paths={}, temp_paths={},
                      temp_dirs=[], value_file=None, result_file=None, job_file=None)
-    status, code, error = attempt(inv, None, subprocess.DEVNULL, subprocess.DEVNULL)
-    assert (status, code) == ("failed", EXIT_OUTPUTS) and "null byte" in error
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        got = start(inv, null, null, null)
+    finally:
+        os.close(null)
+    assert (got.status, got.exit_code) == (Status.FAILED, EXIT_OUTPUTS) and "null byte" in got.error
+    assert got.no_retry is NoRetry.CANNOT_EXEC          # the same command line again: the same NUL

@@ -1,8 +1,11 @@
 """Retries with the declared backoff, and timeouts that kill the step's whole process group."""
 
+import json
 import os
 import signal
 import time
+
+import pytest
 
 from pipespec.ir import Retries
 from pipespec.runtime import retry_delay
@@ -56,7 +59,11 @@ def _alive(pid: int) -> bool:
         return f.read().split()[2] != "Z"
 
 
-def test_timeout_kills_grandchildren(spec, tmp_path):
+@pytest.mark.parametrize("driver", ["run", "exec"])
+def test_timeout_kills_grandchildren(spec, tmp_path, driver):
+    """Both drivers of the attempt machine (the runner, ``pipespec exec``): at the timeout
+    SIGTERM to the group, and once the leader is gone SIGKILL to what is left (a grandchild
+    that ignores SIGTERM), with the timeout's status and exit code."""
     s = spec("""
         pipespec: 1
         name: to
@@ -69,17 +76,25 @@ def test_timeout_kills_grandchildren(spec, tmp_path):
             timeout: 1s
     """)
     t0 = time.monotonic()
-    r = s.run("--kill-grace", "0.5")
+    if driver == "run":
+        r = s.run("--kill-grace", "0.5")
+        assert r.returncode == 1 and "TIMED OUT" in r.stdout
+    else:
+        r = s.pipespec("exec", str(s.path), "--step", "hang", "--result-json", str(tmp_path / "res.json"))
+        assert r.returncode == 124 and "TIMEOUT" in r.stderr and "timed out after 1s" in r.stderr, r.stderr
     took = time.monotonic() - t0
-    assert r.returncode == 1 and "TIMED OUT" in r.stdout
     assert took < 5, took
     pid = int((tmp_path / "grandchild.pid").read_text())
     deadline = time.monotonic() + 2
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the grandchild (ignoring SIGTERM) survived the timeout"
-    row = s.executions()["hang"]
-    assert row["status"] == "timeout" and row["exit_code"] == 124
+    if driver == "run":
+        row = s.executions()["hang"]
+        assert row["status"] == "timeout" and row["exit_code"] == 124
+    else:
+        res = json.loads((tmp_path / "res.json").read_text())
+        assert res["status"] == "timeout" and res["exit_code"] == 124
 
 
 def test_interrupt_stops_steps_runs_finally_and_exits_130(spec, tmp_path):

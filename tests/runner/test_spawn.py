@@ -1,7 +1,9 @@
-"""How the runner starts a step's process (posix_spawn from the scheduler's thread): the same
-working directory, PATH lookup, signals, stdin and descriptors as a subprocess.Popen child."""
+"""How a step's process is started and killed (``runtime/processes.py``, posix_spawn): the same
+for the local runner and ``pipespec exec`` — working directory, PATH lookup, signals, stdin,
+no descriptor but 0-2. (Timeouts of both drivers: test_retries_timeouts.py.)"""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +96,26 @@ def test_parallel_steps_all_start_in_the_spec_folder_given_a_relative_path(spec,
     assert r.returncode == 0, r.stdout + r.stderr
     for i in range(12):
         assert (tmp_path / f"where{i}.txt").read_text().strip() == str(tmp_path), i
+
+
+def test_exec_step_gets_no_descriptor_its_worker_inherited(spec, tmp_path):
+    """A worker (Airflow, a pod) may hand ``pipespec exec`` open descriptors: the step gets none."""
+    probe = "import json, os; json.dump(sorted(os.listdir('/proc/self/fd')), open('fds.json', 'w'))"
+    s = spec(f"""
+        pipespec: 1
+        name: sp
+        steps:
+          probe:
+            run: ["{sys.executable}", "-c", "{probe}"]
+    """)
+    rd, wr = os.pipe()
+    os.set_inheritable(wr, True)
+    try:
+        r = subprocess.run([sys.executable, "-m", "pipespec", "exec", str(s.path), "--step", "probe"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60, pass_fds=(wr,))
+    finally:
+        os.close(rd)
+        os.close(wr)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "fds.json").read_text()) == ["0", "1", "2", "3"]
+
