@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from pipespec import ir
+from pipespec.backends.options import BaseOptions, TargetOptions
 from pipespec.diagnostics import Diagnostic
 from pipespec.span import Span
 
@@ -56,16 +57,34 @@ class CompileResult:
 
 
 class Backend:
-    """Subclass per target: set ``name``, ``description``, ``capabilities``, ``extension``;
-    implement ``generate``. Call ``self.unsupported(...)`` for everything the target cannot express."""
+    """Subclass per target: set ``name``, ``description``, ``capabilities``, ``extension`` and
+    ``options`` (a ``TargetOptions``, declared in a light module of its own: ``backends/options.py``);
+    implement ``generate``. Call ``self.unsupported(...)`` for everything the target cannot express.
+    ``compile`` builds ``self.opts`` (the typed ``targets.<name>``) once, before anything reads it."""
 
     name: str = ""
     description: str = ""
     extension: str = ""
     capabilities: dict[str, tuple[str, str]] = {}   # feature -> (NATIVE|EMULATED|UNSUPPORTED, how)
+    options: TargetOptions | None = None
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self.opts: BaseOptions = BaseOptions()
+        self._configured_for: ir.Pipeline | None = None
+
+    def configure(self, pipe: ir.Pipeline) -> BaseOptions:
+        """``self.opts`` for ``pipe``: built once (by ``compile``, or by whoever generates first)."""
+        if self._configured_for is not pipe:
+            self.opts, self._configured_for = self.parse_options(pipe), pipe
+        return self.opts
+
+    def parse_options(self, pipe: ir.Pipeline) -> BaseOptions:
+        """``targets.<name>`` as this target's options object (``BaseOptions`` without a declaration)."""
+        raw = pipe.target(self.name)
+        if self.options is None:
+            return TargetOptions(self.name, "", {}, BaseOptions).parse(raw)
+        return self.options.parse(raw)
 
     # -- the shared path for what a target cannot express --------------------------------------
     def unsupported(self, span: Span, message: str, *, emulated: bool = False, help: str | None = None,
@@ -115,15 +134,16 @@ class Backend:
         level, or ``targets.<target>.project_root``), whatever folder the compile ran from."""
         from pipespec.files import project_path
 
-        return project_path(opts.spec_path, pipe.target(self.name).get("project_root"))
+        return project_path(opts.spec_path, self.opts.project_root)
 
     def spec_on_worker(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
         """The spec path the workers are given: ``targets.<target>.spec_path``, else
         ``project_path`` (resolved on the worker against ``$PIPESPEC_PROJECT_DIR``)."""
-        return pipe.target(self.name).get("spec_path") or self.project_path(pipe, opts)
+        return self.opts.spec_path or self.project_path(pipe, opts)
 
     def compile(self, pipe: ir.Pipeline, opts: CompileOptions) -> CompileResult:
         self.diagnostics = []
+        self.configure(pipe)
         self.check_capabilities(pipe)
         try:
             text = self.generate(pipe, opts)

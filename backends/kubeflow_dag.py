@@ -22,6 +22,7 @@ from pipespec import ir
 from pipespec.backends.base import CompileOptions, shown
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
 from pipespec.backends.kubeflow_cel import CelError, cel_string, to_cel
+from pipespec.backends.kubeflow_options import KubeflowOptions
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
 from pipespec.diagnostics import Diagnostic
 
@@ -49,16 +50,16 @@ _INSTALL = ('\nif ! [ -x "$(command -v pip)" ]; then\n'
             "'typing-extensions>=3.7.4,<5; python_version<\"3.9\"'")
 
 
-def install_command(cfg: dict) -> str | None:
+def install_command(cfg: KubeflowOptions) -> str | None:
     """The shell command each container runs before the step: ``targets.kubeflow.install``, else
     pipespec at the version that compiled the file and kfp at the SDK version the IR mirrors;
     nothing with ``setup: false`` (the image has both)."""
     from pipespec import __version__
 
-    if cfg.get("setup") is False:
+    if cfg.setup is False:
         return None
-    if cfg.get("install"):
-        return cfg["install"]
+    if cfg.install:
+        return cfg.install
     # quoted as kfp quotes a package (repr); a version is PEP 440 text, which holds no quote
     return _INSTALL.format(pip=_PIP, pipespec=repr(f"pipespec=={__version__}"),
                            kfp=SDK_VERSION.removeprefix("kfp-"))
@@ -143,7 +144,7 @@ class Builder:
         self.b = backend
         self.pipe = pipe
         self.opts = opts
-        self.cfg = pipe.target("kubeflow")
+        self.cfg: KubeflowOptions = backend.configure(pipe)
         # relative to the project root; resolved in the container against $PIPESPEC_PROJECT_DIR,
         # else its working directory (kubeflow_task.run_task)
         self.spec_path = backend.spec_on_worker(pipe, opts)
@@ -170,7 +171,7 @@ class Builder:
         self._check_names()
         if any(d.is_error for d in self.b.diagnostics):
             return {}, None                       # an executor cannot take these names
-        self._no_placeholder(self.spec_path, "the spec path" if "spec_path" not in self.cfg
+        self._no_placeholder(self.spec_path, "the spec path" if not self.cfg.has("spec_path")
                              else "targets.kubeflow.spec_path", pipe.span)
         if self.install:
             self._no_placeholder(self.install, "targets.kubeflow.install", pipe.span)
@@ -183,7 +184,7 @@ class Builder:
             self.main = Scope("exit", EXIT_TASK, self._alloc("comp-" + EXIT_TASK), self.root)
             self._add_task(self.root, EXIT_TASK, {"componentRef": {"name": self.main.comp},
                                                   "taskInfo": {"name": EXIT_TASK}}, pipe.span)
-        if "pipespec" in self.cfg:
+        if self.cfg.has("pipespec"):
             self.b.unsupported(pipe.span, "targets.kubeflow.pipespec is not used: tasks import pipespec in "
                                "Python (kfp.dsl.executor_main) rather than run a pipespec command",
                                emulated=True, help="make pipespec importable in the image, or set "
@@ -557,7 +558,7 @@ class Builder:
         command = ["sh", "-ec", _BOOTSTRAP, code]
         if self.install:
             command = ["sh", "-c", f'{self.install} && "$0" "$@"', *command]
-        image = st.image or self.cfg.get("image") or DEFAULT_IMAGE
+        image = st.image or self.cfg.image or DEFAULT_IMAGE
         if not self.install and image == DEFAULT_IMAGE:
             self.no_pipespec.append(st)
         self._no_placeholder(image, f"the image of step '{st.name}'", st.span)
@@ -655,8 +656,8 @@ class Builder:
             "schemaVersion": SCHEMA_VERSION,
             "sdkVersion": SDK_VERSION,
         }
-        if self.cfg.get("pipeline_root"):
-            doc["defaultPipelineRoot"] = self.cfg["pipeline_root"]
+        if self.cfg.pipeline_root:
+            doc["defaultPipelineRoot"] = self.cfg.pipeline_root
         return doc
 
     def _platform(self) -> dict | None:
