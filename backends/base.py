@@ -104,14 +104,23 @@ class Backend:
         at its first use, naming every step that uses it (not one per step)."""
         table = self.capability_table(pipe)
         emulated: dict[str, list[tuple[Span, str | None]]] = {}
+        missing: dict[str, Span] = {}
         for feature, span, what, step in uses(pipe):
             if feature in self.reported_by_generate:
                 continue
-            level, how = table.get(feature, (NATIVE, ""))
+            if feature not in table:            # a table that does not say: never a silent "native"
+                missing.setdefault(feature, span)
+                continue
+            level, how = table[feature]
             if level == UNSUPPORTED:
                 self.unsupported(span, f"{what} is not supported on {self.name}" + (f": {how}" if how else ""))
             elif level == EMULATED:
                 emulated.setdefault(feature, []).append((span, step))
+        for feature, span in missing.items():
+            self.diagnostics.append(Diagnostic(
+                "E231", f"{self.name}: the backend's capability table does not say how it handles "
+                f"{FEATURES[feature]} ('{feature}'), which this spec uses", span,
+                help="a bug in the backend: its capabilities must name every feature (pipespec targets shows them)"))
         for feature, items in emulated.items():
             steps = [s for _, s in items if s]
             who = f" (step{'s' * (len(steps) > 1)} {', '.join(steps)})" if steps else ""
@@ -172,6 +181,8 @@ def uses(pipe: ir.Pipeline):
     """(feature, span, description, step name or None) for every feature use in the pipeline."""
     if pipe.schedule:
         yield "schedule", pipe.span, "schedule:", None
+    for p in pipe.params:
+        yield "params", p.span, f"param '{p.name}'", None
     for st in pipe.all_steps:
         n = st.name
         checks = (
@@ -188,6 +199,7 @@ def uses(pipe: ir.Pipeline):
              f"resources of step '{n}'"),
             ("gpu", bool(st.resources.gpu or st.resources.accelerator), st.span, f"gpu of step '{n}'"),
             ("image", bool(st.image), st.span, f"image of step '{n}'"),
+            ("env", bool(st.env), st.span, f"env of step '{n}'"),
             ("secrets", bool(st.secrets), st.span, f"secrets of step '{n}'"),
             ("artifacts", bool(st.artifact_outputs), st.span, f"artifact outputs of step '{n}'"),
             ("value_outputs", bool(st.value_outputs), st.span, f"value outputs of step '{n}'"),

@@ -38,6 +38,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E211": ("duration-too-long", ERROR, "a timeout or retry delay longer than the 30-day bound"),
     "E212": ("quantity-too-large", ERROR, "a memory or cpu quantity beyond what every target can hold"),
     "E213": ("invalid-command", ERROR, "a targets.*.pipespec command that is empty or does not split as shell words"),
+    "E230": ("target-options-unloadable", ERROR, "an installed target's options declaration does not load"),
+    "E231": ("undeclared-capability", ERROR, "a backend's capability table does not cover a feature the spec uses"),
     # -- E3xx: expressions -------------------------------------------------------------------
     "E300": ("expression-syntax", ERROR, "an expression inside ${{ }} does not parse"),
     "E301": ("unknown-context", ERROR, "a name that is not a context, or a field a context lacks"),
