@@ -30,7 +30,8 @@ from pipespec import expr as E
 from pipespec import ir
 
 from .airflow_expr import Translator, Untranslatable, helper_source, py_literal
-from .airflow_options import OPTIONS, AirflowOptions
+from .airflow_options import AIRFLOW_VARIABLES, OPTIONS, AirflowOptions
+from .options import KUBERNETES_SECRETS
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 
 DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
@@ -258,7 +259,8 @@ class _Generator:
             pairs = []
             for name in st.secrets:
                 sec = by_name[name]
-                ref = ("connection", sec.airflow[5:]) if sec.airflow.startswith("conn:") else ("variable", sec.airflow)
+                var = AIRFLOW_VARIABLES.ref(sec)
+                ref = ("connection", var[5:]) if var.startswith("conn:") else ("variable", var)
                 pairs.append((sec.env, ref))
             if pairs:
                 out.append((st.name, sorted(pairs)))
@@ -509,7 +511,7 @@ class _Generator:
             items = []
             for name in st.secrets:
                 sec = by_name[name]
-                secret_name, _, key = sec.kubernetes.partition("/")
+                secret_name, _, key = KUBERNETES_SECRETS.ref(sec).partition("/")
                 items.append(f"Secret(\"env\", {py_literal(sec.env)}, {py_literal(secret_name)}, {py_literal(key)})")
             kw.append(("secrets", "[" + ", ".join(items) + "]"))
         return kw

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .options import BaseOptions, SecretStore, TargetOptions
+from .options import KUBERNETES_SECRETS, BaseOptions, SecretStore, TargetOptions
 
 
 @dataclass(frozen=True)
@@ -55,17 +55,20 @@ SCHEMA: dict[str, dict] = {
     'pipespec': {'description': 'Command that runs pipespec on workers (default: pipespec).', 'type': 'string'},
 }
 
+# Airflow Variables (or, with conn:ID, a connection URI): the python operator
+AIRFLOW_VARIABLES = SecretStore(
+    'airflow',
+    {
+        'description': ("Airflow: read from this Variable (default: the secret's name) or a connection URI with "
+                        "'conn:ID'."),
+        'type': 'string',
+    },
+    lambda name: name)
+
 OPTIONS = TargetOptions(
     name="airflow",
     description='Apache Airflow 3.',
     schema=SCHEMA,
     options=AirflowOptions,
-    secret_store=SecretStore(
-        'airflow',
-        {
-            'description': ("Airflow: read from this Variable (default: the secret's name) or a connection URI with "
-                            "'conn:ID'."),
-            'type': 'string',
-        },
-        lambda name: name),
+    secret_stores=(AIRFLOW_VARIABLES, KUBERNETES_SECRETS),
 )

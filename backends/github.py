@@ -38,7 +38,7 @@ from pipespec.units import cores, memory_bytes
 from . import yamlout
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 from .github_expr import Translator, Untranslatable, compact_json
-from .github_options import OPTIONS, GithubOptions
+from .github_options import GITHUB_SECRETS, OPTIONS, GithubOptions
 from .github_pins import action_step, annotate
 
 MAX_INPUTS = 25            # workflow_dispatch inputs
@@ -395,11 +395,12 @@ class _Builder:
             args.append('--run-status "$PIPESPEC_RUN_STATUS"')
         for name in st.secrets:
             sec = next(s for s in self.pipe.secrets if s.name == name)
-            if not _SECRET_NAME.match(sec.github) or not _SECRET_NAME.match(sec.env):
-                self.b.unsupported(sec.span, f"secret '{name}': '{sec.github}' / '{sec.env}' is not a valid "
+            ref = GITHUB_SECRETS.ref(sec)
+            if not _SECRET_NAME.match(ref) or not _SECRET_NAME.match(sec.env):
+                self.b.unsupported(sec.span, f"secret '{name}': '{ref}' / '{sec.env}' is not a valid "
                                    "GitHub secret / environment variable name")
                 continue
-            env[sec.env] = "${{ secrets." + sec.github + " }}"
+            env[sec.env] = "${{ secrets." + ref + " }}"
         args.append("--retries-by-executor")
         step: dict = {"name": f"run {st.name}", "id": "exec"}
         if env:

@@ -126,17 +126,20 @@ SCHEMA: dict[str, dict] = {
     },
 }
 
+# repository or environment secrets
+GITHUB_SECRETS = SecretStore(
+    'github',
+    {
+        'description': ('GitHub Actions: the repository or environment secret name (default: NAME upper-cased).'),
+        'type': 'string',
+        'pattern': '^[A-Za-z_][A-Za-z0-9_]*$',
+    },
+    lambda name: name.upper())
+
 OPTIONS = TargetOptions(
     name="github",
     description='GitHub Actions (docs/targets/github.md).',
     schema=SCHEMA,
     options=GithubOptions,
-    secret_store=SecretStore(
-        'github',
-        {
-            'description': ('GitHub Actions: the repository or environment secret name (default: NAME upper-cased).'),
-            'type': 'string',
-            'pattern': '^[A-Za-z_][A-Za-z0-9_]*$',
-        },
-        lambda name: name.upper()),
+    secret_stores=(GITHUB_SECRETS,),
 )

@@ -23,6 +23,7 @@ from pipespec.backends.base import CompileOptions, shown
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
 from pipespec.backends.kubeflow_cel import CelError, cel_string, to_cel
 from pipespec.backends.kubeflow_options import KubeflowOptions
+from pipespec.backends.options import KUBERNETES_SECRETS
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
 from pipespec.diagnostics import Diagnostic
 
@@ -719,6 +720,6 @@ def _secrets_as_env(pipe: ir.Pipeline, names) -> list[dict]:
     by_secret: dict[str, list[dict]] = {}
     for name in sorted(names):
         sec = next(s for s in pipe.secrets if s.name == name)
-        secret_name, _, key = sec.kubernetes.partition("/")
+        secret_name, _, key = KUBERNETES_SECRETS.ref(sec).partition("/")
         by_secret.setdefault(secret_name, []).append({"secretKey": key, "envVar": sec.env})
     return [{"secretName": k, "keyToEnv": v} for k, v in sorted(by_secret.items())]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .options import BaseOptions, SecretStore, TargetOptions
+from .options import KUBERNETES_SECRETS, BaseOptions, TargetOptions
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,6 @@ OPTIONS = TargetOptions(
     description='Kubeflow Pipelines v2.',
     schema=SCHEMA,
     options=KubeflowOptions,
-    secret_store=SecretStore(
-        'kubernetes',
-        {
-            'description': ("Kubeflow: Kubernetes Secret 'secret-name/key' (default: pipespec-secrets/NAME, with '_' "
-                            "written as '-')."),
-            'type': 'string',
-            'pattern': '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+$',
-        },
-        lambda name: f"pipespec-secrets/{name.replace('_', '-')}"),
+    secret_stores=(KUBERNETES_SECRETS,),
     order=('pipeline_root', 'image', 'pipespec', 'output', 'spec_path', 'install', 'project_root', 'setup'),
 )

@@ -9,8 +9,10 @@ importing its generator (jinja2, yaml writers). The declaration holds:
   from ``COMMON``);
 - ``options``: a frozen dataclass with one field per property, built once per compile by
   ``parse`` (``Backend.compile`` sets ``self.opts``);
-- ``secret_store``: the key a secret names this target's store with (``secrets.X.airflow``),
-  the schema of a reference in it and its default.
+- ``secret_stores``: the stores the target reads secrets from; each is a key a secret may name
+  its value in the store with (``secrets.X.airflow: conn:db``), the schema of a reference in it
+  and its default. A store is not a target: Kubeflow and Airflow's kubernetes operator both
+  read ``kubernetes`` (``KUBERNETES_SECRETS``).
 
 The built-in fragments are merged into the published schema (``schemas/pipeline.v1.schema.json``:
 ``python -m pipespec.backends.options --write`` rewrites it, a test keeps it equal to the merge).
@@ -46,11 +48,28 @@ COMMON: dict[str, dict] = {
 
 @dataclass(frozen=True)
 class SecretStore:
-    """How a secret names its value in this target's store: ``secrets.<NAME>.<key>: <ref>``."""
+    """Where a target reads a secret's value: a spec names the value in it with
+    ``secrets.<NAME>.<key>: <reference>``; without one, the reference is ``default(NAME)``."""
 
-    key: str                                # the key under secrets.<NAME> (kubeflow's is 'kubernetes')
+    key: str                                # the key under secrets.<NAME>
     schema: dict                            # the schema of a reference
     default: Callable[[str], str]           # the reference when the spec writes none
+
+    def ref(self, secret) -> str:
+        """The reference of ``secret`` (an ``ir.Secret``) in this store."""
+        return secret.ref(self.key) or self.default(secret.name)
+
+
+# Kubernetes Secrets: read by Kubeflow and by Airflow's kubernetes operator
+KUBERNETES_SECRETS = SecretStore(
+    "kubernetes",
+    {
+        "description": ("Kubernetes (Kubeflow, Airflow's kubernetes operator): Secret 'secret-name/key' (default: "
+                        "pipespec-secrets/NAME, with '_' written as '-')."),
+        "type": "string",
+        "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+$",
+    },
+    lambda name: f"pipespec-secrets/{name.replace('_', '-')}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +78,7 @@ class TargetOptions:
     description: str                        # of targets.<name>, for editors
     schema: dict[str, dict]                 # property -> schema (COMMON ones may be overridden)
     options: type                           # frozen dataclass: one field per property
-    secret_store: SecretStore | None = None
+    secret_stores: tuple[SecretStore, ...] = ()   # the stores this target reads secrets from
     common: tuple[str, ...] = ("output", "project_root")
     order: tuple[str, ...] = ()             # property order in the published schema (default: schema's)
 
@@ -117,8 +136,8 @@ def merge(schema: dict, declared: list[TargetOptions]) -> dict:
     secret = copy.deepcopy(defs["secret"])
     for d in declared:
         targets["properties"][d.name] = d.fragment()
-        if d.secret_store is not None:
-            secret["properties"][d.secret_store.key] = copy.deepcopy(d.secret_store.schema)
+        for store in d.secret_stores:
+            secret["properties"][store.key] = copy.deepcopy(store.schema)
     defs["targets"], defs["secret"] = targets, secret
     out["$defs"] = defs
     return out

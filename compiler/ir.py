@@ -72,13 +72,24 @@ class Param:
 
 @dataclass(frozen=True)
 class Secret:
+    """A named reference to a secret, never its value. ``env`` is the environment variable the
+    step's process reads it from (and the local runner's store); ``stores`` are the references
+    the spec wrote for targets' stores (``secrets.NAME.<store>: ref``), in file order. A target
+    reads its store's reference with ``SecretStore.ref`` (``backends/options.py``), which
+    applies the store's default when the spec wrote none."""
+
     name: str
     description: str
-    airflow: str                       # Variable name, or 'conn:ID'
-    kubernetes: str                    # 'secret-name/key'
-    github: str                        # secret name
-    env: str                           # local environment variable
+    env: str
+    stores: tuple[tuple[str, str], ...]
     span: Span = field(compare=False)
+
+    def ref(self, store: str) -> str | None:
+        """The reference the spec wrote for ``store``, if any."""
+        for key, ref in self.stores:
+            if key == store:
+                return ref
+        return None
 
 
 @dataclass(frozen=True)

@@ -99,12 +99,11 @@ class Lowering:
             maximum=hi.to_python() if hi is not None else None, span=key.span)
 
     def secret(self, name: str, key: ScalarNode, node: MapNode) -> ir.Secret:
+        # every key but these names a target's store; its default is the store's (backends/options.py)
+        stores = tuple((k, as_str(node.get(k)) or "") for k in node.keys() if k not in ("description", "env"))
         return ir.Secret(
             name=name, description=as_str(node.get("description")) or "",
-            airflow=as_str(node.get("airflow")) or name,
-            kubernetes=as_str(node.get("kubernetes")) or f"pipespec-secrets/{name.replace('_', '-')}",
-            github=as_str(node.get("github")) or name.upper(),
-            env=as_str(node.get("env")) or name.upper(), span=key.span)
+            env=as_str(node.get("env")) or name.upper(), stores=stores, span=key.span)
 
     def step(self, st: RawStep, defaults: MapNode, base_env: dict, may_skip: bool) -> ir.Step:
         def pick(key: str) -> Node | None:
