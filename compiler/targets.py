@@ -40,6 +40,7 @@ def installed_named(doc, tree: Node) -> tuple[tuple, list[Diagnostic]]:
 
     found, broken = backends.registered_options()
     _INSTALLED.update(found)
+    _INSTALLED.update(dict.fromkeys(broken))     # reported below: not also an unknown target
     out = []
     tnode = tree.get("targets") if isinstance(tree, MapNode) else None
     for name, why in sorted(broken.items()):
@@ -47,7 +48,7 @@ def installed_named(doc, tree: Node) -> tuple[tuple, list[Diagnostic]]:
             out.append(Diagnostic("E230", f"target '{name}' is installed, but its options cannot be loaded: {why}",
                                   tnode.key_node(name).span,
                                   help="fix or reinstall the package that registers it (pipespec targets lists them)"))
-    return tuple(sorted(found)), out
+    return tuple(sorted(set(found) | set(broken))), out
 
 
 def closed(schema: dict, extra: tuple = ()) -> dict:
