@@ -70,6 +70,18 @@ def registered_options() -> tuple[dict, dict]:
     return found, broken
 
 
+def worker_sinks(environ) -> list:
+    """The result sinks the targets declare for a worker in ``environ`` (``WorkerSink``): the
+    built-in targets' first, then those of the installed ones."""
+    declared = builtin_options() + [o for o in registered_options()[0].values() if o is not None]
+    out = []
+    for opts in declared:
+        for ws in opts.worker_sinks:
+            if environ.get(ws.env):
+                out.append(_load(ws.factory)(environ[ws.env]))
+    return out
+
+
 def available() -> list[str]:
     """Names of every installed backend: built-in ones that import, plus entry points."""
     names = [n for n in BUILTIN if _importable(BUILTIN[n])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .options import BaseOptions, SecretStore, TargetOptions
+from .options import BaseOptions, SecretStore, TargetOptions, WorkerSink
 
 
 @dataclass(frozen=True)
@@ -142,4 +142,6 @@ OPTIONS = TargetOptions(
     schema=SCHEMA,
     options=GithubOptions,
     secret_stores=(GITHUB_SECRETS,),
+    # a job step's outputs: what the workflow's job outputs and conditions read
+    worker_sinks=(WorkerSink("GITHUB_OUTPUT", "pipespec.backends.github_task:GithubOutputSink"),),
 )

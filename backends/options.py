@@ -12,7 +12,9 @@ importing its generator (jinja2, yaml writers). The declaration holds:
 - ``secret_stores``: the stores the target reads secrets from; each is a key a secret may name
   its value in the store with (``secrets.X.airflow: conn:db``), the schema of a reference in it
   and its default. A store is not a target: Kubeflow and Airflow's kubernetes operator both
-  read ``kubernetes`` (``KUBERNETES_SECRETS``).
+  read ``kubernetes`` (``KUBERNETES_SECRETS``);
+- ``worker_sinks``: result sinks ``pipespec exec`` adds on the target's workers (GitHub's
+  ``$GITHUB_OUTPUT``), so the step executor names no target.
 
 The built-in fragments are merged into the published schema (``schemas/pipeline.v1.schema.json``:
 ``python -m pipespec.backends.options --write`` rewrites it, a test keeps it equal to the merge).
@@ -73,12 +75,23 @@ KUBERNETES_SECRETS = SecretStore(
 
 
 @dataclass(frozen=True)
+class WorkerSink:
+    """A result sink ``pipespec exec`` adds when the environment variable ``env`` is set (the
+    worker runs on this target): ``factory`` ("module:callable", imported only then) is called
+    with the variable's value and returns a ``runtime.worker.Sink``."""
+
+    env: str
+    factory: str
+
+
+@dataclass(frozen=True)
 class TargetOptions:
     name: str
     description: str                        # of targets.<name>, for editors
     schema: dict[str, dict]                 # property -> schema (COMMON ones may be overridden)
     options: type                           # frozen dataclass: one field per property
     secret_stores: tuple[SecretStore, ...] = ()   # the stores this target reads secrets from
+    worker_sinks: tuple[WorkerSink, ...] = ()     # what pipespec exec also writes on its workers
     common: tuple[str, ...] = ("output", "project_root")
     order: tuple[str, ...] = ()             # property order in the published schema (default: schema's)
 

@@ -15,7 +15,7 @@ import pytest
 OPTIONS_PY = '''
 from dataclasses import dataclass
 
-from pipespec.backends.options import BaseOptions, SecretStore, TargetOptions
+from pipespec.backends.options import BaseOptions, SecretStore, TargetOptions, WorkerSink
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,21 @@ OPTIONS = TargetOptions(
     name="argo", description="Argo Workflows (a test backend).", options=ArgoOptions,
     schema={"namespace": {"description": "Namespace.", "type": "string", "minLength": 1},
             "parallel": {"description": "Parallelism.", "type": "integer", "minimum": 1}},
-    secret_stores=(VAULT,))
+    secret_stores=(VAULT,),
+    worker_sinks=(WorkerSink("ARGO_RESULT", "pipespec_argo.sink:ResultFile"),))
+'''
+
+SINK_PY = '''
+import json
+
+
+class ResultFile:
+    def __init__(self, path):
+        self.path = path
+
+    def write(self, step, result):
+        with open(self.path, "w") as f:
+            json.dump({"step": step.name, "ok": result.ok, "values": result.values}, f, sort_keys=True)
 '''
 
 BACKEND_PY = '''
@@ -95,7 +109,7 @@ def site(tmp_path):
     site = tmp_path / "site"
     _dist(site, "pipespec_argo", ENTRY_POINTS, {
         "pipespec_argo/__init__.py": "", "pipespec_argo/options.py": OPTIONS_PY,
-        "pipespec_argo/backend.py": BACKEND_PY})
+        "pipespec_argo/backend.py": BACKEND_PY, "pipespec_argo/sink.py": SINK_PY})
     return site
 
 
@@ -178,3 +192,17 @@ def test_a_declaration_that_does_not_load_is_E230(tmp_path, site):
     assert "Traceback" not in r.stdout + r.stderr
     # the other installed target is still checked
     assert "argo" not in r.stdout
+
+
+def test_the_target_declares_a_result_sink_for_its_workers(tmp_path, site):
+    """pipespec exec adds the sinks a target declares for its workers' environment (as GitHub's
+    $GITHUB_OUTPUT): here argo's, when ARGO_RESULT is set."""
+    spec = _spec(tmp_path, "pipespec: 1\nname: demo\nsteps:\n  a:\n    outputs: {n: int}\n"
+                 "    run: echo n=3 >> \"$PIPESPEC_OUTPUT\"\n")
+    out = tmp_path / "result.json"
+    env = dict(os.environ, PYTHONPATH=str(site), ARGO_RESULT=str(out))
+    env.pop("GITHUB_OUTPUT", None)
+    r = subprocess.run([sys.executable, "-m", "pipespec", "exec", spec, "--step", "a"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == '{"ok": true, "step": "a", "values": {"n": 3}}'
