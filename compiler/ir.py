@@ -189,7 +189,7 @@ class Pipeline:
     secrets: tuple[Secret, ...]
     steps: tuple[Step, ...]            # topological order, finally steps excluded
     finally_steps: tuple[Step, ...]    # in file order
-    targets: str                       # the targets: mapping as canonical JSON text
+    targets: tuple[tuple[str, Any], ...]   # (target, its options as the spec wrote them), by name
     source: str = field(compare=False)  # the spec's path as given (not part of the digest)
     span: Span = field(compare=False)
 
@@ -210,7 +210,12 @@ class Pipeline:
         return self.steps + self.finally_steps
 
     def target(self, name: str) -> dict:
-        return json.loads(self.targets).get(name, {})
+        """``targets.<name>`` as written (plain JSON; ``{}`` when absent). A backend reads its
+        typed options object instead (``Backend.opts``, ``backends/options.py``)."""
+        for key, options in self.targets:
+            if key == name:
+                return options if isinstance(options, dict) else {}
+        return {}
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no spans (positions do not change meaning)."""

@@ -6,8 +6,6 @@ step), converts units, makes dependencies explicit and orders steps topologicall
 
 from __future__ import annotations
 
-import json
-
 from . import expr as E
 from . import ir
 from .analysis import Analysis, literal_type, param_type
@@ -82,8 +80,7 @@ class Lowering:
             description=as_str(root.get("description")) or "",
             schedule=as_str(root.get("schedule")),
             params=params, secrets=secrets, steps=steps, finally_steps=fin,
-            targets=json.dumps(targets.to_python() if targets is not None else {}, sort_keys=True,
-                               separators=(",", ":")),
+            targets=tuple(sorted(targets.to_python().items())) if isinstance(targets, MapNode) else (),
             source=raw.file, span=root.span)
 
     def param(self, name: str, key: ScalarNode, node: MapNode) -> ir.Param:
