@@ -23,51 +23,51 @@ class AirflowOptions(BaseOptions):
 
 
 SCHEMA: dict[str, dict] = {
-    'artifact_root': {
-        'description': ("Where artifacts live between tasks: a folder shared by the workers (relative: to the spec's "
-                        'folder; default .pipespec/airflow), or an fsspec URL (s3://bucket/prefix).'),
-        'type': 'string',
+    "artifact_root": {
+        "description": ("Where artifacts live between tasks: a folder shared by the workers (relative: to the spec's "
+                        "folder; default .pipespec/airflow), or an fsspec URL (s3://bucket/prefix)."),
+        "type": "string",
     },
-    'spec_path': {
-        'description': ('Path of this spec on the workers (default: its path relative to the project root). A relative '
-                        'path is resolved against $PIPESPEC_PROJECT_DIR on the worker, else the nearest folder above '
-                        'the DAG file that holds it.'),
-        'type': 'string',
-        'minLength': 1,
+    "spec_path": {
+        "description": ("Path of this spec on the workers (default: its path relative to the project root). A relative "
+                        "path is resolved against $PIPESPEC_PROJECT_DIR on the worker, else the nearest folder above "
+                        "the DAG file that holds it."),
+        "type": "string",
+        "minLength": 1,
     },
-    'image': {
-        'description': ('Image for steps without image: under the kubernetes operator (must hold pipespec and the step '
-                        'code).'),
-        'type': 'string',
-        'minLength': 1,
+    "image": {
+        "description": ("Image for steps without image: under the kubernetes operator (must hold pipespec and the step "
+                        "code)."),
+        "type": "string",
+        "minLength": 1,
     },
-    'operator': {
-        'description': ("How a step runs: 'python' (on the worker itself, the default) or 'kubernetes' "
+    "operator": {
+        "description": ("How a step runs: 'python' (on the worker itself, the default) or 'kubernetes' "
                         "(KubernetesPodOperator in the step's image, with resources)."),
-        'enum': ['python', 'kubernetes'],
+        "enum": ["python", "kubernetes"],
     },
-    'namespace': {'description': 'Kubernetes namespace for the kubernetes operator.', 'type': 'string'},
-    'tags': {
-        'description': "DAG tags, at most 100 characters each (Airflow's TAG_MAX_LEN).",
-        'type': 'array',
-        'items': {'type': 'string', 'maxLength': 100},
+    "namespace": {"description": "Kubernetes namespace for the kubernetes operator.", "type": "string"},
+    "tags": {
+        "description": "DAG tags, at most 100 characters each (Airflow's TAG_MAX_LEN).",
+        "type": "array",
+        "items": {"type": "string", "maxLength": 100},
     },
-    'pipespec': {'description': 'Command that runs pipespec on workers (default: pipespec).', 'type': 'string'},
+    "pipespec": {"description": "Command that runs pipespec on workers (default: pipespec).", "type": "string"},
 }
 
 # Airflow Variables (or, with conn:ID, a connection URI): the python operator
 AIRFLOW_VARIABLES = SecretStore(
-    'airflow',
+    "airflow",
     {
-        'description': ("Airflow: read from this Variable (default: the secret's name) or a connection URI with "
+        "description": ("Airflow: read from this Variable (default: the secret's name) or a connection URI with "
                         "'conn:ID'."),
-        'type': 'string',
+        "type": "string",
     },
     lambda name: name)
 
 OPTIONS = TargetOptions(
     name="airflow",
-    description='Apache Airflow 3.',
+    description="Apache Airflow 3.",
     schema=SCHEMA,
     options=AirflowOptions,
     secret_stores=(AIRFLOW_VARIABLES, KUBERNETES_SECRETS),
