@@ -137,6 +137,11 @@ def test_configured_validated_and_compiled_through_the_cli(tmp_path, site):
     assert "secret token: team/token as $TOKEN\nsecret other: kv/other as $OTHER\nstep a\n" in r.stdout
     r = _run(site, "targets")
     assert r.returncode == 0 and "argo" in r.stdout and "Argo Workflows (a test backend)" in r.stdout
+    # targets.argo.output (a COMMON option every target takes) drives compile --all
+    spec = _spec(tmp_path, SPEC.replace("    parallel: 4\n", "    parallel: 4\n    output: out/demo.argo\n"))
+    r = _run(site, "compile", spec, "--all")
+    assert r.returncode == 0, r.stderr
+    assert "step a\n" in (tmp_path / "out" / "demo.argo").read_text()
 
 
 def test_options_are_checked_against_the_target_fragment_with_positions(tmp_path, site):
