@@ -63,3 +63,9 @@ def test_a_store_reads_the_written_reference_else_its_default():
     sp = Span("x", 1, 1, 1, 1)
     assert k8s.ref(Secret("db_pass", "", "DB_PASS", (), sp)) == "pipespec-secrets/db-pass"
     assert k8s.ref(Secret("db_pass", "", "DB_PASS", (("kubernetes", "db/pw"),), sp)) == "db/pw"
+
+
+def test_the_builtin_worker_sinks_table_is_the_declarations():
+    assert backends.BUILTIN_WORKER_SINKS == tuple((ws.env, ws.factory) for d in DECLARED for ws in d.worker_sinks)
+    assert backends.worker_sinks({"GITHUB_OUTPUT": "/dev/null"})[0].path == "/dev/null"
+    assert backends.worker_sinks({}) == []

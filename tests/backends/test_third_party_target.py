@@ -201,13 +201,19 @@ def test_a_declaration_that_does_not_load_is_E230(tmp_path, site):
 
 def test_the_target_declares_a_result_sink_for_its_workers(tmp_path, site):
     """pipespec exec adds the sinks a target declares for its workers' environment (as GitHub's
-    $GITHUB_OUTPUT): here argo's, when ARGO_RESULT is set."""
+    $GITHUB_OUTPUT): here argo's, when its workers' environment names it (PIPESPEC_TARGET) and
+    sets ARGO_RESULT; without PIPESPEC_TARGET no entry point is read and nothing is written."""
     spec = _spec(tmp_path, "pipespec: 1\nname: demo\nsteps:\n  a:\n    outputs: {n: int}\n"
                  "    run: echo n=3 >> \"$PIPESPEC_OUTPUT\"\n")
     out = tmp_path / "result.json"
-    env = dict(os.environ, PYTHONPATH=str(site), ARGO_RESULT=str(out))
+    env = dict(os.environ, PYTHONPATH=str(site), ARGO_RESULT=str(out), PIPESPEC_TARGET="argo")
     env.pop("GITHUB_OUTPUT", None)
     r = subprocess.run([sys.executable, "-m", "pipespec", "exec", spec, "--step", "a"], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert out.read_text() == '{"ok": true, "step": "a", "values": {"n": 3}}'
+    out.unlink()
+    env.pop("PIPESPEC_TARGET")
+    r = subprocess.run([sys.executable, "-m", "pipespec", "exec", spec, "--step", "a"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and not out.exists(), r.stderr
