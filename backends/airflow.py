@@ -31,6 +31,8 @@ from pipespec import expr as E
 from pipespec import ir
 
 from .airflow_expr import PythonTranslator, helper_source, py_literal
+from .airflow_options import AIRFLOW_VARIABLES, OPTIONS, AirflowOptions
+from .options import KUBERNETES_SECRETS
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 
 DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
@@ -120,6 +122,7 @@ def _list(names: list[str], indent: str = "    ") -> str:
 
 class AirflowBackend(Backend):
     name = "airflow"
+    options = OPTIONS
     description = "Apache Airflow 3: one Python DAG file; each step runs `pipespec exec` on a worker"
     extension = ".py"
     capabilities = {
@@ -158,12 +161,8 @@ class AirflowBackend(Backend):
     }
 
     # -- options and capability checks -------------------------------------------------------
-    def options(self, pipe: ir.Pipeline) -> dict:
-        t = pipe.target("airflow")
-        return t if isinstance(t, dict) else {}
-
     def capability_table(self, pipe: ir.Pipeline) -> dict[str, tuple[str, str]]:
-        return self.kubernetes_capabilities if self.options(pipe).get("operator") == "kubernetes" else self.capabilities
+        return self.kubernetes_capabilities if self.configure(pipe).kubernetes else self.capabilities
 
     # -- generation ---------------------------------------------------------------------------
     def generate(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
@@ -176,8 +175,8 @@ class AirflowBackend(Backend):
 class _Generator:
     def __init__(self, backend: AirflowBackend, pipe: ir.Pipeline, opts: CompileOptions) -> None:
         self.b, self.pipe, self.opts = backend, pipe, opts
-        self.o = backend.options(pipe)
-        self.kubernetes = self.o.get("operator") == "kubernetes"
+        self.o: AirflowOptions = backend.configure(pipe)
+        self.kubernetes = self.o.kubernetes
         self.helpers: set[str] = set()
         self.callables: list[str] = []         # module-level functions of the helper tasks
         self.std_operators: set[str] = set()   # from airflow.providers.standard.operators.python
@@ -194,7 +193,7 @@ class _Generator:
         pipe = self.pipe
         tasks = [self.step(st) for st in pipe.steps]
         fin = [self.step(st) for st in pipe.finally_steps]
-        root = self.o.get("artifact_root") or DEFAULT_ARTIFACT_ROOT
+        root = self.o.artifact_root or DEFAULT_ARTIFACT_ROOT
         if self.kubernetes and "://" not in root and any(st.outputs for st in pipe.all_steps):
             self.b.unsupported(pipe.span, f"artifact_root {root!r} is a local folder, but every step runs in "
                                           "its own pod: outputs only travel if it is a volume mounted in "
@@ -224,10 +223,10 @@ class _Generator:
             variables="Variable" in self.sdk,
             k8s_models=self.uses_k8s_models,
             k8s_secrets=self.kubernetes and any(st.secrets for st in pipe.all_steps),
-            pipespec=shlex.split(self.o.get("pipespec") or "pipespec"),
+            pipespec=shlex.split(self.o.pipespec or "pipespec"),
             spec=self.spec_path(),
             digest="sha256:" + pipe.digest(),
-            artifact_root=self.o.get("artifact_root") or DEFAULT_ARTIFACT_ROOT,
+            artifact_root=self.o.artifact_root or DEFAULT_ARTIFACT_ROOT,
             param_names=[p.name for p in pipe.params],
             secrets=[] if self.kubernetes else secrets,
             finally_tasks=bool(pipe.finally_steps),
@@ -278,7 +277,8 @@ class _Generator:
             pairs = []
             for name in st.secrets:
                 sec = by_name[name]
-                ref = ("connection", sec.airflow[5:]) if sec.airflow.startswith("conn:") else ("variable", sec.airflow)
+                var = AIRFLOW_VARIABLES.ref(sec)
+                ref = ("connection", var[5:]) if var.startswith("conn:") else ("variable", var)
                 pairs.append((sec.env, ref))
             if pairs:
                 out.append((st.name, sorted(pairs)))
@@ -291,7 +291,7 @@ class _Generator:
             args.append(f"description={py_literal(pipe.description)}")
         args.append(f"schedule={py_literal(pipe.schedule)}")
         args.append("catchup=False")
-        tags = self.o.get("tags") or ["pipespec"]
+        tags = self.o.tags or ["pipespec"]
         args.append(f"tags={py_literal(list(tags))}")
         params = [self.param(p) for p in pipe.params]
         if params:
@@ -475,15 +475,15 @@ class _Generator:
 
     def pod_kwargs(self, st: ir.Step) -> list[tuple[str, str]]:
         """The pod of a step (kubernetes mode): name, image, namespace, resources, secrets."""
-        image = st.image or self.o.get("image")
+        image = st.image or self.o.image
         if not image:
             image = DEFAULT_IMAGE
             self.b.unsupported(st.span, f"step '{st.name}' has no image: its pod uses {DEFAULT_IMAGE}, "
                                         "which must hold pipespec and the step code", emulated=True,
                                help="set image: on the step or in defaults:, or targets.airflow.image")
         kw = [("name", py_literal(f"{self.pipe.name}-{st.name}".replace("_", "-"))), ("image", py_literal(image))]
-        if self.o.get("namespace"):
-            kw.append(("namespace", py_literal(self.o["namespace"])))
+        if self.o.namespace:
+            kw.append(("namespace", py_literal(self.o.namespace)))
         res = st.resources
         requests, limits = {}, {}
         if res.cpu is not None:
@@ -505,7 +505,7 @@ class _Generator:
             items = []
             for name in st.secrets:
                 sec = by_name[name]
-                secret_name, _, key = sec.kubernetes.partition("/")
+                secret_name, _, key = KUBERNETES_SECRETS.ref(sec).partition("/")
                 items.append(f"Secret(\"env\", {py_literal(sec.env)}, {py_literal(secret_name)}, {py_literal(key)})")
             kw.append(("secrets", "[" + ", ".join(items) + "]"))
         return kw

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from pipespec import ir
+from pipespec.backends.options import BaseOptions, TargetOptions
 from pipespec.diagnostics import Diagnostic
 from pipespec.span import Span
 
@@ -56,16 +57,34 @@ class CompileResult:
 
 
 class Backend:
-    """Subclass per target: set ``name``, ``description``, ``capabilities``, ``extension``;
-    implement ``generate``. Call ``self.unsupported(...)`` for everything the target cannot express."""
+    """Subclass per target: set ``name``, ``description``, ``capabilities``, ``extension`` and
+    ``options`` (a ``TargetOptions``, declared in a light module of its own: ``backends/options.py``);
+    implement ``generate``. Call ``self.unsupported(...)`` for everything the target cannot express.
+    ``compile`` builds ``self.opts`` (the typed ``targets.<name>``) once, before anything reads it."""
 
     name: str = ""
     description: str = ""
     extension: str = ""
     capabilities: dict[str, tuple[str, str]] = {}   # feature -> (NATIVE|EMULATED|UNSUPPORTED, how)
+    options: TargetOptions | None = None
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self.opts: BaseOptions = BaseOptions()
+        self._configured_for: ir.Pipeline | None = None
+
+    def configure(self, pipe: ir.Pipeline) -> BaseOptions:
+        """``self.opts`` for ``pipe``: built once (by ``compile``, or by whoever generates first)."""
+        if self._configured_for is not pipe:
+            self.opts, self._configured_for = self.parse_options(pipe), pipe
+        return self.opts
+
+    def parse_options(self, pipe: ir.Pipeline) -> BaseOptions:
+        """``targets.<name>`` as this target's options object (``BaseOptions`` without a declaration)."""
+        raw = pipe.target(self.name)
+        if self.options is None:
+            return TargetOptions(self.name, "", {}, BaseOptions).parse(raw)
+        return self.options.parse(raw)
 
     # -- the shared path for what a target cannot express --------------------------------------
     def unsupported(self, span: Span, message: str, *, emulated: bool = False, help: str | None = None,
@@ -85,14 +104,23 @@ class Backend:
         at its first use, naming every step that uses it (not one per step)."""
         table = self.capability_table(pipe)
         emulated: dict[str, list[tuple[Span, str | None]]] = {}
+        missing: dict[str, Span] = {}
         for feature, span, what, step in uses(pipe):
             if feature in self.reported_by_generate:
                 continue
-            level, how = table.get(feature, (NATIVE, ""))
+            if feature not in table:            # a table that does not say: never a silent "native"
+                missing.setdefault(feature, span)
+                continue
+            level, how = table[feature]
             if level == UNSUPPORTED:
                 self.unsupported(span, f"{what} is not supported on {self.name}" + (f": {how}" if how else ""))
             elif level == EMULATED:
                 emulated.setdefault(feature, []).append((span, step))
+        for feature, span in missing.items():
+            self.diagnostics.append(Diagnostic(
+                "E231", f"{self.name}: the backend's capability table does not say how it handles "
+                f"{FEATURES[feature]} ('{feature}'), which this spec uses", span,
+                help="a bug in the backend: its capabilities must name every feature (pipespec targets shows them)"))
         for feature, items in emulated.items():
             steps = [s for _, s in items if s]
             who = f" (step{'s' * (len(steps) > 1)} {', '.join(steps)})" if steps else ""
@@ -115,15 +143,16 @@ class Backend:
         level, or ``targets.<target>.project_root``), whatever folder the compile ran from."""
         from pipespec.files import project_path
 
-        return project_path(opts.spec_path, pipe.target(self.name).get("project_root"))
+        return project_path(opts.spec_path, self.opts.project_root)
 
     def spec_on_worker(self, pipe: ir.Pipeline, opts: CompileOptions) -> str:
         """The spec path the workers are given: ``targets.<target>.spec_path``, else
         ``project_path`` (resolved on the worker against ``$PIPESPEC_PROJECT_DIR``)."""
-        return pipe.target(self.name).get("spec_path") or self.project_path(pipe, opts)
+        return self.opts.spec_path or self.project_path(pipe, opts)
 
     def compile(self, pipe: ir.Pipeline, opts: CompileOptions) -> CompileResult:
         self.diagnostics = []
+        self.configure(pipe)
         self.check_capabilities(pipe)
         try:
             text = self.generate(pipe, opts)
@@ -152,6 +181,8 @@ def uses(pipe: ir.Pipeline):
     """(feature, span, description, step name or None) for every feature use in the pipeline."""
     if pipe.schedule:
         yield "schedule", pipe.span, "schedule:", None
+    for p in pipe.params:
+        yield "params", p.span, f"param '{p.name}'", None
     for st in pipe.all_steps:
         n = st.name
         checks = (
@@ -168,6 +199,7 @@ def uses(pipe: ir.Pipeline):
              f"resources of step '{n}'"),
             ("gpu", bool(st.resources.gpu or st.resources.accelerator), st.span, f"gpu of step '{n}'"),
             ("image", bool(st.image), st.span, f"image of step '{n}'"),
+            ("env", bool(st.env), st.span, f"env of step '{n}'"),
             ("secrets", bool(st.secrets), st.span, f"secrets of step '{n}'"),
             ("artifacts", bool(st.artifact_outputs), st.span, f"artifact outputs of step '{n}'"),
             ("value_outputs", bool(st.value_outputs), st.span, f"value outputs of step '{n}'"),

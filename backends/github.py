@@ -38,6 +38,7 @@ from pipespec.units import cores, memory_bytes
 from . import yamlout
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 from .github_expr import GithubTranslator, compact_json
+from .github_options import GITHUB_SECRETS, OPTIONS, GithubOptions
 from .github_pins import action_step, annotate
 
 MAX_INPUTS = 25            # workflow_dispatch inputs
@@ -56,6 +57,7 @@ _SECRET_NAME = re.compile(r"^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*$")
 
 class GithubBackend(Backend):
     name = "github"
+    options = OPTIONS
     description = "GitHub Actions workflow (.github/workflows/<name>.yml)"
     extension = ".yml"
     capabilities = {
@@ -100,32 +102,41 @@ def over_size_limit(text: str) -> bool:
 
 
 class _Config:
-    """``targets.github``, with defaults. The JSON schema has checked the types."""
+    """``targets.github`` (``backend.opts``) with the values derived from it and the spec path."""
 
     def __init__(self, backend: GithubBackend, pipe: ir.Pipeline, opts: CompileOptions) -> None:
-        t = pipe.target("github")
-        self.runs_on = t.get("runs_on", "ubuntu-latest")
-        self.gpu_runs_on = t.get("gpu_runs_on")
-        self.runners = list(t.get("runners", []))
-        self.artifact_root = t.get("artifact_root")
-        self.setup = t.get("setup", True)
-        self.python = t.get("python", "3.11")
-        self.pipespec = t.get("pipespec", "pipespec")
-        self.push = t.get("push")
-        self.pull_request = t.get("pull_request")
-        self.fail_if_skipped = list(t.get("fail_if_skipped", []))
+        o: GithubOptions = backend.configure(pipe)
+        self.runs_on = _plain(o.runs_on)
+        self.gpu_runs_on = _plain(o.gpu_runs_on)
+        self.runners = [_plain(r) for r in o.runners]
+        self.artifact_root = o.artifact_root
+        self.setup = o.setup
+        self.python = o.python
+        self.pipespec = o.pipespec
+        self.push = o.push
+        self.pull_request = o.pull_request
+        self.fail_if_skipped = list(o.fail_if_skipped)
         # relative to the project root (the checkout: the jobs' working directory)
         self.spec_path = posixpath.normpath(backend.spec_on_worker(pipe, opts).replace("\\", "/"))
         self.requirements = requirements(opts.spec_path, self.spec_path)
-        self.install = t.get("install") or default_install(self.requirements)
+        self.install = o.install or default_install(self.requirements)
         for key in ("artifact_root", "python", "install", "pipespec", "spec_path", "runs_on", "gpu_runs_on"):
             if "${{" in compact_json(getattr(self, key)):
-                what = f"targets.github.{key}" if key in t or key != "spec_path" else "the spec path"
+                what = f"targets.github.{key}" if o.has(key) or key != "spec_path" else "the spec path"
                 backend.unsupported(pipe.span, f"{what} holds '${{{{': GitHub would "
                                     "evaluate it as an expression", help="write the value literally")
         for r in self.runners:
             if "${{" in compact_json(r):
                 backend.unsupported(pipe.span, "targets.github.runners holds '${{': GitHub would evaluate it")
+
+
+def _plain(v):
+    """Tuples of the options object back as lists (the workflow is written as JSON-like data)."""
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def requirements(local_spec: str, spec_on_runner: str) -> str | None:
@@ -375,11 +386,12 @@ class _Builder:
             args.append('--run-status "$PIPESPEC_RUN_STATUS"')
         for name in st.secrets:
             sec = next(s for s in self.pipe.secrets if s.name == name)
-            if not _SECRET_NAME.match(sec.github) or not _SECRET_NAME.match(sec.env):
-                self.b.unsupported(sec.span, f"secret '{name}': '{sec.github}' / '{sec.env}' is not a valid "
+            ref = GITHUB_SECRETS.ref(sec)
+            if not _SECRET_NAME.match(ref) or not _SECRET_NAME.match(sec.env):
+                self.b.unsupported(sec.span, f"secret '{name}': '{ref}' / '{sec.env}' is not a valid "
                                    "GitHub secret / environment variable name")
                 continue
-            env[sec.env] = "${{ secrets." + sec.github + " }}"
+            env[sec.env] = "${{ secrets." + ref + " }}"
         args.append("--retries-by-executor")
         step: dict = {"name": f"run {st.name}", "id": "exec"}
         if env:

@@ -30,6 +30,7 @@ import json
 from pipespec import ir
 from pipespec.backends import yamlout
 from pipespec.backends.base import EMULATED, NATIVE, Backend, CompileOptions
+from pipespec.backends.kubeflow_options import OPTIONS
 
 SCHEMA_VERSION = "2.1.0"
 SDK_VERSION = "kfp-2.17.3"      # the SDK whose output this mirrors and whose loader accepts it
@@ -37,6 +38,7 @@ SDK_VERSION = "kfp-2.17.3"      # the SDK whose output this mirrors and whose lo
 
 class KubeflowBackend(Backend):
     name = "kubeflow"
+    options = OPTIONS
     description = "Kubeflow Pipelines v2: a pipeline spec YAML (schemaVersion 2.1.0) to upload"
     extension = ".yaml"
     capabilities = {

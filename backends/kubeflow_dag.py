@@ -14,6 +14,7 @@ from pipespec import ir
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.kubeflow import SCHEMA_VERSION, SDK_VERSION
 from pipespec.backends.kubeflow_executor import Executors
+from pipespec.backends.kubeflow_options import KubeflowOptions
 from pipespec.backends.kubeflow_layout import EXIT_TASK, Layout, Scope
 from pipespec.backends.kubeflow_values import artifact_spec, duration, kfp_number, param_type
 from pipespec.backends.kubeflow_wiring import Wiring
@@ -24,7 +25,7 @@ class Builder:
         self.b = backend
         self.pipe = pipe
         self.opts = opts
-        self.cfg = pipe.target("kubeflow")
+        self.cfg: KubeflowOptions = backend.configure(pipe)
         # relative to the project root; resolved in the container against $PIPESPEC_PROJECT_DIR,
         # else its working directory (kubeflow_task.run_task)
         spec_path = backend.spec_on_worker(pipe, opts)
@@ -40,7 +41,7 @@ class Builder:
         self._check_names()
         if any(d.is_error for d in self.b.diagnostics):
             return {}, None                       # an executor cannot take these names
-        self.ex.no_placeholder(self.ex.spec_path, "the spec path" if "spec_path" not in self.cfg
+        self.ex.no_placeholder(self.ex.spec_path, "the spec path" if not self.cfg.has("spec_path")
                                else "targets.kubeflow.spec_path", pipe.span)
         if self.ex.install:
             self.ex.no_placeholder(self.ex.install, "targets.kubeflow.install", pipe.span)
@@ -50,7 +51,7 @@ class Builder:
                                    "has nothing for a KFP exit handler to wrap", limit=True)
                 return {}, None
             layout.add_exit_handler()
-        if "pipespec" in self.cfg:
+        if self.cfg.has("pipespec"):
             self.b.unsupported(pipe.span, "targets.kubeflow.pipespec is not used: tasks import pipespec in "
                                "Python (kfp.dsl.executor_main) rather than run a pipespec command",
                                emulated=True, help="make pipespec importable in the image, or set "
@@ -181,8 +182,8 @@ class Builder:
             "schemaVersion": SCHEMA_VERSION,
             "sdkVersion": SDK_VERSION,
         }
-        if self.cfg.get("pipeline_root"):
-            doc["defaultPipelineRoot"] = self.cfg["pipeline_root"]
+        if self.cfg.pipeline_root:
+            doc["defaultPipelineRoot"] = self.cfg.pipeline_root
         return doc
 
     def _platform(self) -> dict | None:

@@ -14,8 +14,10 @@ from pipespec import expr as E
 from pipespec import ir
 from pipespec.backends.base import shown
 from pipespec.backends.kubeflow import SDK_VERSION
+from pipespec.backends.kubeflow_options import KubeflowOptions
 from pipespec.backends.kubeflow_task import RUN_ID_FLAG
 from pipespec.backends.kubeflow_values import cpu_text, memory_text
+from pipespec.backends.options import KUBERNETES_SECRETS
 from pipespec.diagnostics import Diagnostic
 
 DEFAULT_IMAGE = "python:3.11-slim"
@@ -37,16 +39,16 @@ _INSTALL = ('\nif ! [ -x "$(command -v pip)" ]; then\n'
             "'typing-extensions>=3.7.4,<5; python_version<\"3.9\"'")
 
 
-def install_command(cfg: dict) -> str | None:
+def install_command(cfg: KubeflowOptions) -> str | None:
     """The shell command each container runs before the step: ``targets.kubeflow.install``, else
     pipespec at the version that compiled the file and kfp at the SDK version the IR mirrors;
     nothing with ``setup: false`` (the image has both)."""
     from pipespec import __version__
 
-    if cfg.get("setup") is False:
+    if cfg.setup is False:
         return None
-    if cfg.get("install"):
-        return cfg["install"]
+    if cfg.install:
+        return cfg.install
     # quoted as kfp quotes a package (repr); a version is PEP 440 text, which holds no quote
     return _INSTALL.format(pip=_PIP, pipespec=repr(f"pipespec=={__version__}"),
                            kfp=SDK_VERSION.removeprefix("kfp-"))
@@ -76,7 +78,7 @@ class Executors:
         command = ["sh", "-ec", _BOOTSTRAP, code]
         if self.install:
             command = ["sh", "-c", f'{self.install} && "$0" "$@"', *command]
-        image = st.image or self.cfg.get("image") or DEFAULT_IMAGE
+        image = st.image or self.cfg.image or DEFAULT_IMAGE
         if not self.install and image == DEFAULT_IMAGE:
             self.no_pipespec.append(st)
         self.no_placeholder(image, f"the image of step '{st.name}'", st.span)
@@ -161,6 +163,6 @@ def _secrets_as_env(pipe: ir.Pipeline, names) -> list[dict]:
     by_secret: dict[str, list[dict]] = {}
     for name in sorted(names):
         sec = next(s for s in pipe.secrets if s.name == name)
-        secret_name, _, key = sec.kubernetes.partition("/")
+        secret_name, _, key = KUBERNETES_SECRETS.ref(sec).partition("/")
         by_secret.setdefault(secret_name, []).append({"secretKey": key, "envVar": sec.env})
     return [{"secretName": k, "keyToEnv": v} for k, v in sorted(by_secret.items())]

@@ -52,6 +52,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E222": ("invalid-variable-name", ERROR, "an env: or with: name that is not letters, digits and underscores"),
     "E223": ("not-one-of", ERROR, "a value that is not one of those its key allows"),
     "E224": ("too-long", ERROR, "a string longer than its key allows"),
+    "E230": ("target-options-unloadable", ERROR, "an installed target's options declaration does not load"),
+    "E231": ("undeclared-capability", ERROR, "a backend's capability table does not cover a feature the spec uses"),
     # -- E3xx: expressions -------------------------------------------------------------------
     "E300": ("expression-syntax", ERROR, "an expression inside ${{ }} does not parse"),
     "E301": ("unknown-context", ERROR, "a name that is not a context, or a field a context lacks"),

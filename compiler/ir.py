@@ -98,13 +98,24 @@ class Param:
 
 @dataclass(frozen=True)
 class Secret:
+    """A named reference to a secret, never its value. ``env`` is the environment variable the
+    step's process reads it from (and the local runner's store); ``stores`` are the references
+    the spec wrote for targets' stores (``secrets.NAME.<store>: ref``), in file order. A target
+    reads its store's reference with ``SecretStore.ref`` (``backends/options.py``), which
+    applies the store's default when the spec wrote none."""
+
     name: str
     description: str
-    airflow: str                       # Variable name, or 'conn:ID'
-    kubernetes: str                    # 'secret-name/key'
-    github: str                        # secret name
-    env: str                           # local environment variable
+    env: str
+    stores: tuple[tuple[str, str], ...]
     span: Span = field(compare=False)
+
+    def ref(self, store: str) -> str | None:
+        """The reference the spec wrote for ``store``, if any."""
+        for key, ref in self.stores:
+            if key == store:
+                return ref
+        return None
 
 
 @dataclass(frozen=True)
@@ -204,7 +215,7 @@ class Pipeline:
     secrets: tuple[Secret, ...]
     steps: tuple[Step, ...]            # topological order, finally steps excluded
     finally_steps: tuple[Step, ...]    # in file order
-    targets: str                       # the targets: mapping as canonical JSON text
+    targets: tuple[tuple[str, Any], ...]   # (target, its options as the spec wrote them), by name
     source: str = field(compare=False)  # the spec's path as given (not part of the digest)
     span: Span = field(compare=False)
 
@@ -225,7 +236,12 @@ class Pipeline:
         return self.steps + self.finally_steps
 
     def target(self, name: str) -> dict:
-        return json.loads(self.targets).get(name, {})
+        """``targets.<name>`` as written (plain JSON; ``{}`` when absent). A backend reads its
+        typed options object instead (``Backend.opts``, ``backends/options.py``)."""
+        for key, options in self.targets:
+            if key == name:
+                return options if isinstance(options, dict) else {}
+        return {}
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no spans (positions do not change meaning)."""

@@ -7,8 +7,6 @@ the typed raw model (``spec``), never the syntax tree by key.
 
 from __future__ import annotations
 
-import json
-
 from . import expr as E
 from . import ir
 from .analysis import Analysis, literal_type, param_type
@@ -91,8 +89,7 @@ class Lowering:
             description=raw.description,
             schedule=raw.schedule,
             params=params, secrets=secrets, steps=steps, finally_steps=fin,
-            targets=json.dumps(targets.to_python() if targets is not None else {}, sort_keys=True,
-                               separators=(",", ":")),
+            targets=tuple(sorted(targets.to_python().items())) if isinstance(targets, MapNode) else (),
             source=raw.file, span=root.span)
 
     def param(self, p: RawParam) -> ir.Param:
@@ -106,12 +103,11 @@ class Lowering:
             maximum=hi.to_python() if hi is not None else None, span=p.key.span)
 
     def secret(self, name: str, key: ScalarNode, node: MapNode) -> ir.Secret:
+        # every key but these names a target's store; its default is the store's (backends/options.py)
+        stores = tuple((k, as_str(node.get(k)) or "") for k in node.keys() if k not in ("description", "env"))
         return ir.Secret(
             name=name, description=as_str(node.get("description")) or "",
-            airflow=as_str(node.get("airflow")) or name,
-            kubernetes=as_str(node.get("kubernetes")) or f"pipespec-secrets/{name.replace('_', '-')}",
-            github=as_str(node.get("github")) or name.upper(),
-            env=as_str(node.get("env")) or name.upper(), span=key.span)
+            env=as_str(node.get("env")) or name.upper(), stores=stores, span=key.span)
 
     def secrets_of(self, node: Node) -> frozenset[str]:
         site = self.sites.get(id(node))

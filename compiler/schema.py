@@ -26,11 +26,22 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
+    """The published schema: ``targets`` and a secret's stores are open to every name, so an
+    editor accepts a target installed through an entry point (``compiler/targets.py``)."""
     return json.loads(schema_text())
 
 
-@lru_cache(maxsize=1)
-def _validator():
+@lru_cache(maxsize=8)
+def checked(extra: tuple = ()) -> dict:
+    """The schema a spec is checked against: the published one with ``targets`` and the stores
+    closed to the built-in targets plus ``extra`` (the installed ones a spec names)."""
+    from .targets import closed
+
+    return closed(schema(), extra)
+
+
+@lru_cache(maxsize=8)
+def _validator(extra: tuple = ()):
     from jsonschema import Draft202012Validator, validators  # heavy: only when a file is checked
     from jsonschema.exceptions import ValidationError
 
@@ -41,7 +52,7 @@ def _validator():
         if validator.is_type(instance, "string") and not python_regex(patrn).search(instance):
             yield ValidationError(f"{instance!r} does not match {patrn!r}")
 
-    return validators.extend(Draft202012Validator, {"pattern": pattern})(schema())
+    return validators.extend(Draft202012Validator, {"pattern": pattern})(checked(extra))
 
 
 @lru_cache(maxsize=1)
@@ -108,21 +119,23 @@ def _where(path) -> str:
     return ".".join(str(p) for p in path) or "the document"
 
 
-@lru_cache(maxsize=1)
-def _fast():
+@lru_cache(maxsize=8)
+def _fast(extra: tuple = ()):
     from .schema_fast import Validity
 
-    return Validity(schema())
+    return Validity(checked(extra))
 
 
 def check(tree: Node) -> list[Diagnostic]:
     """All shape errors of the document, positioned. A valid document is recognised without
     importing jsonschema (``schema_fast``); jsonschema explains an invalid one."""
+    from .targets import installed_named
+
     doc = tree.to_python()
-    if _fast().valid(schema(), doc):
-        return []
-    validator = _validator()
-    out: list[Diagnostic] = []
+    extra, out = installed_named(doc, tree)
+    if _fast(extra).valid(checked(extra), doc):
+        return out
+    validator = _validator(extra)
     for err in validator.iter_errors(doc):
         out.extend(_convert(err, tree))
     return out

@@ -96,10 +96,7 @@ def main(args) -> int:
             rc = max(rc, compile_one(path, args.target, args.output, args.check))
             continue
         pipe = require_valid(path).pipeline
-        import json
-
-        targets = json.loads(pipe.targets)
-        outs = [(t, cfg["output"]) for t, cfg in sorted(targets.items()) if isinstance(cfg, dict) and cfg.get("output")]
+        outs = [(t, cfg["output"]) for t, cfg in pipe.targets if isinstance(cfg, dict) and cfg.get("output")]
         if not outs:
             print(f"{path}: no targets.T.output set; nothing to compile", file=sys.stderr)
         for t, out in outs:

@@ -63,6 +63,7 @@ def _json_arg(text: str | None, what: str) -> dict | None:
 def main(args) -> int:
     from .. import runtime as rt
     from ..files import on_worker
+    from ..backends import worker_sinks
     from ..runtime import worker as w
 
     # a compiled file names the spec relative to the project root: $PIPESPEC_PROJECT_DIR
@@ -107,8 +108,7 @@ def main(args) -> int:
             sinks.append(w.RootSink(root, req.run_id, resolved[1].index))
         if args.result_json:
             sinks.append(w.ResultJsonSink(args.result_json))
-        if os.environ.get("GITHUB_OUTPUT"):
-            sinks.append(w.GithubOutputSink(os.environ["GITHUB_OUTPUT"]))
+        sinks.extend(worker_sinks(os.environ))    # a target's own, when its workers' environment says so
         res = w.run_request(pipe, req, sinks, resolved=resolved, label="pipespec exec")
     except w.WorkerError as e:
         print(f"pipespec exec: error: {e}", file=sys.stderr)

@@ -19,7 +19,10 @@ def capability_table(markdown: bool = True) -> str:
     for feat, desc in FEATURES.items():
         row = [desc]
         for cls in classes:
-            level, how = cls.capabilities.get(feat, ("native", ""))
+            if feat not in cls.capabilities:     # E231 at compile time for a spec that uses it
+                row.append("undeclared")
+                continue
+            level, how = cls.capabilities[feat]
             row.append(level + (f": {how}" if how and level != "native" else ""))
         rows.append(row)
     if markdown:

@@ -5,7 +5,9 @@ IR digest the file was compiled from) -> ``run_request(pipeline, request, sinks)
 executor (``run_step``: prepare, attempt, finish) -> the ``StepResult`` handed to each sink:
 
 - ``ResultJsonSink``: ``--result-json PATH`` (Airflow's XCom return value, a pod's return.json);
-- ``GithubOutputSink``: ``$GITHUB_OUTPUT`` blocks (a GitHub job's step outputs);
+- ``RootSink``: the artifact-root convention (``--artifact-root``);
+- the sinks a target declares for its workers' environment (``TargetOptions.worker_sinks``:
+  ``backends.github_task.GithubOutputSink`` when ``$GITHUB_OUTPUT`` is set);
 - ``backends.kubeflow_task.KfpSink``: KFP output parameters and metrics artifacts.
 
 ``pipespec exec`` (Airflow, GitHub) and ``kubeflow_task.run_task`` (Kubeflow) are adapters
@@ -15,7 +17,6 @@ that turn what their platform hands a task into a request. Documented in docs/st
 from __future__ import annotations
 
 import sys
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -143,23 +144,6 @@ class ResultJsonSink:
         from ..files import write_atomic
 
         write_atomic(self.path, json.dumps(result.to_json(), indent=1, sort_keys=True))
-
-
-class GithubOutputSink:
-    """GitHub Actions: value outputs, and metrics as JSON, as the job step's outputs."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def write(self, step: ir.Step, result: StepResult) -> None:
-        if not result.ok:
-            return
-        from ..expr import to_text
-
-        with open(self.path, "a", encoding="utf-8") as f:
-            for name, value in list(result.values.items()) + list(result.metrics.items()):
-                delim = f"ghadelimiter_{uuid.uuid4().hex}"
-                f.write(f"{name}<<{delim}\n{to_text(value)}\n{delim}\n")
 
 
 class RootSink:

@@ -12,13 +12,14 @@ from pipespec import backends
 from pipespec.cli import main
 
 TOY = textwrap.dedent('''
-    from pipespec.backends.base import Backend, EMULATED, UNSUPPORTED
+    from pipespec.backends.base import Backend, EMULATED, FEATURES, NATIVE, UNSUPPORTED
 
     class Toy(Backend):
         name = "toy"
         description = "a toy target for tests"
         extension = ".toy"
-        capabilities = {"foreach": (UNSUPPORTED, "no loops here"), "retries": (EMULATED, "by a wrapper")}
+        capabilities = {**{f: (NATIVE, "") for f in FEATURES},
+                        "foreach": (UNSUPPORTED, "no loops here"), "retries": (EMULATED, "by a wrapper")}
 
         def generate(self, pipe, opts):
             head = "".join(f"# {line}\\n" for line in self.header_lines(pipe, opts))

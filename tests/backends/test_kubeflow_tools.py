@@ -151,6 +151,7 @@ def test_default_install_is_what_kfp_writes_for_packages_to_install():
 
     from pipespec import __version__
     from pipespec.backends.kubeflow_executor import install_command
+    from pipespec.backends.kubeflow_options import KubeflowOptions
 
     py = envs.env_python(envs.ensure("kfp"))
     code = ("import json; from kfp.dsl import component_factory as f; print(json.dumps("
@@ -158,4 +159,4 @@ def test_default_install_is_what_kfp_writes_for_packages_to_install():
     out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     sdk = json.loads(out)
     assert sdk[:2] == ["sh", "-c"]
-    assert sdk[2].rstrip("\n") == install_command({}) + ' && "$0" "$@"'
+    assert sdk[2].rstrip("\n") == install_command(KubeflowOptions()) + ' && "$0" "$@"'

@@ -14,6 +14,7 @@ from pipespec.backends.base import CompileOptions
 from pipespec.backends.github import GithubBackend
 from pipespec.backends.kubeflow import KubeflowBackend
 from pipespec.backends.kubeflow_executor import install_command
+from pipespec.backends.kubeflow_options import KubeflowOptions
 from pipespec.frontend import load_spec
 
 PIN = f"pipespec=={__version__}"
@@ -124,7 +125,7 @@ def test_kubeflow_install_override_and_setup_false(tmp_path):
 def test_kubeflow_install_command_mirrors_kfp_lightweight_components():
     """The text kfp 2.17.3's component_factory writes for packages_to_install=[pipespec==X]
     (checked against the SDK itself in test_kubeflow_tools.py)."""
-    assert install_command({}) == textwrap.dedent(f"""
+    assert install_command(KubeflowOptions()) == textwrap.dedent(f"""
         if ! [ -x "$(command -v pip)" ]; then
             python3 -m ensurepip || python3 -m ensurepip --user || apt-get install python3-pip
         fi
@@ -132,4 +133,4 @@ def test_kubeflow_install_command_mirrors_kfp_lightweight_components():
         PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location '{PIN}'  &&  \
 python3 -m pip install --quiet --no-warn-script-location 'kfp==2.17.3' '--no-deps' \
 'typing-extensions>=3.7.4,<5; python_version<"3.9"'""")
-    assert install_command({"setup": False, "install": "x"}) is None
+    assert install_command(KubeflowOptions(setup=False, install="x")) is None
