@@ -84,7 +84,12 @@ class Lowering:
             params=params, secrets=secrets, steps=steps, finally_steps=fin,
             targets=json.dumps(targets.to_python() if targets is not None else {}, sort_keys=True,
                                separators=(",", ":")),
-            source=raw.file, span=root.span)
+            source=raw.file, span=root.span, observe=self.observe())
+
+    def observe(self) -> ir.Observe | None:
+        from .lower_observe import lower_observe
+
+        return lower_observe(self.raw.root, self.value)
 
     def param(self, name: str, key: ScalarNode, node: MapNode) -> ir.Param:
         dn = node.get("default")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..spec import RawPipeline
-from . import (bounds, conditions, credentials, escaping_paths, graph, number_text, params, secret_env,
-               shell_expressions, skipped_outputs, step_shape, unused)
+from . import (bounds, conditions, credentials, escaping_paths, graph, integrations, number_text, params,
+               secret_env, shell_expressions, skipped_outputs, step_shape, unused)
 
 
 @dataclass
@@ -32,6 +32,7 @@ CHECKS = (
     shell_expressions.check,
     graph.check,
     skipped_outputs.check,
+    integrations.check,              # before unused: the secrets it names count as read
     unused.check,
     credentials.check,
     number_text.check,
