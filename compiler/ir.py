@@ -189,6 +189,7 @@ class Alert:
     event: str
     channels: tuple[str, ...]
     condition: Value | None            # condition: a bool-typed whole expression
+    reads: tuple[str, ...]             # condition: the steps whose outputs it reads, sorted
     message: str
     span: Span = field(compare=False)
 

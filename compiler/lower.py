@@ -89,7 +89,7 @@ class Lowering:
     def observe(self) -> ir.Observe | None:
         from .lower_observe import lower_observe
 
-        return lower_observe(self.raw.root, self.value)
+        return lower_observe(self.raw.root, self.value, self.sites)
 
     def param(self, name: str, key: ScalarNode, node: MapNode) -> ir.Param:
         dn = node.get("default")

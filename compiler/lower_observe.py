@@ -16,7 +16,8 @@ def _names(node: Node | None) -> tuple[str, ...]:
     return tuple(as_str(i) or "" for i in node.items) if isinstance(node, SeqNode) else ()
 
 
-def lower_observe(root: MapNode, value: Callable[[Node], ir.Value]) -> ir.Observe | None:
+def lower_observe(root: MapNode, value: Callable[[Node], ir.Value], sites: dict) -> ir.Observe | None:
+    """``sites``: id(node) -> the analysis site of each expression (for what a condition reads)."""
     notify, tracking, metrics = (as_map(root.get(k)) for k in ("notify", "tracking", "metrics"))
     if notify is None and tracking is None and metrics is None:
         return None
@@ -31,11 +32,13 @@ def lower_observe(root: MapNode, value: Callable[[Node], ir.Value]) -> ir.Observ
         for ev in EVENTS:
             node = notify.get(f"on_{ev}")
             if node is not None:
-                alerts.append(ir.Alert(ev, _names(node), None, "", node.span))
+                alerts.append(ir.Alert(ev, _names(node), None, (), "", node.span))
         when = notify.get("when")
         for entry in (when.items if isinstance(when, SeqNode) else ()):
             cond = entry.get("if")
-            alerts.append(ir.Alert("condition", _names(entry.get("send")), value(cond),
+            site = sites.get(id(cond))
+            reads = tuple(sorted({r.step for r in site.refs if r.kind == "output"})) if site else ()
+            alerts.append(ir.Alert("condition", _names(entry.get("send")), value(cond), reads,
                                    as_str(entry.get("message")) or as_str(cond) or "", entry.span))
     mlflow = as_map(tracking.get("mlflow")) if tracking is not None else None
     register = []

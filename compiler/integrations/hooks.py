@@ -85,6 +85,8 @@ def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float
         if rule.event != "condition":
             continue
         n += 1
+        if any(runner.states[s].status != "succeeded" for s in rule.reads if s in runner.states):
+            continue                    # a step it reads did not succeed: on_failure tells of that
         try:
             hit = _evaluate(runner, rule.condition)
         except (KeyError, OSError, ValueError, TypeError) as e:
