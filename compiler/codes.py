@@ -78,6 +78,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E705": ("pushgateway-twice", ERROR, "metrics: gives both pushgateway and pushgateway_secret"),
     "E706": ("textfile-not-prom", ERROR, "metrics.textfile does not end in .prom (node_exporter reads only *.prom)"),
     "W700": ("unused-channel", WARNING, "a declared channel that no event sends to"),
+    "W701": ("integration-local-only", WARNING, "notify:, metrics: or tracking: on a compiled target that does not carry it out yet"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

@@ -217,6 +217,7 @@ class Observe:
     pushgateway: str | None
     pushgateway_secret: str | None
     push_job: str
+    spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False)   # key -> where it is written
 
     def channel(self, name: str) -> Channel:
         return next(c for c in self.channels if c.name == name)

@@ -53,4 +53,5 @@ def lower_observe(root: MapNode, value: Callable[[Node], ir.Value], sites: dict)
         mlflow_uri=as_str(mlflow.get("uri")) if mlflow else None,
         register=tuple(register), tracking=mlflow is not None,
         textfile=as_str(m.get("textfile")), pushgateway=as_str(m.get("pushgateway")),
-        pushgateway_secret=as_str(m.get("pushgateway_secret")), push_job=as_str(m.get("job")) or "pipespec")
+        pushgateway_secret=as_str(m.get("pushgateway_secret")), push_job=as_str(m.get("job")) or "pipespec",
+        spans=tuple((k.value, k.span) for k, _ in root.items if k.value in ("notify", "tracking", "metrics")))
