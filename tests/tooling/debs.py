@@ -25,6 +25,7 @@ from pathlib import Path
 # name -> (pinned Debian version, the binary inside the package)
 DEBS: dict[str, tuple[str, str]] = {
     "prometheus-pushgateway": ("1.5.1-2+b5", "usr/bin/prometheus-pushgateway"),
+    "prometheus": ("2.42.0+ds-5+deb12u1", "usr/bin/prometheus"),     # its web UI's JS packages are not needed
 }
 STAMP = ".pipespec-deb-stamp"
 
