@@ -96,15 +96,30 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
     from ..runner.owner import RunBusy
     from ..runner.scheduler import StoreError
 
+    warn = getattr(display, "warning", None) or (lambda m: print(m, file=sys.stderr, flush=True))
+    tracker, saved_env = None, {}
+    if pipe.observe is not None and pipe.observe.tracking:   # one MLflow parent run, before any step
+        from ..integrations.tracking import Tracker
+
+        tracker = Tracker.start(pipe, runner.store_dir, warn)
+        if tracker is not None:
+            saved_env = {k: os.environ.get(k) for k in tracker.env()}
+            os.environ.update(tracker.env())             # the steps inherit it (Runner.base_env)
     try:
         code = runner.run()
     except UnsafePath as e:                    # a link planted where the store keeps a folder
         raise UsageError(f"the run store: {e.strerror}") from None
     except (RunBusy, StoreError) as e:        # another live runner owns it; disk full, read-only
         raise UsageError(str(e)) from None
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     summary(runner, display)
-    if pipe.observe is not None:                 # metrics and alerts: warnings at worst, never the result
+    if pipe.observe is not None:                 # tracking, metrics, alerts: warnings at worst, never the result
         from ..integrations.hooks import after_run
 
-        after_run(runner, getattr(display, "warning", None) or (lambda m: print(m, file=sys.stderr, flush=True)))
+        after_run(runner, warn, tracker)
     return code

@@ -1,5 +1,6 @@
 """The one place ``pipespec run`` hands a finished run to the integrations: ``after_run(runner,
-warn)`` writes and pushes its Prometheus metrics and sends its alerts (``notify:``).
+warn, tracker)`` finishes its MLflow runs, writes and pushes its Prometheus metrics and sends
+its alerts (``notify:``).
 
 Nothing here changes the run's result: every failure is one warning through ``warn``, with
 every secret value masked. Reads only what the runner keeps after a run (its step states, its
@@ -21,7 +22,8 @@ from . import alerts, prometheus
 FINISHED = ("succeeded", "failed", "interrupted")
 
 
-def after_run(runner, warn: Callable[[str], None]) -> None:
+def after_run(runner, warn: Callable[[str], None], tracker=None) -> None:
+    """``tracker``: the ``tracking.Tracker`` started before the run, if the spec tracks."""
     obs: ir.Observe | None = runner.pipeline.observe
     if obs is None or getattr(runner, "status", None) not in FINISHED:
         return
@@ -32,9 +34,8 @@ def after_run(runner, warn: Callable[[str], None]) -> None:
         warn(masker.text(f"pipespec: warning: {msg}"))
 
     started, ended, previous, totals = _from_store(runner)
-    if obs.tracking:
-        warning("tracking: is checked but not carried out by this version of pipespec run: "
-                "nothing was logged to MLflow")
+    if tracker is not None:
+        tracker.finish(runner)
     if obs.textfile or obs.pushgateway or obs.pushgateway_secret:
         run = _run(runner, started, ended)
         items = prometheus.samples(run, totals)
