@@ -162,9 +162,14 @@ def send_email(smtp_url: str, msg: EmailMessage, timeout: float = TIMEOUT_S) -> 
             server = smtplib.SMTP(host, port, timeout=timeout)
         with server:
             server.ehlo()
-            if parts.scheme == "smtp" and server.has_extn("starttls"):
+            tls = parts.scheme == "smtps"
+            if not tls and server.has_extn("starttls"):
                 server.starttls(context=ssl.create_default_context())
                 server.ehlo()
+                tls = True
+            if parts.username and not tls:
+                raise AlertError(f"SMTP server {host}:{port} offers no STARTTLS: the password is not sent "
+                                 "in the clear (use smtps://, or a server with STARTTLS)")
             if parts.username:
                 server.login(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
             server.send_message(msg)

@@ -116,3 +116,11 @@ def test_unreachable_servers_and_bad_secrets_are_alert_errors():
         alerts.send(channel("slack"), "not a url", event())
     with pytest.raises(alerts.AlertError, match="not set"):
         alerts.send(channel("slack"), "", event())
+
+
+def test_a_password_is_never_sent_without_tls(smtp):
+    mail = channel("email", to=("ml@example.com",), sender="pipespec@example.com")
+    with pytest.raises(alerts.AlertError, match="offers no STARTTLS: the password is not sent in the clear") as e:
+        alerts.send(mail, f"smtp://user:pw0rd@127.0.0.1:{smtp.port}", event())
+    assert "pw0rd" not in str(e.value)
+    assert not smtp.messages
