@@ -155,3 +155,12 @@ def test_prometheus_scrapes_what_runs_pushed(tmp_path, pushgateway, prometheus_s
     # the batch-job alert rule of the Prometheus docs works on it: seconds since the last success
     (age,) = _query(prometheus_server, 'time() - pipespec_run_last_success_timestamp_seconds{pipeline="nightly"}')
     assert 0 <= float(age["value"][1]) < 300
+    # every query of the Grafana dashboard in docs/ is valid PromQL for this Prometheus, and its
+    # stat panels show the run
+    dash = json.loads((pathlib.Path(__file__).resolve().parents[2] / "docs" / "grafana" /
+                       "pipespec-dashboard.json").read_text())
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            result = _query(prometheus_server, target["expr"].replace("$pipeline", "nightly"))
+            if panel["type"] == "stat":
+                assert result, panel["title"]
