@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from .. import ir
+from ..expr import EvalError
 from ..runtime.context import Lookup, StepInputs, secret_value, spec_dir
 from ..runtime.masking import Masker
 from . import alerts, prometheus
@@ -90,11 +91,11 @@ def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float
             continue                    # a step it reads did not succeed: on_failure tells of that
         try:
             hit = _evaluate(runner, rule.condition)
-        except (KeyError, OSError, ValueError, TypeError) as e:
-            warning(f"notify.when #{n} ({rule.message}) was not evaluated: {type(e).__name__}: {e}")
-            continue
-        except Exception as e:          # EvalError and friends: the expression's own failure
+        except EvalError as e:           # the expression's own failure (a division by zero, ...)
             warning(f"notify.when #{n} ({rule.message}) was not evaluated: {e}")
+            continue
+        except (KeyError, OSError, ValueError, TypeError) as e:    # a metrics file gone or unreadable
+            warning(f"notify.when #{n} ({rule.message}) was not evaluated: {type(e).__name__}: {e}")
             continue
         if hit is not True:
             continue

@@ -142,3 +142,13 @@ def _assert_no_secret(folder: pathlib.Path, texts: list[str]) -> None:
         if p.is_file():
             data = p.read_bytes()
             assert not any(n.encode() in data for n in needles), p
+
+
+def test_a_condition_that_cannot_be_evaluated_is_a_warning(tmp_path, http, smtp):
+    spec, env = _setup(tmp_path, http, smtp)
+    spec.write_text(spec.read_text().replace("scores.auc < 0.8", "scores.f1 < 0.8"))   # no f1 in the file
+    r = _run(spec, env, "-p", "auc=0.9")
+    assert r.returncode == 0
+    assert ("pipespec: warning: notify.when #1 (churn AUC below 0.8) was not evaluated: no value for "
+            "'steps.evaluate.outputs.scores.f1'" in r.stderr), r.stderr
+    assert [q.json()["text"].split(" (")[0] for q in http.at("/services/")] == ["pipespec: churn succeeded"]
