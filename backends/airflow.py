@@ -6,8 +6,9 @@ standard provider, and the cncf-kubernetes provider when ``targets.airflow.opera
 the worker (or in a pod), so a step means what it means under ``pipespec run``; its result
 travels as the task's XCom. ``if:`` becomes a short-circuit task evaluating the condition,
 translated at compile time (``airflow_expr``); ``foreach:`` becomes dynamic task mapping;
-``finally:`` steps are teardown tasks (``.as_teardown()``): they run whatever happened, and the
-run's state is still decided by the steps, as under ``pipespec run``. These helper tasks are classic operators
+``finally:`` steps are teardown tasks (``.as_teardown()``): they run whatever happened; the run's
+state is decided by the steps and by one inert leaf after the teardowns that fails (upstream) when
+a finally step failed, as under ``pipespec run``. These helper tasks are classic operators
 (``ShortCircuitOperator``, ``PythonOperator``) over functions defined at module level: a TaskFlow
 call costs several times as much at parse time, which the scheduler pays on every re-parse.
 
@@ -35,6 +36,7 @@ from .base import EMULATED, NATIVE, Backend, CompileOptions
 DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
 DEFAULT_IMAGE = "python:3.11-slim"
 XCOM_RESULT = "/airflow/xcom/return.json"
+FINALLY_LEAF = "finally__succeeded"     # step names have no '__': no step can take this id
 
 _PARAM_TYPES = {"string": "string", "path": "string", "int": "integer", "float": "number",
                 "bool": "boolean", "list": "array", "map": "object", "any": None}
@@ -130,7 +132,7 @@ class AirflowBackend(Backend):
         "if": (NATIVE, "a short-circuit task <step>__if; skips propagate through all_success"),
         "foreach": (NATIVE, "dynamic task mapping (.expand) over the item indexes"),
         "parallelism": (NATIVE, "max_active_tis_per_dagrun"),
-        "finally": (NATIVE, "teardown tasks (.as_teardown()) after every step; a failed step fails the run"),
+        "finally": (NATIVE, "teardown tasks (.as_teardown()) after every step; a failed step or finally step fails the run"),
         "retries": (NATIVE, "retries, retry_delay, retry_exponential_backoff, max_retry_delay "
                             "(Airflow adds up to 100% jitter to exponential delays)"),
         "timeout": (NATIVE, "execution_timeout"),
@@ -199,6 +201,8 @@ class _Generator:
                                           "every pod", emulated=True,
                                help="set targets.airflow.artifact_root to an object store URL, e.g. s3://bucket/pipespec")
         tasks += fin
+        if fin:
+            tasks.append(self.finally_leaf())
         secrets = self.secrets()
         if secrets and not self.kubernetes:
             if any(ref[0] == "variable" for _, pairs in secrets for _, ref in pairs):
@@ -237,6 +241,20 @@ class _Generator:
         while "\n\n\n\n" in text:
             text = text.replace("\n\n\n\n", "\n\n\n")
         return text
+
+    def finally_leaf(self) -> _Task:
+        """The one leaf after the finally steps' teardown tasks. Airflow leaves teardowns out when
+        it decides a run's state (so a failed step still fails the run, and a teardown's own
+        failure would not); this normal task needs every teardown to succeed (all_success) and
+        does nothing itself (an EmptyOperator: the scheduler marks it, no worker starts), so a
+        failed finally step leaves it upstream_failed and the run failed, as under ``pipespec
+        run``. A teardown with ``on_failure_fail_dagrun=True`` would instead become the only
+        leaf: the run's state would be the finally step's alone, and a failed step's run succeed."""
+        t = _Task(comment=["the run fails when a finally step failed (teardowns do not count)"])
+        t.blocks.append(f'    {FINALLY_LEAF} = EmptyOperator(task_id="{FINALLY_LEAF}")')
+        fins = [_var(st.name) for st in self.pipe.finally_steps]
+        t.blocks.append(f"    {_list(fins)} >> {FINALLY_LEAF}" if len(fins) > 1 else f"    {fins[0]} >> {FINALLY_LEAF}")
+        return t
 
     def docstring(self) -> str:
         pipe = self.pipe

@@ -23,6 +23,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E108": ("version-like-float", ERROR, "an unquoted number like 3.10 where a string is expected"),
     "E109": ("not-a-document", ERROR, "the file is empty, not UTF-8, or holds several documents"),
     "E110": ("control-character", ERROR, "a string holds a NUL, the control character no target can carry"),
+    "E111": ("unreadable-file", ERROR, "a spec file cannot be read: missing, no permission, or not a regular file"),
     # -- E2xx: shape (JSON Schema) -----------------------------------------------------------
     "E200": ("wrong-type", ERROR, "a value has the wrong type"),
     "E201": ("unknown-key", ERROR, "a key the language does not define"),

@@ -119,9 +119,13 @@ def test_churn_structure():
     assert "    ).expand(index=train__foreach.output)\n" in text
     assert "\ndef _train__foreach(**context):\n" in text and "return _items(params[\"models\"])" in text
     # finally: a teardown task (Airflow 3's "runs whatever happened") after every step but the
-    # gate; no helper task decides the run's state: a failed step leaves the run failed
+    # gate; a failed step leaves the run failed (teardowns do not count), and a failed finally
+    # step fails the run through the one inert leaf after the teardowns (all_success upstream)
     assert "[ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify" in text
     assert "        finally_step=True,\n    ).as_teardown()\n" in text
+    assert '    finally__succeeded = EmptyOperator(task_id="finally__succeeded")\n' in text
+    assert "    notify >> finally__succeeded\n" in text
+    assert "from airflow.providers.standard.operators.empty import EmptyOperator\n" in text
     assert "run__failed" not in text and "ONE_FAILED" not in text and "ALL_DONE" not in text
     # retries and timeout
     assert "retries=1," in text and "retry_delay=datetime.timedelta(seconds=5.0)" in text

@@ -19,6 +19,7 @@ import tempfile
 
 from airflow.sdk import DAG, BaseOperator, Param, Variable
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
 # The command that runs pipespec on the workers.
@@ -333,3 +334,7 @@ with DAG(
         finally_step=True,
     ).as_teardown()
     [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify
+
+    # the run fails when a finally step failed (teardowns do not count)
+    finally__succeeded = EmptyOperator(task_id="finally__succeeded")
+    notify >> finally__succeeded
