@@ -42,3 +42,12 @@ def test_a_spec_without_them_compiles_as_before(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pipespec", "compile", "p.yaml", "--target", "github"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "W701" not in r.stderr
+
+
+def test_validate_with_a_target_says_it_too(tmp_path):
+    (tmp_path / "p.yaml").write_text(SPEC)
+    r = subprocess.run([sys.executable, "-m", "pipespec", "validate", "--color", "never", "--target", "kubeflow",
+                        "p.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    heads = [ln for ln in r.stdout.splitlines() if "warning[W701]" in ln]
+    assert [h.split(": ")[0] for h in heads] == ["p.yaml:8:1", "p.yaml:12:1"], r.stdout
