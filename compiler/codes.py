@@ -78,6 +78,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E704": ("unknown-register-output", ERROR, "tracking.mlflow.register names no step, or no model output of it"),
     "E705": ("pushgateway-twice", ERROR, "metrics: gives both pushgateway and pushgateway_secret"),
     "E706": ("textfile-not-prom", ERROR, "metrics.textfile does not end in .prom (node_exporter reads only *.prom)"),
+    "E707": ("unknown-notify-step", ERROR, "notify.steps names a step that the pipeline does not have"),
     "W700": ("unused-channel", WARNING, "a declared channel that no event sends to"),
     "W701": ("integration-local-only", WARNING, "notify:, metrics: or tracking: on a compiled target that does not carry it out yet"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------

@@ -184,7 +184,8 @@ class Channel:
 
 @dataclass(frozen=True)
 class Alert:
-    """Which channels hear of what: ``event`` is failure | success | recovery | condition."""
+    """Which channels hear of what: ``event`` is failure | success | recovery | condition, of the
+    run, or of one step (``step``)."""
 
     event: str
     channels: tuple[str, ...]
@@ -192,6 +193,7 @@ class Alert:
     reads: tuple[str, ...]             # condition: the steps whose outputs it reads, sorted
     message: str
     span: Span = field(compare=False)
+    step: str | None = None            # notify.steps: the step it is about; None: the run
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,11 @@ def lower_observe(root: MapNode, value: Callable[[Node], ir.Value], sites: dict)
             node = notify.get(f"on_{ev}")
             if node is not None:
                 alerts.append(ir.Alert(ev, _names(node), None, (), "", node.span))
+        for key, rules in map_items(notify.get("steps")):
+            for ev in EVENTS:
+                node = rules.get(f"on_{ev}") if isinstance(rules, MapNode) else None
+                if node is not None:
+                    alerts.append(ir.Alert(ev, _names(node), None, (), "", node.span, step=key.value))
         when = notify.get("when")
         for entry in (when.items if isinstance(when, SeqNode) else ()):
             cond = entry.get("if")

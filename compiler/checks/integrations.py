@@ -1,10 +1,12 @@
 """notify:, tracking: and metrics: (docs/spec.md "Alerts, tracking and metrics"): every channel
-an event sends to is declared (E700) and used (W700); every secret they name is declared
+an event sends to is declared (E700) and used (W700), and every step of ``notify.steps`` exists (E707); every secret they name is declared
 (E701) and so counts as read; a ``when:`` condition is one boolean expression (E702); a
 channel carries only its type's options (E703); a registered output is a model (E704); the
 Pushgateway is given once (E705); the textfile is a ``*.prom`` (E706)."""
 
 from __future__ import annotations
+
+import difflib
 
 from ..spec import as_map, as_str, map_items
 from ..syntax import MapNode, ScalarNode, SeqNode
@@ -57,6 +59,15 @@ def _notify(ctx, notify: MapNode | None) -> None:
                                   help="e.g. to: [ml-team@example.com], from: pipespec@example.com")
     used: set[str] = set()
     lists = [notify.get(k) for k in ("on_failure", "on_success", "on_recovery")]
+    steps = set(ctx.raw.steps) | set(ctx.raw.finally_steps)
+    for key, rules in map_items(notify.get("steps")):
+        if isinstance(key.value, str) and key.value not in steps:
+            near = difflib.get_close_matches(key.value, sorted(s for s in steps if isinstance(s, str)), n=1)
+            ctx.diags.add("E707", f"notify.steps names '{key.value}', which is not a step", key.span,
+                          help=f"did you mean '{near[0]}'?" if near else
+                          "steps: " + ", ".join(sorted(s for s in steps if isinstance(s, str))))
+        if isinstance(rules, MapNode):
+            lists += [rules.get(k) for k in ("on_failure", "on_success", "on_recovery")]
     when = notify.get("when")
     for entry in (when.items if isinstance(when, SeqNode) else ()):
         if isinstance(entry, MapNode):

@@ -43,12 +43,14 @@ class Event:
     ended: float | None = None
     dedup_key: str = ""
     extra: dict = field(default_factory=dict)
+    step: str | None = None            # an alert of notify.steps: the step it is about
 
     @property
     def title(self) -> str:
         what = {"failure": "FAILED", "success": "succeeded", "recovery": "recovered",
                 "condition": "alert"}.get(self.kind, self.kind)
-        return f"pipespec: {self.pipeline} {what}"
+        about = f"{self.pipeline} step {self.step}" if self.step else self.pipeline
+        return f"pipespec: {about} {what}"
 
     @property
     def text(self) -> str:
@@ -83,7 +85,7 @@ def slack_payload(ev: Event) -> dict:
 
 
 def webhook_payload(ev: Event) -> dict:
-    return {"pipeline": ev.pipeline, "event": ev.kind, "status": ev.status, "run_id": ev.run_id,
+    return {"pipeline": ev.pipeline, "step": ev.step, "event": ev.kind, "status": ev.status, "run_id": ev.run_id,
             "target": ev.target, "message": ev.message or ev.title, "failed_steps": list(ev.failed_steps),
             "started": _iso(ev.started), "ended": _iso(ev.ended)}
 
@@ -102,7 +104,7 @@ def pagerduty_payload(routing_key: str, ev: Event, severity: str) -> dict:
             "component": ev.pipeline,
             "group": "pipespec",
             "class": ev.kind,
-            "custom_details": {"run_id": ev.run_id, "status": ev.status,
+            "custom_details": {"run_id": ev.run_id, "status": ev.status, "step": ev.step,
                                "failed_steps": list(ev.failed_steps), **ev.extra},
         }
     return body

@@ -34,7 +34,7 @@ def after_run(runner, warn: Callable[[str], None], tracker=None) -> None:
     def warning(msg: str) -> None:
         warn(masker.text(f"pipespec: warning: {msg}"))
 
-    started, ended, previous, totals = _from_store(runner)
+    started, ended, previous, totals, step_previous = _from_store(runner)
     if tracker is not None:
         tracker.finish(runner)
     if obs.textfile or obs.pushgateway or obs.pushgateway_secret:
@@ -54,7 +54,7 @@ def after_run(runner, warn: Callable[[str], None], tracker=None) -> None:
                 warning(f"the metrics were not pushed: {e}")
         elif obs.pushgateway_secret:
             warning(f"the metrics were not pushed: secret '{obs.pushgateway_secret}' is not set")
-    for channel, ev in planned_alerts(runner, obs, previous, started, ended, warning):
+    for channel, ev in planned_alerts(runner, obs, previous, started, ended, warning, step_previous):
         try:
             alerts.send(channel, _secret(pipe, channel.secret), ev)
         except alerts.AlertError as e:
@@ -62,9 +62,12 @@ def after_run(runner, warn: Callable[[str], None], tracker=None) -> None:
 
 
 def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float, ended: float,
-                   warning: Callable[[str], None]) -> list[tuple[ir.Channel, alerts.Event]]:
+                   warning: Callable[[str], None], step_previous: dict[str, str] | None = None,
+                   ) -> list[tuple[ir.Channel, alerts.Event]]:
     """(channel, event) for every alert this run sends, in the spec's order: a channel hears of
-    the run's status once (recovery before success), and of every true ``when:`` condition."""
+    the run's status once (recovery before success), of each step of ``notify.steps`` once
+    likewise, and of every true ``when:`` condition. ``step_previous``: step -> its status in the
+    pipeline's previous run of it."""
     pipe, status = runner.pipeline, runner.status
     failed = tuple(st.name for st in runner.states.values() if st.status == "failed")
     ok = status == "succeeded"
@@ -76,12 +79,13 @@ def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float
     told: set[str] = set()
     for kind in wanted:
         for rule in obs.alerts:
-            if rule.event != kind:
+            if rule.event != kind or rule.step is not None:
                 continue
             for name in rule.channels:
                 if name not in told:
                     told.add(name)
                     out.append((obs.channel(name), alerts.Event(kind=kind, **base)))
+    out += _step_alerts(runner, obs, base, step_previous or {})
     n = 0
     for rule in obs.alerts:
         if rule.event != "condition":
@@ -105,6 +109,31 @@ def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float
     return out
 
 
+def _step_alerts(runner, obs: ir.Observe, base: dict, previous: dict[str, str]) -> list:
+    out = []
+    steps = list(dict.fromkeys(r.step for r in obs.alerts if r.step is not None))
+    for step in steps:
+        st = runner.states.get(step)
+        if st is None or st.status not in ("succeeded", "failed"):
+            continue                     # skipped, not run, excluded: nothing to tell of it
+        if st.status == "failed":
+            wanted = ["failure"]
+        else:
+            wanted = ["recovery", "success"] if previous.get(step) in ("failed", "timeout") else ["success"]
+        told: set[str] = set()
+        failed = (step,) if st.status == "failed" else ()
+        for kind in wanted:
+            for rule in obs.alerts:
+                if rule.step != step or rule.event != kind:
+                    continue
+                for name in rule.channels:
+                    if name not in told:
+                        told.add(name)
+                        out.append((obs.channel(name), alerts.Event(kind=kind, step=step, **{
+                            **base, "failed_steps": failed, "dedup_key": f"{base['dedup_key']}/{step}"})))
+    return out
+
+
 def _evaluate(runner, value: ir.Value):
     if value.template is None:
         return value.literal
@@ -120,16 +149,17 @@ def _secret(pipe: ir.Pipeline, name: str) -> str:
     return secret_value(pipe, name, warn=lambda _m: None)
 
 
-def _from_store(runner) -> tuple[float, float, str | None, dict[str, tuple[int, int]]]:
-    """The run's start and end, the status of the pipeline's previous finished run, and each
-    step's attempts and cache hits over every run in the store."""
+def _from_store(runner) -> tuple[float, float, str | None, dict[str, tuple[int, int]], dict[str, str]]:
+    """The run's start and end, the status of the pipeline's previous finished run, each step's
+    attempts and cache hits over every run in the store, and the status each step of
+    ``notify.steps`` had in the pipeline's previous run of it."""
     now = time.time()
-    started, ended, previous, totals = now, now, None, {}
+    started, ended, previous, totals, steps = now, now, None, {}, {}
     path = os.path.join(runner.store_dir, "runs.db")
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error:
-        return started, ended, previous, totals
+        return started, ended, previous, totals, steps
     try:
         row = db.execute("SELECT started, ended FROM runs WHERE id=?", (runner.run_id,)).fetchone()
         if row:
@@ -142,11 +172,19 @@ def _from_store(runner) -> tuple[float, float, str | None, dict[str, tuple[int, 
                 "SELECT e.step, SUM(e.attempts), SUM(e.cache_hit) FROM executions e JOIN runs r "
                 "ON e.run_id = r.id WHERE r.pipeline=? GROUP BY e.step", (runner.pipeline.name,)):
             totals[step] = (int(attempts or 0), int(hits or 0))
+        for step in {r.step for r in runner.pipeline.observe.alerts if r.step is not None}:
+            # the latest other run with a finished instance of the step; failed if any instance failed
+            row = db.execute("SELECT MAX(e.status IN ('failed','timeout')) FROM executions e JOIN runs r "
+                             "ON e.run_id = r.id WHERE r.pipeline=? AND e.step=? AND e.run_id<>? AND e.status IN "
+                             "('succeeded','failed','timeout') GROUP BY e.run_id ORDER BY MAX(e.ended) DESC LIMIT 1",
+                             (runner.pipeline.name, step, runner.run_id)).fetchone()
+            if row:
+                steps[step] = "failed" if row[0] else "succeeded"
     except sqlite3.Error:
         pass
     finally:
         db.close()
-    return started, ended, previous, totals
+    return started, ended, previous, totals, steps
 
 
 def _run(runner, started: float, ended: float) -> prometheus.Run:

@@ -53,7 +53,7 @@ def test_slack_incoming_webhook_gets_text_and_blocks(http):
 def test_webhook_gets_the_documented_fields(http):
     alerts.send(channel("webhook"), http.url + "/hook", event("recovery"))
     body = http.requests[0].json()
-    assert body == {"pipeline": "churn", "event": "recovery", "status": "succeeded",
+    assert body == {"pipeline": "churn", "step": None, "event": "recovery", "status": "succeeded",
                     "run_id": "20261202-001500-abcd", "target": "local",
                     "message": "pipespec: churn recovered", "failed_steps": [],
                     "started": "2026-12-02T00:06:40Z", "ended": "2026-12-02T00:07:22Z"}

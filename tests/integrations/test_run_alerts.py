@@ -152,3 +152,57 @@ def test_a_condition_that_cannot_be_evaluated_is_a_warning(tmp_path, http, smtp)
     assert ("pipespec: warning: notify.when #1 (churn AUC below 0.8) was not evaluated: no value for "
             "'steps.evaluate.outputs.scores.f1'" in r.stderr), r.stderr
     assert [q.json()["text"].split(" (")[0] for q in http.at("/services/")] == ["pipespec: churn succeeded"]
+
+
+STEP_SPEC = """\
+pipespec: 1
+name: churn
+params:
+  fail: {type: bool, default: false}
+secrets:
+  pd_key: {env: PD_KEY}
+  hook: {env: AUDIT_HOOK}
+steps:
+  prepare:
+    run: echo prepared
+  train:
+    run: test ${{ params.fail }} = false
+    needs: [prepare]
+  deploy:
+    run: echo deployed
+    needs: [train]
+notify:
+  channels:
+    oncall: {type: pagerduty, secret: pd_key, url: "PD_URL"}
+    audit: {type: webhook, secret: hook}
+  steps:
+    train: {on_failure: [oncall], on_recovery: [oncall]}
+    deploy: {on_success: [audit], on_failure: [audit]}
+"""
+
+
+def test_step_alerts_page_once_per_step_and_resolve(tmp_path, http, smtp):
+    spec, env = _setup(tmp_path, http, smtp)
+    spec.write_text(STEP_SPEC.replace("PD_URL", http.url + "/v2/enqueue"))
+
+    r = _run(spec, env, "-p", "fail=true")
+    assert r.returncode == 1 and "warning" not in r.stderr, r.stderr
+    (trigger,) = [q.json() for q in http.at("/v2/enqueue")]
+    assert trigger["event_action"] == "trigger" and trigger["dedup_key"] == "pipespec/churn/train"
+    assert trigger["payload"]["summary"].startswith("pipespec: churn step train FAILED")
+    assert trigger["payload"]["custom_details"]["step"] == "train"
+    assert not http.at("/audit/")                     # deploy did not run: nothing to tell of it
+
+    http.requests.clear()
+    r = _run(spec, env)
+    assert r.returncode == 0, r.stderr
+    (resolve,) = [q.json() for q in http.at("/v2/enqueue")]
+    assert resolve == {"routing_key": PD_KEY, "event_action": "resolve", "dedup_key": "pipespec/churn/train"}
+    (audit,) = [q.json() for q in http.at("/audit/")]
+    assert (audit["step"], audit["event"], audit["message"]) == ("deploy", "success",
+                                                                 "pipespec: churn step deploy succeeded")
+
+    http.requests.clear()
+    r = _run(spec, env)                               # all cached and succeeding: train has nothing to resolve
+    assert r.returncode == 0
+    assert not http.at("/v2/enqueue") and len(http.at("/audit/")) == 1
