@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from . import expr as E
 from .diagnostics import Diagnostics
 from .span import Span
-from .spec import ARTIFACT_TYPES, RawPipeline, RawStep
+from .spec import ARTIFACT_TYPES, RawPipeline, RawStep, as_map
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 
 CONTEXTS = ("params", "steps", "item", "outputs", "env", "run", "secrets")
@@ -31,6 +31,7 @@ FIELD_CONTEXTS = {
     "if": {"params", "steps", "run"},
     "foreach": {"params", "steps", "run"},
     "pipeline_env": {"params", "run", "secrets"},
+    "notify_if": {"params", "steps", "run"},       # notify.when[].if, checked after the run
 }
 
 
@@ -96,6 +97,8 @@ class Analysis:
                 self._scalars(st, "if", st.condition)
         for _, val in raw.defaults.env:
             self._scalars(None, "pipeline_env", val)
+        for cond in alert_conditions(raw):
+            self._scalars(None, "notify_if", cond)
         return self
 
     def _resolve_needs(self, st: RawStep) -> None:
@@ -224,7 +227,7 @@ class Analysis:
             return issue("E306", f"item is not available in {fld}: (it is evaluated once for the whole fan-out)",
                          "filter the list before the foreach instead")
         if root not in allowed:
-            where = "the pipeline env:" if fld == "pipeline_env" else f"{fld}:"
+            where = {"pipeline_env": "the pipeline env:", "notify_if": "a notify.when if:"}.get(fld, f"{fld}:")
             return issue("E301", f"{root} cannot be read in {where}",
                          f"{where} can read: {', '.join(sorted(allowed))}")
         if root == "params":
@@ -300,7 +303,7 @@ class Analysis:
                 return issue("E301", f"output '{name}.{path[2]}' is {out.type}; only metrics and map outputs have fields")
         else:
             t = _OUTPUT_TYPES.get(out.type, E.PATH)
-            if out.type in ARTIFACT_TYPES and site.field in ("if", "foreach"):
+            if out.type in ARTIFACT_TYPES and site.field in ("if", "foreach", "notify_if"):
                 return issue("E406", f"'{path[2]}' of step '{name}' is an artifact (a path), not a value, in {site.field}:",
                              "read a metrics field (steps.S.outputs.metrics.auc) or a value output instead")
         if prod.has_foreach:
@@ -334,6 +337,18 @@ _OUTPUT_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.B
                  "list": E.list_of(E.ANY), "map": E.MAP}
 _PARAM_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
                 "map": E.MAP}
+
+
+def alert_conditions(raw: RawPipeline) -> list[Node]:
+    """The if: of every notify.when entry (docs/spec.md "notify")."""
+    notify = as_map(raw.root.get("notify"))
+    when = notify.get("when") if notify is not None else None
+    out = []
+    for entry in (when.items if isinstance(when, SeqNode) else ()):
+        cond = entry.get("if") if isinstance(entry, MapNode) else None
+        if cond is not None:
+            out.append(cond)
+    return out
 
 
 def _param_type(raw: RawPipeline, name: str) -> E.Type:

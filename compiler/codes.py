@@ -85,6 +85,17 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E408": ("dep-outside-project", ERROR, "a deps: entry climbs out of the spec's folder with .."),
     "E409": ("output-outside-project", ERROR, "a targets.*.output is absolute or climbs out of the spec's folder"),
     "E410": ("duplicate-secret-env", ERROR, "two secrets are read from the same environment variable"),
+    # -- E7xx/W7xx: alerts, tracking, metrics (notify:, tracking:, metrics:) ------------------
+    "E700": ("unknown-channel", ERROR, "an event of notify: sends to a channel that notify.channels does not declare"),
+    "E701": ("unknown-integration-secret", ERROR, "a channel or the Pushgateway names a secret that secrets: does not declare"),
+    "E702": ("alert-condition-not-bool", ERROR, "a notify.when if: is not a boolean expression"),
+    "E703": ("channel-option-mismatch", ERROR, "a channel option its type does not have, or an email channel without to:/from:"),
+    "E704": ("unknown-register-output", ERROR, "tracking.mlflow.register names no step, or no model output of it"),
+    "E705": ("pushgateway-twice", ERROR, "metrics: gives both pushgateway and pushgateway_secret"),
+    "E706": ("textfile-not-prom", ERROR, "metrics.textfile does not end in .prom (node_exporter reads only *.prom)"),
+    "E707": ("unknown-notify-step", ERROR, "notify.steps names a step that the pipeline does not have"),
+    "W700": ("unused-channel", WARNING, "a declared channel that no event sends to"),
+    "W701": ("integration-local-only", WARNING, "notify:, metrics: or tracking: on a compiled target that does not carry it out yet"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

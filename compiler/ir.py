@@ -206,6 +206,63 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """An alert channel of ``notify:``: its address or key is the value of ``secret``."""
+
+    name: str
+    type: str                          # slack | webhook | email | pagerduty
+    secret: str
+    to: tuple[str, ...]                # email
+    sender: str | None                 # email
+    severity: str                      # pagerduty
+    url: str | None                    # pagerduty endpoint; None: the public one
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Which channels hear of what: ``event`` is failure | success | recovery | condition, of the
+    run, or of one step (``step``)."""
+
+    event: str
+    channels: tuple[str, ...]
+    condition: Value | None            # condition: a bool-typed whole expression
+    reads: tuple[str, ...]             # condition: the steps whose outputs it reads, sorted
+    message: str
+    span: Span = field(compare=False)
+    step: str | None = None            # notify.steps: the step it is about; None: the run
+
+
+@dataclass(frozen=True)
+class Register:
+    step: str
+    output: str
+    model: str
+    alias: str | None
+
+
+@dataclass(frozen=True)
+class Observe:
+    """``notify:``, ``tracking:`` and ``metrics:`` of a pipeline (docs/spec.md "Alerts,
+    tracking and metrics"); ``None`` fields were not written."""
+
+    channels: tuple[Channel, ...]
+    alerts: tuple[Alert, ...]
+    mlflow_experiment: str | None
+    mlflow_uri: str | None
+    register: tuple[Register, ...]
+    tracking: bool
+    textfile: str | None
+    pushgateway: str | None
+    pushgateway_secret: str | None
+    push_job: str
+    spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False)   # key -> where it is written
+
+    def channel(self, name: str) -> Channel:
+        return next(c for c in self.channels if c.name == name)
+
+
+@dataclass(frozen=True)
 class Pipeline:
     version: int
     name: str
@@ -218,6 +275,9 @@ class Pipeline:
     targets: tuple[tuple[str, Any], ...]   # (target, its options as the spec wrote them), by name
     source: str = field(compare=False)  # the spec's path as given (not part of the digest)
     span: Span = field(compare=False)
+    # notify:/tracking:/metrics:; left out of to_json() when None, so that specs without them
+    # keep their digest
+    observe: Observe | None = field(default=None, metadata={"omit_none": True})
 
     def step(self, name: str) -> Step:
         for s in self.steps + self.finally_steps:
@@ -284,6 +344,7 @@ def _converter(t: type):
     if dataclasses.is_dataclass(t):
         name = t.__name__
         names = tuple(f.name for f in dataclasses.fields(t) if f.compare and f.name not in _SKIPPED)
+        omit_none = frozenset(f.name for f in dataclasses.fields(t) if f.metadata.get("omit_none"))
 
         def convert(obj, memo):
             done = memo.get(id(obj))
@@ -292,6 +353,8 @@ def _converter(t: type):
             out = {"_": name}
             for n in names:
                 v = getattr(obj, n)
+                if v is None and n in omit_none:
+                    continue
                 out[n] = v if type(v) in _SCALARS else _plain(v, memo)
             memo[id(obj)] = (obj, out)          # obj kept alive so its id is not reused meanwhile
             return out

@@ -90,7 +90,12 @@ class Lowering:
             schedule=raw.schedule,
             params=params, secrets=secrets, steps=steps, finally_steps=fin,
             targets=tuple(sorted(targets.to_python().items())) if isinstance(targets, MapNode) else (),
-            source=raw.file, span=root.span)
+            source=raw.file, span=root.span, observe=self.observe())
+
+    def observe(self) -> ir.Observe | None:
+        from .lower_observe import lower_observe
+
+        return lower_observe(self.raw.root, self.value, self.sites)
 
     def param(self, p: RawParam) -> ir.Param:
         dn, lo, hi = p.default, p.minimum, p.maximum

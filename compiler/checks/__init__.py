@@ -14,7 +14,7 @@ from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..graph import Graph
 from ..spec import RawPipeline
-from . import (bounds, conditions, credentials, dependency_cycle, escaping_paths, number_text, params,
+from . import (bounds, conditions, credentials, dependency_cycle, escaping_paths, integrations, number_text, params,
                secret_env, shell_expressions, skipped_outputs, step_shape, unused)
 
 
@@ -33,6 +33,7 @@ CHECKS = (
     shell_expressions.check,
     dependency_cycle.check,
     skipped_outputs.check,
+    integrations.check,              # before unused: the secrets it names count as read
     unused.check,
     credentials.check,
     number_text.check,

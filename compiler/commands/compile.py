@@ -53,6 +53,10 @@ def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
     backend = backend_named(target)
     dest = _destination(backend, pipe, output)
     result = backend.compile(pipe, CompileOptions(spec_path=path, output_path=dest))
+    if pipe.observe is not None:
+        from ..integrations.targets import not_carried_out
+
+        result.diagnostics = sorted(result.diagnostics + not_carried_out(pipe, target), key=lambda d: d.sort_key())
     if result.diagnostics:
         res.diagnostics = result.diagnostics
         print_diagnostics([res], stream=sys.stderr)

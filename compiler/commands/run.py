@@ -33,6 +33,8 @@ def add_run_options(p) -> None:
     p.add_argument("--store", metavar="DIR", help="run store (default: targets.local.store, else .pipespec beside the spec)")
     p.add_argument("--kill-grace", type=float, default=5.0, metavar="S",
                    help="seconds between SIGTERM and SIGKILL on timeout or Ctrl-C (default 5)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one Elastic Common Schema object per line instead of text")
 
 
 def store_dir(pipeline, given: str | None) -> str:
@@ -76,7 +78,12 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("-j must be at least 1")
-    display = make_display(args.progress, args.explain)
+    if getattr(args, "log_format", "text") == "json":
+        from ..integrations.logs import JsonDisplay
+
+        display = JsonDisplay(explain=args.explain, pipeline=compiled.pipeline.name)
+    else:
+        display = make_display(args.progress, args.explain)
     try:
         pipe = compiled.pipeline
         runner = Runner(pipe, params, store_dir=store_dir(pipe, args.store), jobs=args.jobs,
@@ -89,11 +96,30 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
     from ..runner.owner import RunBusy
     from ..runner.scheduler import StoreError
 
+    warn = getattr(display, "warning", None) or (lambda m: print(m, file=sys.stderr, flush=True))
+    tracker, saved_env = None, {}
+    if pipe.observe is not None and pipe.observe.tracking:   # one MLflow parent run, before any step
+        from ..integrations.tracking import Tracker
+
+        tracker = Tracker.start(pipe, runner.store_dir, warn)
+        if tracker is not None:
+            saved_env = {k: os.environ.get(k) for k in tracker.env()}
+            os.environ.update(tracker.env())             # the steps inherit it (Runner.base_env)
     try:
         code = runner.run()
     except UnsafePath as e:                    # a link planted where the store keeps a folder
         raise UsageError(f"the run store: {e.strerror}") from None
     except (RunBusy, StoreError) as e:        # another live runner owns it; disk full, read-only
         raise UsageError(str(e)) from None
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     summary(runner, display)
+    if pipe.observe is not None:                 # tracking, metrics, alerts: warnings at worst, never the result
+        from ..integrations.hooks import after_run
+
+        after_run(runner, warn, tracker)
     return code

@@ -62,6 +62,10 @@ def check_file(path: str, targets: list[str]):
 
         for t in targets:
             r.diagnostics = r.diagnostics + backend_named(t).compile(r.pipeline, CompileOptions(spec_path=path)).diagnostics
+            if r.pipeline.observe is not None:         # W701, as compile --target T says it
+                from ..integrations.targets import not_carried_out
+
+                r.diagnostics = r.diagnostics + not_carried_out(r.pipeline, t)
     return r
 
 

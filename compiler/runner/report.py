@@ -44,9 +44,13 @@ def summary(runner, display) -> None:
     skipped = sum(1 for st in runner.states.values() if st.status == "skipped")
     not_run = sum(1 for st in runner.states.values() if st.status == "not_run")
     out = display.stream
-    out.write(f"run {runner.run_id} {runner.status} in {display.elapsed():.1f}s: {counts['ran']} ran, "
-              f"{counts['cached']} cached, {skipped} skipped, {counts['failed']} failed"
-              + (f", {not_run} not run" if not_run else "") + "\n")
+    line = (f"run {runner.run_id} {runner.status} in {display.elapsed():.1f}s: {counts['ran']} ran, "
+            f"{counts['cached']} cached, {skipped} skipped, {counts['failed']} failed"
+            + (f", {not_run} not run" if not_run else ""))
+    if hasattr(display, "run_ended"):           # --log-format json: one record, metrics as fields
+        display.run_ended(runner.status, display.elapsed(), line, metrics_lines)
+        return
+    out.write(line + "\n")
     if metrics_lines:
         out.write("metrics:\n" + "\n".join(metrics_lines) + "\n")
     out.flush()

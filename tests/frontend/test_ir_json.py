@@ -23,6 +23,8 @@ def reference_plain(obj: Any) -> Any:
         for f in dataclasses.fields(obj):
             if f.name in ("span", "start", "end", "offset") or not f.compare:
                 continue
+            if f.metadata.get("omit_none") and getattr(obj, f.name) is None:
+                continue          # a field added later: absent, specs without it keep their digest
             out[f.name] = reference_plain(getattr(obj, f.name))
         return out
     if isinstance(obj, (list, tuple)):

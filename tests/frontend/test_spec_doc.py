@@ -203,6 +203,7 @@ _FIELD_ROWS = {
     "if": "`if:`",
     "foreach": "`foreach:`",
     "pipeline_env": "`env:` of the pipeline",
+    "notify_if": "`if:` of a `notify.when` entry",
 }
 
 
