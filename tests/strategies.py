@@ -81,7 +81,7 @@ def _shared_keys(draw, s: dict, gpu: bool = True) -> None:
 
 
 @st.composite
-def _condition(draw, name: str, fanned: bool, outs: dict) -> str:
+def _condition(draw, name: str, fanned: bool, outs: dict, params: dict) -> str:
     """A bool expression over params and step sj's outputs (lists when sj fans out)."""
     auc = f"steps.{name}.outputs.m.auc"
     k = draw(st.integers(0, 3))
@@ -90,6 +90,8 @@ def _condition(draw, name: str, fanned: bool, outs: dict) -> str:
     choices = [f"steps.{name}.outputs.m.auc >= {k}" if not fanned else "params.a >= " + str(k),
                "params.a > " + str(k), "contains(params.l, 'x')", "startsWith(params.s, 'f')", "params.b",
                "!params.b && params.f <= 1.5", "params.s == 'fast' || params.a != 2"]
+    if "m" in params:
+        choices += ["params.m.depth == 2", "startsWith(params.p, 'data/') && params.m['tags'] != null"]
     if not fanned and "n" in outs:
         choices.append(f"steps.{name}.outputs.n + 1 > params.a")
     if not fanned and "o" in outs:
@@ -133,6 +135,9 @@ def valid_specs(draw):
               "b": {"type": "bool", "default": draw(st.booleans())}}
     if draw(st.booleans()):
         params["li"] = {"type": "list", "items": "int", "default": [1, 2]}
+    if draw(st.booleans()):
+        params["m"] = {"type": "map", "default": {"depth": 2, "tags": ["a"]}, "description": "options"}
+        params["p"] = {"type": "path", "default": "data/in.csv"}
     doc: dict = {"pipespec": 1, "name": "gen"}
     if draw(st.booleans()):
         doc["schedule"] = draw(st.sampled_from(SCHEDULES))
@@ -196,19 +201,20 @@ def valid_specs(draw):
             if _one_in(draw, 6):
                 s["if"] = draw(st.booleans())
             elif draw(st.booleans()):
-                s["if"] = draw(_condition(names[j], j in fanned, outputs_of[j]))
+                s["if"] = draw(_condition(names[j], j in fanned, outputs_of[j], params))
                 s["needs"] = [names[j]]
             elif _one_in(draw, 4):
                 s["needs"] = [names[draw(st.integers(0, i - 1))]]
         if "foreach" not in s and draw(st.booleans()):
-            s["foreach"] = draw(st.sampled_from([_e("params.l"), ["a", "b"]] * 4
+            s["foreach"] = draw(st.sampled_from([_e("params.l"), ["a", "b"], [{"k": 1}, {"k": "two"}], [1, 2.5]] * 3
                                                 + [_e("[params.a, 2]")]))    # (KFP and GitHub refuse this one)
         if "foreach" in s:
             fanned.add(i)
+            it = "item.k" if isinstance(s["foreach"], list) and isinstance(s["foreach"][0], dict) else "item"
             if is_call:
-                s["with"]["item"] = _e("item")
+                s["with"]["item"] = _e(it)
             else:
-                env["I"] = _e("item")
+                env["I"] = _e(it)
             if draw(st.booleans()):
                 s["parallelism"] = draw(st.integers(1, 3))
         if with_secret and _one_in(draw, 3):
@@ -218,7 +224,10 @@ def valid_specs(draw):
                 True, 3, 2.5, "plain", "", _e("env.HOME"), "n=" + _e("len(params.l)"),
                 _e("format('{0}-{1}', params.a, run.id)"), _e("join(params.l, '+')"), _e("round(params.f, 1)"),
                 _e("min(params.a, 3) * 2 - 1"), _e("params.f / 2"), _e("-params.a"), _e("[params.a, 'b']"),
-                _e("params.s + '/' + run.date"), _e("contains('abc', params.s) == false"), _e("null == params.s")]))
+                _e("params.s + '/' + run.date"), _e("contains('abc', params.s) == false"), _e("null == params.s"), _e("env.MODE") + "/x"]))
+        if "m" in params and _one_in(draw, 3):
+            env["DEPTH"] = _e("params.m.depth")
+            env["IN"] = _e("params.p")
         if _one_in(draw, 5):
             s["description"] = draw(st.sampled_from(["Trains the model.", "it's \"quoted\"", "line one\nline two",
                                                      "ünïcödé — ✓", "#!/bin/sh; rm -rf / {{ x }} ${{ 1 }}"]))

@@ -98,11 +98,13 @@ def batch():
 def test_airflow_dagbag_loads_a_batch(batch, tmp_path):
     from tooling import verify
 
-    for i, text in enumerate(batch["airflow"]):
+    # (operator: kubernetes needs the cncf provider: its env and checks are test_airflow_k8s.py's)
+    texts = [t for t in batch["airflow"] if "KubernetesPodOperator" not in t]
+    for i, text in enumerate(texts):
         (tmp_path / f"gen_{i}.py").write_text(text, encoding="utf-8")
     rep = verify.airflow_check(tmp_path)
     assert rep["ok"], rep["errors"]
-    assert not rep["import_errors"] and len(rep["dags"]) == len(batch["airflow"])
+    assert not rep["import_errors"] and len(rep["dags"]) == len(texts) > 0
 
 
 @pytest.mark.slow
@@ -125,3 +127,45 @@ def test_github_tools_accept_a_batch(batch, tmp_path):
         path.write_text(text, encoding="utf-8")
         rep = verify.github_check(path)
         assert rep["ok"], (path.name, rep["errors"], text)
+
+
+# -- byte-identical on every machine: no dependence on the interpreter's string hashing -------------
+SEED_SCRIPT = """
+import hashlib, json, pathlib, sys
+from pipespec import backends
+from pipespec.backends.base import CompileOptions
+from pipespec.frontend import check_text
+out = {}
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.yaml")):
+    pipe = check_text(path.read_text(encoding="utf-8"), "ml/pipeline.yaml").pipeline
+    out[path.name] = {"ir": pipe.digest()}
+    for target in %r:
+        r = backends.get(target)().compile(pipe, CompileOptions(spec_path="ml/pipeline.yaml"))
+        out[path.name][target] = hashlib.sha256((r.text or "").encode()).hexdigest()
+print(json.dumps(out, sort_keys=True))
+""" % (TARGETS,)
+
+
+def test_output_does_not_depend_on_the_hash_seed(tmp_path):
+    """Compiled in two interpreters with different PYTHONHASHSEED (set and dict orders of strings
+    differ between them), every generated spec gives the same IR digest and the same files."""
+    import subprocess
+    import sys
+
+    n = [0]
+
+    @settings(max_examples=15, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(valid_specs())
+    def write(doc):
+        (tmp_path / f"spec_{n[0]:02d}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        n[0] += 1
+    write()
+    runs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        r = subprocess.run([sys.executable, "-c", SEED_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                           timeout=300, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs.append(r.stdout)
+    assert n[0] >= 10 and runs[0] == runs[1]
