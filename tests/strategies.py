@@ -106,11 +106,12 @@ def _condition(draw, name: str, fanned: bool, outs: dict, params: dict) -> str:
 def _targets(draw):
     t = {}
     if draw(st.booleans()):
-        t["airflow"] = draw(st.sampled_from([{"operator": "kubernetes", "namespace": "ml"}, {"tags": ["ml"]},
+        t["airflow"] = draw(st.sampled_from([{"operator": "kubernetes", "namespace": "ml"}, {"tags": ["ml"], "output": "dags/gen.py"},
                                              {"artifact_root": "s3://bucket/artifacts"}]))
     if draw(st.booleans()):
         t["kubeflow"] = draw(st.sampled_from([{"pipeline_root": "gs://bucket/root"},
-                                              {"image": "ghcr.io/acme/steps:1.0"}]))
+                                              {"image": "ghcr.io/acme/steps:1.0", "output": "kfp/gen.yaml"},
+                                              {"setup": False}]))
     if draw(st.booleans()):
         t["github"] = draw(st.sampled_from([
             {"runs_on": ["self-hosted", "linux"], "gpu_runs_on": "gpu-runner"},
@@ -139,6 +140,8 @@ def valid_specs(draw):
         params["m"] = {"type": "map", "default": {"depth": 2, "tags": ["a"]}, "description": "options"}
         params["p"] = {"type": "path", "default": "data/in.csv"}
     doc: dict = {"pipespec": 1, "name": "gen"}
+    if _one_in(draw, 3):
+        doc["description"] = draw(st.sampled_from(["Generated.", "two\nlines: 'q' \"qq\" ${{ x }}"]))
     if draw(st.booleans()):
         doc["schedule"] = draw(st.sampled_from(SCHEDULES))
     doc["params"] = params
@@ -174,6 +177,9 @@ def valid_specs(draw):
             s["with"] = {"a": _e("params.a"), "tags": ["x", 1]}
         elif draw(st.booleans()):
             s["run"] = ["python", "step.py", str(i), _e("params.a"), 1.5, True]
+        elif _one_in(draw, 4):
+            s["run"] = (f"set -eu\ncat > out.txt <<EOF\nstep {i}: ${{{{ params.a }}}}\nEOF\n"
+                        f"echo 'o=done' >> \"$PIPESPEC_OUTPUT\"\ncp out.txt \"${{{{ outputs.m }}}}\"\n")
         else:
             s["run"] = f"echo {i} ${{{{ params.a }}}} > \"${{{{ outputs.m }}}}\""
         s["outputs"] = outs
@@ -233,6 +239,8 @@ def valid_specs(draw):
                                                      "ünïcödé — ✓", "#!/bin/sh; rm -rf / {{ x }} ${{ 1 }}"]))
         if env:
             s["env"] = env
+        if _one_in(draw, 5):
+            s["deps"] = draw(st.sampled_from([["step.py"], ["data/*.csv", "lib/"]]))
         _shared_keys(draw, s)
         steps[names[i]] = s
     doc["steps"] = steps
