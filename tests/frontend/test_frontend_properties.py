@@ -55,7 +55,8 @@ def test_validation_never_raises_on_yaml_shapes(doc):
     check_text(text, "fuzz.yaml")
 
 
-@SETTINGS
+# (whole specs cost more each than the shapes above: fewer of them)
+@settings(SETTINGS, max_examples=100)
 @given(valid_specs())
 def test_ir_is_deterministic(doc):
     text = yaml.safe_dump(doc, sort_keys=False)
