@@ -169,3 +169,29 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
         runs.append(r.stdout)
     assert n[0] >= 10 and runs[0] == runs[1]
+
+
+# -- negative controls: each fast checker rejects a broken file -----------------------------------
+def _hello(target: str) -> str:
+    from support import ROOT
+
+    from pipespec.frontend import load_spec
+
+    pipe = load_spec(str(ROOT / "specs/hello/pipeline.yaml")).pipeline
+    return backends.get(target)().compile(pipe, CompileOptions(spec_path="specs/hello/pipeline.yaml")).text
+
+
+@pytest.mark.parametrize("target, breaks", [
+    ("airflow", lambda t: t + "\nreturn 1\n"),            # parses; only compile() refuses it
+    ("airflow", lambda t: t + "\nimport yaml\n"),
+    ("kubeflow", lambda t: t.replace("name: comp-shout", "name: comp-nope", 1)),
+    ("github", lambda t: t.replace("    runs-on:", "    runs_on:", 1)),                     # the schema
+    ("github", lambda t: t.replace("permissions: {}", "permissions: write-all", 1)),
+])
+def test_fast_checkers_reject_a_broken_file(target, breaks):
+    text = _hello(target)
+    fastcheck.check(target, text)
+    broken = breaks(text)
+    assert broken != text
+    with pytest.raises((AssertionError, SyntaxError)):
+        fastcheck.check(target, broken)
