@@ -6,8 +6,9 @@ standard provider, and the cncf-kubernetes provider when ``targets.airflow.opera
 the worker (or in a pod), so a step means what it means under ``pipespec run``; its result
 travels as the task's XCom. ``if:`` becomes a short-circuit task evaluating the condition,
 translated at compile time (``airflow_expr``); ``foreach:`` becomes dynamic task mapping;
-``finally:`` steps are teardown tasks (``.as_teardown()``): they run whatever happened, and the
-run's state is still decided by the steps, as under ``pipespec run``. These helper tasks are classic operators
+``finally:`` steps are teardown tasks (``.as_teardown()``): they run whatever happened; the run's
+state is decided by the steps and by one inert leaf after the teardowns that fails (upstream) when
+a finally step failed, as under ``pipespec run``. These helper tasks are classic operators
 (``ShortCircuitOperator``, ``PythonOperator``) over functions defined at module level: a TaskFlow
 call costs several times as much at parse time, which the scheduler pays on every re-parse.
 
@@ -29,12 +30,13 @@ import jinja2
 from pipespec import expr as E
 from pipespec import ir
 
-from .airflow_expr import Translator, Untranslatable, helper_source, py_literal
+from .airflow_expr import PythonTranslator, helper_source, py_literal
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 
 DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
 DEFAULT_IMAGE = "python:3.11-slim"
 XCOM_RESULT = "/airflow/xcom/return.json"
+FINALLY_LEAF = "finally__succeeded"     # step names have no '__': no step can take this id
 
 _PARAM_TYPES = {"string": "string", "path": "string", "int": "integer", "float": "number",
                 "bool": "boolean", "list": "array", "map": "object", "any": None}
@@ -130,7 +132,7 @@ class AirflowBackend(Backend):
         "if": (NATIVE, "a short-circuit task <step>__if; skips propagate through all_success"),
         "foreach": (NATIVE, "dynamic task mapping (.expand) over the item indexes"),
         "parallelism": (NATIVE, "max_active_tis_per_dagrun"),
-        "finally": (NATIVE, "teardown tasks (.as_teardown()) after every step; a failed step fails the run"),
+        "finally": (NATIVE, "teardown tasks (.as_teardown()) after every step; a failed step or finally step fails the run"),
         "retries": (NATIVE, "retries, retry_delay, retry_exponential_backoff, max_retry_delay "
                             "(Airflow adds up to 100% jitter to exponential delays)"),
         "timeout": (NATIVE, "execution_timeout"),
@@ -199,6 +201,8 @@ class _Generator:
                                           "every pod", emulated=True,
                                help="set targets.airflow.artifact_root to an object store URL, e.g. s3://bucket/pipespec")
         tasks += fin
+        if fin:
+            tasks.append(self.finally_leaf())
         secrets = self.secrets()
         if secrets and not self.kubernetes:
             if any(ref[0] == "variable" for _, pairs in secrets for _, ref in pairs):
@@ -237,6 +241,20 @@ class _Generator:
         while "\n\n\n\n" in text:
             text = text.replace("\n\n\n\n", "\n\n\n")
         return text
+
+    def finally_leaf(self) -> _Task:
+        """The one leaf after the finally steps' teardown tasks. Airflow leaves teardowns out when
+        it decides a run's state (so a failed step still fails the run, and a teardown's own
+        failure would not); this normal task needs every teardown to succeed (all_success) and
+        does nothing itself (an EmptyOperator: the scheduler marks it, no worker starts), so a
+        failed finally step leaves it upstream_failed and the run failed, as under ``pipespec
+        run``. A teardown with ``on_failure_fail_dagrun=True`` would instead become the only
+        leaf: the run's state would be the finally step's alone, and a failed step's run succeed."""
+        t = _Task(comment=["the run fails when a finally step failed (teardowns do not count)"])
+        t.blocks.append(f'    {FINALLY_LEAF} = EmptyOperator(task_id="{FINALLY_LEAF}")')
+        fins = [_var(st.name) for st in self.pipe.finally_steps]
+        t.blocks.append(f"    {_list(fins)} >> {FINALLY_LEAF}" if len(fins) > 1 else f"    {fins[0]} >> {FINALLY_LEAF}")
+        return t
 
     def docstring(self) -> str:
         pipe = self.pipe
@@ -302,38 +320,14 @@ class _Generator:
 
     # -- one step ---------------------------------------------------------------------------
     def translate(self, st: ir.Step, value: ir.Value, what: str) -> str | None:
-        tr = Translator(self.resolver(), lambda s: self.pipe.step(s).foreach is not None,
-                        lambda s, o: self.pipe.step(s).output(o).type)
-        try:
-            src = tr.translate(value.template.exprs[0].expr)
-        except Untranslatable as e:
-            self.b.unsupported(value.span, f"{what} of step '{st.name}': {e.message}")
+        tr = PythonTranslator(lambda s: self.pipe.step(s).foreach is not None,
+                              lambda s, o: self.pipe.step(s).output(o).type)
+        src = tr.render(value, self.b, f"{what} of step '{st.name}'")
+        if src is None:
             return None
         self.helpers |= tr.helpers
         self._reads = sorted(tr.steps_read)
         return src
-
-    def resolver(self):
-        pipe = self.pipe
-        outputs = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
-                   "list": E.list_of(E.ANY), "map": E.MAP}
-
-        def resolve(ref: E.Ref) -> E.Type:
-            if ref.root == "params":
-                t = pipe.param(ref.path[0]).type
-                return t if len(ref.path) == 1 else E.ANY
-            if ref.root == "run":
-                return E.STRING
-            if ref.root == "steps" and len(ref.path) >= 3:
-                prod = pipe.step(ref.path[0])
-                out = prod.output(ref.path[2])
-                if len(ref.path) > 3:
-                    t = E.FLOAT if out.type == "metrics" else E.ANY
-                else:
-                    t = outputs.get(out.type, E.PATH)
-                return E.list_of(t) if prod.foreach is not None else t
-            return E.ANY
-        return resolve
 
     def gate(self, st: ir.Step, upstream: list[str], is_finally: bool) -> tuple[str, str] | None:
         """The short-circuit task of an ``if:``: (its variable, its source)."""
@@ -357,8 +351,8 @@ class _Generator:
             if "params" in _names(src):
                 lines.append('params = context["params"]')
             if cond.type != E.BOOL:
-                self.helpers.add("_bool")
-                src = f"_bool({src})"
+                self.helpers.add("_need_bool")
+                src = f"_need_bool({src}, 'if:')"
             body = lines + [f"return {src}"]
         self.std_operators.add("ShortCircuitOperator")
         source = cond.template.exprs[0].source.strip() if cond.template else str(cond.literal).lower()
@@ -434,7 +428,7 @@ class _Generator:
                 before = helper
         kw = self.task_kwargs(st)
         if is_fin and before is not None:
-            # (not reachable: E203 forbids if:/foreach: on a finally step) a gate or foreach
+            # (not reachable: E219 forbids if:/foreach: on a finally step) a gate or foreach
             # helper of its own stands in between: that one waited, and its skip must carry over
             self.sdk.add("TriggerRule")
             kw.append(("trigger_rule", "TriggerRule.ALL_SUCCESS"))

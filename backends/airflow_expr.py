@@ -1,33 +1,38 @@
 """Expressions of ``if:`` and ``foreach:`` as Python source for the generated Airflow DAG file.
 
-Takes a typed expression AST (``pipespec.expr``) and gives Python source made only of quoted
-literals, lookups (``params[...]``, ``_pull(ti, ...)`` over XCom, ``_run_id(context)``),
-operators and calls of a fixed set of helpers whose source this module also provides. No user
-text is ever evaluated: every string of the spec enters the output through ``py_literal``.
+A dialect of the shared translator (``backends/translate.py``): takes a typed IR expression and
+gives Python source made only of quoted literals, lookups (``params[...]``, ``_pull(ti, ...)``
+over XCom, ``_run_id(context)``), operators and calls of helpers. No user text is ever
+evaluated: every string of the spec enters the output through ``py_literal``.
 
-Operators whose Python meaning equals the language's for the operand types the checker proved
-(numbers with numbers, text with text, bool with bool) are emitted as Python operators, so the
-common condition reads as written (``_pull(...) >= params['min_auc']``). Everything else goes
-through a helper that mirrors ``pipespec.expr.evaluate`` exactly (``1 == true`` is false, ``/``
-by zero is an error, there is no truthiness).
+Comparisons whose Python meaning equals the language's for the operand types the checker proved
+(numbers with numbers, text with text, bool with bool) are Python operators, so the common
+condition reads as written (``_pull(...) >= params['min_auc']``). Everything else calls the
+language's own run-time functions (``_binary``, ``_member``, ``_fn_join``, ...).
+
+Those are not a copy. The DAG file may import only Airflow and the standard library (pipespec
+need not be installed on the scheduler), so the helpers must be in the file; they are the source
+of ``pipespec.expr.runtime`` itself, the module the local runner evaluates with, taken with
+``inspect.getsource`` and cut into its top-level definitions: a DAG gets the ones it calls and
+those they name. One implementation, so there is nothing to keep in step (the former ~190 lines
+of hand-written twins, kept honest by a parity test, had already lost the bounds on text, lists
+and int64 and the evaluator's messages). runtime.py stays stdlib-only with ``_``-named top-level
+definitions so that a copy stands alone in a DAG and no step's task can shadow it.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import math
 from typing import Any, Callable
 
 from pipespec import expr as E
+from pipespec.expr import runtime
 from pipespec.expr.types import is_number, is_text
 
-
-class Untranslatable(Exception):
-    """The expression uses something the Airflow target cannot evaluate in a task."""
-
-    def __init__(self, message: str, node: E.Expr) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node = node
+from .translate import Translator
 
 
 def py_literal(v: Any) -> str:
@@ -54,324 +59,101 @@ def py_literal(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} as a Python literal")
 
 
-class Translator:
-    """Translate one expression. ``resolve`` gives the static type of each context reference
-    (as the front end's analysis does), ``fan_in(step)`` whether a step has foreach, and
-    ``output_kind(step, output)`` the declared output type."""
+class PythonTranslator(Translator):
+    """The Python dialect. ``fan_in(step)`` says whether a step has foreach, ``output_kind(step,
+    output)`` gives the declared output type. ``helpers`` collects the helpers the text calls,
+    ``steps_read`` the steps whose results it pulls."""
 
-    def __init__(self, resolve: Callable[[E.Ref], E.Type], fan_in: Callable[[str], bool],
-                 output_kind: Callable[[str, str], str]) -> None:
-        self.resolve = resolve
+    target = "airflow"
+    QUOTES = "'\""
+    FUNCTIONS = {"len": "_fn_len", "join": "_fn_join", "contains": "_fn_contains",
+                 "startsWith": "_fn_starts_with", "endsWith": "_fn_ends_with", "format": "_fn_format",
+                 "min": "_fn_min", "max": "_fn_max", "round": "_fn_round"}
+
+    def __init__(self, fan_in: Callable[[str], bool], output_kind: Callable[[str, str], str]) -> None:
+        super().__init__()
         self.fan_in = fan_in
         self.output_kind = output_kind
         self.helpers: set[str] = set()
         self.steps_read: set[str] = set()
-        self.types: dict[E.Expr, E.Type] = {}
 
-    def translate(self, expr: E.Expr) -> str:
-        self.types = {}
-        E.typecheck(expr, self.resolve, self.types)
-        src = self.node(expr)
-        return src[1:-1] if src.startswith("(") and _balanced(src[1:-1]) else src
+    def write_literal(self, value: Any) -> str:
+        return py_literal(value)
 
-    def type_of(self, node: E.Expr) -> E.Type:
-        return self.types.get(node, E.ANY)
-
-    def use(self, helper: str) -> str:
-        self.helpers.add(helper)
-        return helper
+    def callee(self, name: str) -> str:
+        self.helpers.add(name)
+        return name
 
     # -- nodes -------------------------------------------------------------------------------
-    def node(self, n: E.Expr) -> str:
-        return getattr(self, "_" + type(n).__name__)(n)
+    def listexpr(self, n: E.ListExpr) -> str:
+        return "[" + ", ".join(self.gen(i) for i in n.items) + "]"
 
-    def _Literal(self, n: E.Literal) -> str:
-        return py_literal(n.value)
-
-    def _ListExpr(self, n: E.ListExpr) -> str:
-        return "[" + ", ".join(self.node(i) for i in n.items) + "]"
-
-    def _Ref(self, n: E.Ref) -> str:
+    def ref(self, n: E.Ref) -> str:
         if n.root == "params":
             src = f"params[{py_literal(n.path[0])}]"
-            return self._fields(src, n.path[1:])
-        if n.root == "run":
-            if n.path == ("id",):
-                return f"{self.use('_run_id')}(context)"
-            if n.path == ("date",):
-                return f"{self.use('_run_date')}(context)"
-            if n.path == ("status",):
-                return f"{self.use('_run_status')}(context)"
-            raise Untranslatable(f"run.{'.'.join(n.path)} cannot be read in a condition on Airflow", n)
+            for key in n.path[1:]:
+                src = f"{self.callee('_member')}({src}, {py_literal(key)})"
+            return src
+        if n.root == "run" and n.path in (("id",), ("date",), ("status",)):
+            return f"{self.callee('_run_' + n.path[0])}(context)"
         if n.root == "steps" and len(n.path) >= 3:
             step, output, rest = n.path[0], n.path[2], n.path[3:]
             self.steps_read.add(step)
             section = "metrics" if self.output_kind(step, output) == "metrics" else "values"
             if section == "values" and self.output_kind(step, output) not in _VALUE_KINDS:
-                raise Untranslatable(f"output '{output}' of step '{step}' is an artifact (a path); "
-                                     "a condition can read value outputs and metrics fields only", n)
+                self.unsupported(n, f"output '{output}' of step '{step}' is an artifact (a path); "
+                                    "a condition can read value outputs and metrics fields only")
             args = ", ".join(py_literal(x) for x in (step, section, output, *rest))
             fan = ", fan_in=True" if self.fan_in(step) else ""
-            return f"{self.use('_pull')}(ti, {args}{fan})"
-        raise Untranslatable(f"'{n.dotted}' cannot be read in a condition on Airflow", n)
+            return f"{self.callee('_pull')}(ti, {args}{fan})"
+        self.unsupported(n, f"'{n.dotted}' cannot be read in a condition on Airflow")
 
-    def _fields(self, src: str, path: tuple[str, ...]) -> str:
-        for key in path:
-            src = f"{self.use('_field')}({src}, {py_literal(key)})"
-        return src
+    def member(self, n: E.Member) -> str:
+        return f"{self.callee('_member')}({self.gen(n.obj)}, {py_literal(n.name)})"
 
-    def _Member(self, n: E.Member) -> str:
-        return f"{self.use('_field')}({self.node(n.obj)}, {py_literal(n.name)})"
+    def index(self, n: E.Index) -> str:
+        return f"{self.callee('_index')}({self.gen(n.obj)}, {self.gen(n.index)})"
 
-    def _Index(self, n: E.Index) -> str:
-        return f"{self.use('_index')}({self.node(n.obj)}, {self.node(n.index)})"
-
-    def _Unary(self, n: E.Unary) -> str:
-        inner = self.node(n.operand)
-        t = self.type_of(n.operand)
+    def unary(self, n: E.Unary) -> str:
+        inner = self.gen(n.operand)
         if n.op == "!":
-            return f"(not {inner})" if t == E.BOOL else f"(not {self.use('_bool')}({inner}))"
-        return f"(-{inner})" if is_number(t) else f"{self.use('_neg')}({inner})"
+            if self.type_of(n.operand) != E.BOOL:
+                inner = self.need_bool(inner, "!")
+            return self.paren(f"not {inner}")
+        v = n.operand.value if isinstance(n.operand, E.Literal) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return py_literal(-v)               # a negative literal: '-' and a number, in range
+        return f"{self.callee('_negate')}({inner})"
 
-    def _Binary(self, n: E.Binary) -> str:
-        a, b = self.node(n.left), self.node(n.right)
+    def need_bool(self, src: str, op: str) -> str:
+        return f"{self.callee('_need_bool')}({src}, {py_literal(op)})"
+
+    def binary(self, n: E.Binary) -> str:
+        """Comparisons whose Python meaning is the language's for the proven operand types are
+        Python operators; arithmetic always goes through ``_binary`` (it bounds what it makes)."""
+        a, b = self.gen(n.left), self.gen(n.right)
         ta, tb = self.type_of(n.left), self.type_of(n.right)
         op = n.op
         if op in ("&&", "||"):
-            py = "and" if op == "&&" else "or"
             if ta != E.BOOL:
-                a = f"{self.use('_bool')}({a})"
+                a = self.need_bool(a, op)
             if tb != E.BOOL:
-                b = f"{self.use('_bool')}({b})"
-            return f"({a} {py} {b})"
+                b = self.need_bool(b, op)
+            return self.paren(f"{a} {'and' if op == '&&' else 'or'} {b}")
         same = (is_number(ta) and is_number(tb)) or (is_text(ta) and is_text(tb))
-        if op in ("==", "!="):
-            if same or (ta == E.BOOL and tb == E.BOOL):
-                return f"({a} {op} {b})"
-            eq = f"{self.use('_eq')}({a}, {b})"
-            return eq if op == "==" else f"(not {eq})"
-        if op in ("<", "<=", ">", ">="):
-            if same:
-                return f"({a} {op} {b})"
-            return f"{self.use('_order')}({py_literal(op)}, {a}, {b})"
-        if op == "/":
-            return f"{self.use('_div')}({a}, {b})"
-        if op == "+" and same or op in ("-", "*") and is_number(ta) and is_number(tb):
-            return f"({a} {op} {b})"
-        return f"{self.use('_arith')}({py_literal(op)}, {a}, {b})"
-
-    def _Call(self, n: E.Call) -> str:
-        name = _FUNCTIONS.get(n.name)
-        if name is None:
-            raise Untranslatable(f"function {n.name}() has no Airflow translation", n)
-        args = ", ".join(self.node(a) for a in n.args)
-        return f"{self.use(name)}({args})"
+        if op in ("==", "!=") and (same or ta == tb == E.BOOL) or op in ("<", "<=", ">", ">=") and same:
+            return self.paren(f"{a} {op} {b}")
+        return f"{self.callee('_binary')}({py_literal(op)}, {a}, {b})"
 
 
 _VALUE_KINDS = ("string", "int", "float", "bool", "path", "list", "map")
-_FUNCTIONS = {"len": "_len", "join": "_join", "contains": "_contains", "startsWith": "_starts_with",
-              "endsWith": "_ends_with", "format": "_format", "min": "_min", "max": "_max",
-              "round": "_round"}
-
-
-def _balanced(src: str) -> bool:
-    """Whether ``src`` is one parenthesised whole once its outer parentheses are removed
-    (so ``(a) and (b)`` is not stripped to ``a) and (b``). Strings are skipped over."""
-    depth, quote, i = 0, None, 0
-    while i < len(src):
-        ch = src[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                return False
-        i += 1
-    return depth == 0
 
 
 # -- helpers emitted into the DAG file, each only when an expression uses it -----------------
-# They mirror pipespec.expr.evaluate / functions / values; tests run both on the same inputs.
-# Order matters: a helper appears after the helpers it calls.
-HELPERS: dict[str, str] = {}
-
-HELPERS["_kind"] = '''
-def _kind(v):
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    return {int: "int", float: "float", str: "string", list: "list", dict: "map"}.get(type(v), type(v).__name__)
-'''
-HELPERS["_is_num"] = '''
-def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-'''
-HELPERS["_text"] = '''
-def _text(v):
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, (list, dict)):
-        return json.dumps(v, separators=(",", ":"), sort_keys=True)
-    return str(v)
-'''
-HELPERS["_eq"] = '''
-def _eq(a, b):
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if _is_num(a) and _is_num(b):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_eq(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-'''
-HELPERS["_bool"] = '''
-def _bool(v):
-    if not isinstance(v, bool):
-        raise TypeError(f"expected a bool, not {_kind(v)}: there is no truthiness")
-    return v
-'''
-HELPERS["_neg"] = '''
-def _neg(v):
-    if not _is_num(v):
-        raise TypeError(f"cannot negate {_kind(v)}: '-' needs a number")
-    return -v
-'''
-HELPERS["_order"] = '''
-def _order(op, a, b):
-    if not (_is_num(a) and _is_num(b) or isinstance(a, str) and isinstance(b, str)):
-        raise TypeError(f"cannot compare {_kind(a)} and {_kind(b)} with {op!r}")
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-'''
-HELPERS["_arith"] = '''
-def _arith(op, a, b):
-    if op == "+" and isinstance(a, str) and isinstance(b, str):
-        return a + b
-    if not (_is_num(a) and _is_num(b)):
-        raise TypeError(f"cannot apply {op!r} to {_kind(a)} and {_kind(b)}")
-    return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b}[op]()
-'''
-HELPERS["_div"] = '''
-def _div(a, b):
-    if not (_is_num(a) and _is_num(b)):
-        raise TypeError(f"cannot divide {_kind(a)} and {_kind(b)}: '/' needs numbers")
-    if b == 0:
-        raise ZeroDivisionError("division by zero")
-    return a / b
-'''
-HELPERS["_field"] = '''
-def _field(obj, key):
-    if not isinstance(obj, dict):
-        raise TypeError(f"cannot read field {key!r} of {_kind(obj)}: only maps have fields")
-    if key not in obj:
-        raise KeyError(f"the map has no key {key!r} (keys: {', '.join(sorted(map(str, obj))[:10]) or 'none'})")
-    return obj[key]
-'''
-HELPERS["_index"] = '''
-def _index(obj, i):
-    if isinstance(obj, dict):
-        if not isinstance(i, str):
-            raise TypeError(f"a map key must be a string, not {_kind(i)}")
-        return _field(obj, i)
-    if not isinstance(obj, list):
-        raise TypeError(f"cannot index {_kind(obj)}: only lists and maps have items")
-    if not isinstance(i, int) or isinstance(i, bool):
-        raise TypeError(f"a list index must be an int, not {_kind(i)}")
-    if not 0 <= i < len(obj):
-        raise IndexError(f"index {i} is out of range for a list of {len(obj)} items")
-    return obj[i]
-'''
-HELPERS["_len"] = '''
-def _len(v):
-    if not isinstance(v, (str, list, dict)):
-        raise TypeError(f"len() takes a list, string or map, not {_kind(v)}")
-    return len(v)
-'''
-HELPERS["_join"] = '''
-def _join(items, sep=","):
-    if not isinstance(items, list) or not isinstance(sep, str):
-        raise TypeError("join() takes a list and a string separator")
-    return sep.join(_text(i) for i in items)
-'''
-HELPERS["_contains"] = '''
-def _contains(hay, needle):
-    if isinstance(hay, str):
-        if not isinstance(needle, str):
-            raise TypeError(f"contains() on a string looks for a string, not {_kind(needle)}")
-        return needle in hay
-    if not isinstance(hay, list):
-        raise TypeError(f"contains() takes a list or string, not {_kind(hay)}")
-    return any(_eq(x, needle) for x in hay)
-'''
-HELPERS["_starts_with"] = '''
-def _starts_with(s, prefix):
-    if not (isinstance(s, str) and isinstance(prefix, str)):
-        raise TypeError("startsWith() takes strings")
-    return s.startswith(prefix)
-'''
-HELPERS["_ends_with"] = '''
-def _ends_with(s, suffix):
-    if not (isinstance(s, str) and isinstance(suffix, str)):
-        raise TypeError("endsWith() takes strings")
-    return s.endswith(suffix)
-'''
-HELPERS["_format"] = '''
-def _format(fmt, *args):
-    if not isinstance(fmt, str):
-        raise TypeError(f"format() takes a format string first, not {_kind(fmt)}")
-    out, i = [], 0
-    while i < len(fmt):
-        if fmt.startswith("{{", i) or fmt.startswith("}}", i):
-            out.append(fmt[i])
-            i += 2
-        elif fmt[i] == "{":
-            close = fmt.find("}", i)
-            digits = fmt[i + 1:close] if close > 0 else ""
-            if not (digits.isascii() and digits.isdigit()) or int(digits) >= len(args):
-                raise ValueError(f"format string has a bad placeholder at {i}")
-            out.append(_text(args[int(digits)]))
-            i = close + 1
-        elif fmt[i] == "}":
-            raise ValueError(f"format string has a lone '}}' at {i}")
-        else:
-            out.append(fmt[i])
-            i += 1
-    return "".join(out)
-'''
-_EXTREME = '''
-def _{name}(*args):
-    values = args[0] if len(args) == 1 else list(args)
-    if not isinstance(values, list) or not values or not all(_is_num(v) for v in values):
-        raise TypeError("{name}() takes numbers, or one non-empty list of numbers")
-    result = {name}(values)
-    return float(result) if any(isinstance(v, float) for v in values) else result
-'''
-HELPERS["_min"] = _EXTREME.format(name="min")
-HELPERS["_max"] = _EXTREME.format(name="max")
-HELPERS["_round"] = '''
-def _round(x, digits=None):
-    if not _is_num(x):
-        raise TypeError(f"round() takes a number, not {_kind(x)}")
-    if digits is None:
-        return int(round(x))
-    if not isinstance(digits, int) or isinstance(digits, bool):
-        raise TypeError(f"round() digits must be an int, not {_kind(digits)}")
-    return float(round(x, digits))
-'''
-HELPERS["_pull"] = '''
+# What the language does at run time is pipespec.expr.runtime's: the DAG gets the source of the
+# definitions it calls (and of those they call), copied from that module as written. Only
+# _pull, which reads Airflow's XCom, is Airflow's own.
+_PULL = '''
 def _pull(ti, step, section, output, *fields, fan_in=False):
     """A value output ("values") or a metrics output ("metrics") of an upstream step, read
     from the XCom its task returned; with fan_in, a list over its foreach instances."""
@@ -383,7 +165,7 @@ def _pull(ti, step, section, output, *fields, fan_in=False):
             raise KeyError(f"step {step!r} returned no {section[:-1] if section == 'values' else section} output {output!r}")
         value = result[section][output]
         for key in fields:
-            value = _field(value, key)
+            value = _member(value, key)
         got.append(value)
     if fan_in:
         return got
@@ -392,24 +174,44 @@ def _pull(ti, step, section, output, *fields, fan_in=False):
     return got[0]
 '''
 
-# helper -> helpers it calls
-DEPENDS: dict[str, tuple[str, ...]] = {
-    "_eq": ("_is_num",), "_bool": ("_kind",), "_neg": ("_is_num", "_kind"),
-    "_order": ("_is_num", "_kind"), "_arith": ("_is_num", "_kind"), "_div": ("_is_num", "_kind"),
-    "_field": ("_kind",), "_index": ("_kind", "_field"), "_len": ("_kind",), "_join": ("_text",),
-    "_contains": ("_kind", "_eq"), "_format": ("_kind", "_text"), "_min": ("_is_num",),
-    "_max": ("_is_num",), "_round": ("_is_num", "_kind"), "_pull": ("_field",),
-}
+
+def _definitions(source: str) -> dict[str, tuple[str, set[str]]]:
+    """name -> (source, the names it uses) of each top-level definition in ``source``."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    found: dict[str, tuple[str, set[str]]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [e.id for t in node.targets for e in ast.walk(t) if isinstance(e, ast.Name)]
+        else:
+            continue                      # imports, the docstring: the DAG file has its own
+        used = {e.id for e in ast.walk(node) if isinstance(e, ast.Name)}
+        for name in names:
+            # whole lines: a top-level statement starts a line and ends one (get_source_segment
+            # re-splits the source per call, 0.3 s for runtime.py)
+            found[name] = ("\n".join(lines[node.lineno - 1:node.end_lineno]), used)
+    return found
+
+
+@functools.cache
+def helpers() -> dict[str, tuple[str, frozenset[str]]]:
+    """name -> (its source, the helpers it calls): runtime's definitions and _pull. Made on
+    first use, so a spec without if:/foreach: expressions never parses runtime.py."""
+    found = {**_definitions(inspect.getsource(runtime)), **_definitions(_PULL)}
+    return {n: (src, frozenset(used & found.keys() - {n})) for n, (src, used) in found.items()}
 
 
 def helper_source(names: set[str]) -> str:
-    """The source of ``names`` and of everything they call, in a stable order."""
+    """The source of ``names`` and of everything they call, in runtime's order, _pull last."""
+    table = helpers()
     need: set[str] = set()
     todo = list(names)
     while todo:
         n = todo.pop()
-        if n in need or n not in HELPERS:
+        if n in need or n not in table:
             continue
         need.add(n)
-        todo.extend(DEPENDS.get(n, ()))
-    return "".join("\n" + HELPERS[n].strip("\n") + "\n" for n in HELPERS if n in need)
+        todo.extend(table[n][1])
+    return "".join("\n" + src + "\n" for n, (src, _) in table.items() if n in need)

@@ -37,7 +37,7 @@ from pipespec.units import cores, memory_bytes
 
 from . import yamlout
 from .base import EMULATED, NATIVE, Backend, CompileOptions
-from .github_expr import Translator, Untranslatable, compact_json
+from .github_expr import GithubTranslator, compact_json
 from .github_pins import action_step, annotate
 
 MAX_INPUTS = 25            # workflow_dispatch inputs
@@ -150,7 +150,7 @@ class _Builder:
         self.b = backend
         self.pipe = pipe
         self.cfg = _Config(backend, pipe, opts)
-        self.tr = Translator(pipe)
+        self.tr = GithubTranslator(pipe)
         self.conditions: dict[str, str] = {}
         self.matrices: dict[str, object] = {}
         self.gates: list[str] = []
@@ -236,16 +236,7 @@ class _Builder:
     def _expression(self, st: ir.Step, value: ir.Value, where: str) -> str | None:
         if value.is_literal:
             return "true" if value.literal is True else "false" if value.literal is False else None
-        te = value.template.exprs[0]
-        try:
-            res = self.tr.translate(te.expr)
-        except Untranslatable as e:
-            self.b.unsupported(_at(value, te, e.start, e.end),
-                               f"{where} of step '{st.name}': {e.message}")
-            return None
-        for msg, start, end in res.warnings:
-            self.b.unsupported(_at(value, te, start, end), f"{where} of step '{st.name}': {msg}", emulated=True)
-        return res.text
+        return self.tr.render(value, self.b, f"{where} of step '{st.name}'")
 
     def _matrix(self, st: ir.Step):
         fe = st.foreach
@@ -477,23 +468,6 @@ def _non_finite(v) -> bool:
     if isinstance(v, dict):
         return any(_non_finite(x) for x in v.values())
     return False
-
-
-def _at(value: ir.Value, te, start: int, end: int):
-    """The span of [start, end) inside expression ``te`` of ``value``: the host scalar's position
-    plus the offset (exact for a one-line plain or quoted scalar; else the whole scalar)."""
-    span, text = value.span, _source_text(value)
-    if span.line != span.end_line:
-        return span
-    width = span.end_col - span.col
-    quote = 0 if width == len(text) else 1 if width == len(text) + 2 else None
-    if quote is None:
-        return span
-    return span.at_offset(quote + te.offset + start, quote + te.offset + end)
-
-
-def _source_text(value: ir.Value) -> str:
-    return "".join(p if isinstance(p, str) else "${{" + p.source + "}}" for p in value.template.parts)
 
 
 # -- serialising ------------------------------------------------------------------------------

@@ -16,7 +16,10 @@ kfp 2.17 compiler writes for the same constructs (tests/tooling/fixtures/kfp_sam
 - values crossing a sub-DAG boundary are threaded through its inputs as ``pipelinechannel--``
   parameters/artifacts, as the SDK does.
 
-Layout of the DAG (scopes) is in ``kubeflow_dag``; CEL in ``kubeflow_cel``; what runs inside
+``kubeflow_dag`` builds the document from three parts: ``kubeflow_layout`` (the DAGs, or
+scopes, and where each task lives), ``kubeflow_wiring`` (values, loop items, conditions and
+order across them) and ``kubeflow_executor`` (each step's container); CEL is in
+``kubeflow_cel``, KFP's spelling of types and values in ``kubeflow_values``, what runs inside
 the container in ``kubeflow_task``. What KFP cannot express goes through ``unsupported()``.
 """
 

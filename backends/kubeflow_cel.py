@@ -1,9 +1,9 @@
 """Expressions -> CEL, the language of Kubeflow's ``triggerPolicy.condition``.
 
-Takes one typed expression AST of the spec and a callback that turns each context reference
-into the CEL text reading it (``inputs.parameter_values['pipelinechannel--...']``, which also
-wires that value into the condition task); gives CEL text, or raises ``CelError`` for what CEL
-cannot say, located at the node so the backend reports it at the right column.
+A dialect of the shared translator (``backends/translate.py``): takes one typed IR expression
+and a callback that turns each context reference into the CEL text reading it
+(``inputs.parameter_values['pipelinechannel--...']``, which also wires that value into the
+condition task); gives CEL text, or ``Unsupported`` at the node for what CEL cannot say.
 
 Choices that keep the meaning of the spec, not of Python or of CEL's defaults:
 - KFP hands every parameter to CEL as a ``google.protobuf.Value``: numbers are doubles. So every
@@ -20,32 +20,76 @@ from __future__ import annotations
 from typing import Callable
 
 from pipespec import expr as E
-
-
-class CelError(Exception):
-    def __init__(self, message: str, node: E.Expr) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node = node
-
-
-# Functions of the language that have a CEL spelling; the rest are refused by name.
-_NO_CEL = {
-    "join": "CEL has no join() in its standard library",
-    "format": "CEL has no format() in its standard library",
-    "min": "CEL has no min() in its standard library",
-    "max": "CEL has no max() in its standard library",
-    "round": "CEL has no round() in its standard library",
-}
+from pipespec.backends.translate import Refused, Translator
 
 RefToCel = Callable[[E.Ref], str]
-TypeOf = Callable[[E.Expr], E.Type]
 
 
-def to_cel(expr: E.Expr, ref: RefToCel, type_of: TypeOf) -> str:
-    """The CEL text of ``expr``; ``ref`` renders a context reference, ``type_of`` types a node."""
-    text = _Cel(ref, type_of).emit(expr)
-    return text[1:-1] if _wrapped(text) else text
+def _contains(tr: "CelTranslator", node: E.Call) -> str:
+    hay, needle = node.args
+    kind = tr.type_of(hay).kind
+    if kind in ("string", "path"):
+        return f"{tr.gen(hay)}.contains({tr.gen(needle)})"
+    if kind == "list":
+        return f"({tr.gen(needle)} in {tr.gen(hay)})"
+    tr.unsupported(node, "contains() on a value whose type is only known at run time cannot be "
+                         "translated to CEL (a list needs 'in', a string '.contains()')")
+
+
+def _method(name: str) -> Callable[["CelTranslator", E.Call], str]:
+    return lambda tr, node: f"{tr.gen(node.args[0])}.{name}({tr.gen(node.args[1])})"
+
+
+_NOT_IN_CEL = Refused("{name}() cannot be translated to CEL: CEL has no {name}() in its standard library")
+
+
+class CelTranslator(Translator):
+    """The CEL dialect. ``ref`` renders a context reference (and wires its value into the
+    condition task); it refuses a reference a condition cannot read by ``unsupported``."""
+
+    target = "kubeflow"
+    FUNCTIONS = {
+        "len": lambda tr, node: f"size({tr.gen(node.args[0])})",
+        "contains": _contains,
+        "startsWith": _method("startsWith"),
+        "endsWith": _method("endsWith"),
+        "join": _NOT_IN_CEL, "format": _NOT_IN_CEL, "min": _NOT_IN_CEL, "max": _NOT_IN_CEL,
+        "round": _NOT_IN_CEL,
+    }
+
+    def __init__(self, ref: Callable[["CelTranslator", E.Ref], str]) -> None:
+        super().__init__()
+        self._ref = ref
+
+    def write_literal(self, value) -> str:
+        return cel_literal(value)
+
+    def ref(self, node: E.Ref) -> str:
+        return self._ref(self, node)
+
+    def listexpr(self, node: E.ListExpr) -> str:
+        return "[" + ", ".join(self.gen(i) for i in node.items) + "]"
+
+    def index(self, node: E.Index) -> str:
+        idx = node.index
+        if isinstance(idx, E.Literal) and isinstance(idx.value, str):
+            return f"{self.gen(node.obj)}[{cel_string(idx.value)}]"
+        if isinstance(idx, E.Literal) and isinstance(idx.value, int) and not isinstance(idx.value, bool):
+            return f"{self.gen(node.obj)}[{idx.value}]"
+        # a computed index is a double in KFP; CEL indexes lists with int only
+        return f"{self.gen(node.obj)}[int({self.gen(idx)})]"
+
+    def member(self, node: E.Member) -> str:
+        return f"{self.gen(node.obj)}[{cel_string(node.name)}]"
+
+    def unary(self, node: E.Unary) -> str:
+        inner = self.gen(node.operand)
+        if self.unparen(inner) == inner:
+            inner = self.paren(inner)
+        return ("!" if node.op == "!" else "-") + inner
+
+    def binary(self, node: E.Binary) -> str:
+        return self.paren(f"{self.gen(node.left)} {node.op} {self.gen(node.right)}")
 
 
 def cel_string(s: str) -> str:
@@ -72,87 +116,3 @@ def cel_literal(v) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{cel_string(str(k))}: {cel_literal(x)}" for k, x in sorted(v.items())) + "}"
     raise ValueError(f"no CEL literal for {type(v).__name__}")
-
-
-def _wrapped(text: str) -> bool:
-    """Whether ``text`` is one parenthesised group from its first to its last character."""
-    if not (text.startswith("(") and text.endswith(")")):
-        return False
-    depth, quote, i = 0, False, 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == "'":
-                quote = False
-        elif ch == "'":
-            quote = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return False
-        i += 1
-    return True
-
-
-class _Cel:
-    def __init__(self, ref: RefToCel, type_of: TypeOf) -> None:
-        self.ref = ref
-        self.type_of = type_of
-
-    def emit(self, node: E.Expr) -> str:
-        return getattr(self, "_" + type(node).__name__)(node)
-
-    def _Literal(self, node: E.Literal) -> str:
-        try:
-            return cel_literal(node.value)
-        except ValueError as e:
-            raise CelError(str(e), node) from None
-
-    def _Ref(self, node: E.Ref) -> str:
-        return self.ref(node)
-
-    def _ListExpr(self, node: E.ListExpr) -> str:
-        return "[" + ", ".join(self.emit(i) for i in node.items) + "]"
-
-    def _Index(self, node: E.Index) -> str:
-        idx = node.index
-        if isinstance(idx, E.Literal) and isinstance(idx.value, str):
-            return f"{self.emit(node.obj)}[{cel_string(idx.value)}]"
-        if isinstance(idx, E.Literal) and isinstance(idx.value, int) and not isinstance(idx.value, bool):
-            return f"{self.emit(node.obj)}[{idx.value}]"
-        # a computed index is a double in KFP; CEL indexes lists with int only
-        return f"{self.emit(node.obj)}[int({self.emit(idx)})]"
-
-    def _Member(self, node: E.Member) -> str:
-        return f"{self.emit(node.obj)}[{cel_string(node.name)}]"
-
-    def _Unary(self, node: E.Unary) -> str:
-        inner = self.emit(node.operand)
-        if not _wrapped(inner):
-            inner = f"({inner})"
-        return ("!" if node.op == "!" else "-") + inner
-
-    def _Binary(self, node: E.Binary) -> str:
-        return f"({self.emit(node.left)} {node.op} {self.emit(node.right)})"
-
-    def _Call(self, node: E.Call) -> str:
-        name, args = node.name, node.args
-        if name in _NO_CEL:
-            raise CelError(f"{name}() cannot be translated to CEL: {_NO_CEL[name]}", node)
-        if name == "len":
-            return f"size({self.emit(args[0])})"
-        if name == "contains":
-            hay = self.type_of(args[0])
-            if hay.kind in ("string", "path"):
-                return f"{self.emit(args[0])}.contains({self.emit(args[1])})"
-            if hay.kind == "list":
-                return f"({self.emit(args[1])} in {self.emit(args[0])})"
-            raise CelError("contains() on a value whose type is only known at run time cannot be "
-                           "translated to CEL (a list needs 'in', a string '.contains()')", node)
-        if name in ("startsWith", "endsWith"):
-            return f"{self.emit(args[0])}.{name}({self.emit(args[1])})"
-        raise CelError(f"{name}() has no CEL translation", node)

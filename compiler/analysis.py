@@ -1,11 +1,15 @@
 """Stage 3: expressions. Finds every ``${{ }}`` in the spec, parses it with the shared parser,
 resolves its references against params, steps, outputs and contexts, and type-checks it.
 
-The result (``Analysis``) is what the semantic checks and the lowering read: each expression
-site with its template, its static type and the references it makes.
+The result (``Analysis``) is what the graph, the semantic checks and the lowering read: each
+expression site with its template, its static type and the references it makes, and the item
+type of each foreach: step. It also resolves every name of a step, in ``needs:`` and in
+``steps.X``, in one place (``_step_problem``).
 """
 
 from __future__ import annotations
+
+import re
 
 import difflib
 from dataclasses import dataclass, field
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 from . import expr as E
 from .diagnostics import Diagnostics
 from .span import Span
-from .spec import RawPipeline, RawStep, as_map, as_str, map_items
+from .spec import ARTIFACT_TYPES, RawPipeline, RawStep
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 
 CONTEXTS = ("params", "steps", "item", "outputs", "env", "run", "secrets")
@@ -53,6 +57,10 @@ class Site:
     refs: list[Reference] = field(default_factory=list)
     ok: bool = True
     expr_types: list = field(default_factory=list)   # static type of each expression (None: unknown)
+    node_types: list = field(default_factory=list)   # per expression, each node's type in walk order
+
+
+_MENTION = re.compile(r"\b(params|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class Analysis:
@@ -60,7 +68,7 @@ class Analysis:
         self.raw = raw
         self.diags = diags
         self.sites: list[Site] = []
-        self._item_types: dict[str, E.Type] = {}
+        self.item_types: dict[str, E.Type] = {}     # step name -> the type of its item (foreach: steps)
         # (root, name) of every params./secrets. reference, resolved or not: a read inside a
         # broken expression is still a read (no "never read" warning on top of the error)
         self.mentioned: set[tuple[str, str]] = set()
@@ -68,30 +76,58 @@ class Analysis:
     # -- collecting ---------------------------------------------------------------------
     def run(self) -> "Analysis":
         raw = self.raw
-        for k, v in map_items(raw.root.get("env")):
+        for k, v in raw.env:
             self._scalars(None, "pipeline_env", v)
         for st in raw.all_steps:
+            self._resolve_needs(st)
             # foreach first: the item type feeds every other field of the step
-            fe = st.get("foreach")
-            if fe is not None:
-                self._item_types[st.name] = self._foreach_item_type(st, fe)
-            for key in ("run", "with", "env", "if"):
-                v = st.get(key)
-                if v is None:
-                    continue
-                if key == "with" or key == "env":
-                    for _, val in map_items(v):
-                        self._scalars(st, key, val)
-                elif key == "run" and isinstance(v, SeqNode):
-                    for item in v.items:      # argv: each item is one value
-                        self._scalars(st, key, item)
-                else:
-                    self._scalars(st, key, v)
-        d = as_map(raw.root.get("defaults"))
-        if d is not None:
-            for _, val in map_items(d.get("env")):
-                self._scalars(None, "pipeline_env", val)
+            if st.foreach is not None:
+                self.item_types[st.name] = self._foreach_item_type(st, st.foreach)
+            if isinstance(st.run, SeqNode):
+                for item in st.run.items:      # argv: each item is one value
+                    self._scalars(st, "run", item)
+            elif st.run is not None:
+                self._scalars(st, "run", st.run)
+            for _, val in st.with_:
+                self._scalars(st, "with", val)
+            for _, val in st.env:
+                self._scalars(st, "env", val)
+            if st.condition is not None:
+                self._scalars(st, "if", st.condition)
+        for _, val in raw.defaults.env:
+            self._scalars(None, "pipeline_env", val)
         return self
+
+    def _resolve_needs(self, st: RawStep) -> None:
+        for n in st.needs:
+            problem = self._step_problem(st, n.value, in_needs=True)
+            if problem:
+                self.diags.add(problem[0], problem[1], n.span, help=problem[2])
+
+    def _step_problem(self, reader: RawStep | None, name: str, in_needs: bool) -> tuple[str, str, str | None] | None:
+        """What is wrong with naming step ``name`` from ``reader`` (in its needs:, or in a
+        steps.NAME expression), as (code, message, help); None when nothing is."""
+        raw = self.raw
+        own = reader is not None and name == reader.name
+        if in_needs:
+            if own:
+                return ("E401", f"step '{name}' needs itself", "remove it from needs:")
+            if name in raw.steps:
+                return None
+        if name in raw.finally_steps:
+            if in_needs:
+                return ("E304", f"needs: '{name}' names a finally: step",
+                        "finally: steps run after every other step; nothing can need them")
+            return ("E304", f"'{name}' is a finally: step; its outputs cannot be read", None)
+        if name not in raw.steps:
+            return ("E304", f"needs: '{name}' names no step" if in_needs else f"unknown step '{name}'",
+                    _dym(name, raw.steps) or f"steps: {', '.join(raw.steps)}")
+        if reader is not None and reader.is_finally:
+            return ("E402", f"finally: step '{reader.name}' reads an output of '{name}', which may not exist",
+                    "finally steps run after failures too; pass what they need through params or run.status")
+        if own:
+            return ("E401", f"step '{name}' reads its own output", "use outputs.NAME for this step's own output paths")
+        return None
 
     def _scalars(self, step: RawStep | None, fld: str, node: Node, nested: bool = False) -> list[Site]:
         """Sites for the expressions in ``node``. An expression nested inside a list or map
@@ -100,7 +136,7 @@ class Analysis:
         if isinstance(node, ScalarNode):
             if isinstance(node.value, str) and "${{" in node.value:
                 if nested:
-                    self.diags.add("E203", "an expression inside a list or map literal is not evaluated", node.span,
+                    self.diags.add("E220", "an expression inside a list or map literal is not evaluated", node.span,
                                    help="write the whole value as one expression, e.g. ${{ [params.a, 'b'] }}")
                 else:
                     out.append(self._site(step, fld, node))
@@ -121,6 +157,8 @@ class Analysis:
             self.diags.add(e.code, e.message, node.offset_span(e.start, e.end),
                            help="expressions look like ${{ params.name }}; see docs/spec.md#expressions")
             site.ok = False
+            # what the broken text names is still read: no "never read" warning on top of the error
+            self.mentioned |= {(m[1], m[2]) for m in _MENTION.finditer(node.value)}
             return site
         types = []
         for part in site.template.parts:
@@ -151,7 +189,9 @@ class Analysis:
                 site.refs.append(ref_obj)
             return typ
 
-        typ, issues = E.typecheck(part.expr, resolve)
+        types: dict = {}
+        typ, issues = E.typecheck(part.expr, resolve, types)
+        site.node_types.append(tuple(types.get(n, E.ANY) for n in E.walk(part.expr)))
         for iss in issues:
             self.diags.add(iss.code, iss.message, span_of(iss.start, iss.end), help=iss.help)
             site.ok = False
@@ -177,7 +217,7 @@ class Analysis:
         if root == "run" and path[:1] == ("status",) and not (st and st.is_finally):
             return issue("E310", "run.status is only known in finally: steps",
                          "move the step under finally:, or use if: on step outputs")
-        if root == "item" and (st is None or st.name not in self._item_types):
+        if root == "item" and (st is None or st.name not in self.item_types):
             return issue("E306", "item is only defined in a step with foreach:",
                          "add foreach: to this step, or read the list directly")
         if root == "item" and fld in ("if", "foreach"):
@@ -203,7 +243,7 @@ class Analysis:
         if root == "steps":
             return self._resolve_output(site, ref, path, span, issue)
         if root == "item":
-            t = self._item_types[st.name]
+            t = self.item_types[st.name]
             if path:
                 if t.kind in ("map", "any"):
                     return (Reference("item", "item", None, None, span), E.ANY)
@@ -213,8 +253,8 @@ class Analysis:
             if len(path) != 1:
                 return issue("E313", "outputs needs a name: outputs.NAME")
             o = st.output(path[0]) if st else None
-            if o is None or o.type not in _ARTIFACTS:
-                arts = [x.name for x in st.outputs if x.type in _ARTIFACTS] if st else []
+            if o is None or o.type not in ARTIFACT_TYPES:
+                arts = [x.name for x in st.outputs if x.type in ARTIFACT_TYPES] if st else []
                 return issue("E313", f"'{path[0]}' is not an artifact output of this step",
                              _dym(path[0], arts) or ("declare it under outputs: with an artifact type (dataset, model, metrics, file, dir)"))
             return (Reference("own_output", path[0], None, None, span), E.PATH)
@@ -239,16 +279,10 @@ class Analysis:
         if len(path) < 1:
             return issue("E301", "steps needs a step name: steps.NAME.outputs.OUTPUT")
         name = path[0]
-        if name in raw.finally_steps:
-            return issue("E304", f"'{name}' is a finally: step; its outputs cannot be read")
-        prod = raw.steps.get(name)
-        if prod is None:
-            return issue("E304", f"unknown step '{name}'", _dym(name, raw.steps) or f"steps: {', '.join(raw.steps)}")
-        if st is not None and st.is_finally:
-            return issue("E402", f"finally: step '{st.name}' reads an output of '{name}', which may not exist",
-                         "finally steps run after failures too; pass what they need through params or run.status")
-        if st is not None and name == st.name:
-            return issue("E401", f"step '{name}' reads its own output", "use outputs.NAME for this step's own output paths")
+        problem = self._step_problem(st, name, in_needs=False)
+        if problem:
+            return issue(*problem)
+        prod = raw.steps[name]
         if len(path) < 3 or path[1] != "outputs":
             return issue("E301", f"write steps.{name}.outputs.NAME", None)
         out = prod.output(path[2])
@@ -266,7 +300,7 @@ class Analysis:
                 return issue("E301", f"output '{name}.{path[2]}' is {out.type}; only metrics and map outputs have fields")
         else:
             t = _OUTPUT_TYPES.get(out.type, E.PATH)
-            if out.type in _ARTIFACTS and site.field in ("if", "foreach"):
+            if out.type in ARTIFACT_TYPES and site.field in ("if", "foreach"):
                 return issue("E406", f"'{path[2]}' of step '{name}' is an artifact (a path), not a value, in {site.field}:",
                              "read a metrics field (steps.S.outputs.metrics.auc) or a value output instead")
         if prod.has_foreach:
@@ -295,7 +329,7 @@ class Analysis:
         return E.ANY
 
 
-_ARTIFACTS = ("dataset", "model", "metrics", "file", "dir")
+
 _OUTPUT_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
                  "list": E.list_of(E.ANY), "map": E.MAP}
 _PARAM_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
@@ -305,8 +339,7 @@ _PARAM_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BO
 def _param_type(raw: RawPipeline, name: str) -> E.Type:
     kind = raw.param_type(name)
     if kind == "list":
-        _, node = raw.params[name]
-        item = as_str(node.get("items"))
+        item = raw.params[name].items
         return E.list_of(_PARAM_TYPES.get(item, E.ANY) if item else E.ANY)
     return _PARAM_TYPES.get(kind or "", E.ANY)
 

@@ -23,11 +23,14 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E108": ("version-like-float", ERROR, "an unquoted number like 3.10 where a string is expected"),
     "E109": ("not-a-document", ERROR, "the file is empty, not UTF-8, or holds several documents"),
     "E110": ("control-character", ERROR, "a string holds a NUL, the control character no target can carry"),
+    "E111": ("unreadable-file", ERROR, "a spec file cannot be read: missing, no permission, or not a regular file"),
     # -- E2xx: shape (JSON Schema) -----------------------------------------------------------
     "E200": ("wrong-type", ERROR, "a value has the wrong type"),
     "E201": ("unknown-key", ERROR, "a key the language does not define"),
     "E202": ("missing-key", ERROR, "a required key is missing"),
-    "E203": ("invalid-value", ERROR, "a value is outside what the key allows"),
+    # E203 was the catch-all for values a key does not allow; the problems with a code of their
+    # own (E214-E224) left it, and it keeps what remains: a bound of the schema not met
+    "E203": ("invalid-value", ERROR, "a value outside a bound of its key: a minimum or maximum, non-empty, unique items"),
     "E204": ("invalid-name", ERROR, "a name is not legal on every target"),
     "E205": ("invalid-duration", ERROR, "a duration is not like 30s, 5m, 2h or 1h30m"),
     "E206": ("invalid-quantity", ERROR, "a cpu or memory quantity is not like 2, 500m, 4Gi"),
@@ -38,6 +41,17 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E211": ("duration-too-long", ERROR, "a timeout or retry delay longer than the 30-day bound"),
     "E212": ("quantity-too-large", ERROR, "a memory or cpu quantity beyond what every target can hold"),
     "E213": ("invalid-command", ERROR, "a targets.*.pipespec command that is empty or does not split as shell words"),
+    "E214": ("constraint-for-other-type", ERROR, "minimum:, maximum: or items: on a parameter of a type it does not apply to"),
+    "E215": ("run-and-call", ERROR, "a step with both run: and call:"),
+    "E216": ("with-on-run-step", ERROR, "with: on a run: step (arguments are for call: steps)"),
+    "E217": ("parallelism-without-foreach", ERROR, "parallelism: on a step without foreach:"),
+    "E218": ("expression-in-image", ERROR, "an image: that holds a ${{ }} expression"),
+    "E219": ("finally-step-key", ERROR, "if:, foreach: or needs: on a finally: step"),
+    "E220": ("expression-in-literal", ERROR, "a ${{ }} inside a list or map literal, where it would not be evaluated"),
+    "E221": ("reserved-env-name", ERROR, "an env: name in the PIPESPEC_* space that pipespec sets itself"),
+    "E222": ("invalid-variable-name", ERROR, "an env: or with: name that is not letters, digits and underscores"),
+    "E223": ("not-one-of", ERROR, "a value that is not one of those its key allows"),
+    "E224": ("too-long", ERROR, "a string longer than its key allows"),
     # -- E3xx: expressions -------------------------------------------------------------------
     "E300": ("expression-syntax", ERROR, "an expression inside ${{ }} does not parse"),
     "E301": ("unknown-context", ERROR, "a name that is not a context, or a field a context lacks"),
@@ -60,7 +74,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E400": ("dependency-cycle", ERROR, "steps depend on each other in a cycle"),
     "E401": ("self-dependency", ERROR, "a step depends on itself"),
     "E402": ("finally-reads-outputs", ERROR, "a finally: step reads step outputs, which may not exist"),
-    "E403": ("argument-shadows-output", ERROR, "a with: argument has the name of an output of the same step"),
+    "E403": ("argument-shadows-output", ERROR, "a with: argument has the name of an artifact output of the same step"),
     "E404": ("invalid-callable", ERROR, "call: is not module:function with Python identifiers"),
     "E405": ("duplicate-step", ERROR, "a finally: step has the name of a step"),
     "E406": ("artifact-as-value", ERROR, "an artifact (a path) read in if: or foreach:, where a value is needed"),
@@ -74,6 +88,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),
     "W600": ("emulated-by-target", WARNING, "the target has no native form for a feature; pipespec emulates it"),
     "W601": ("no-pipespec-on-worker", WARNING, "a step's container has no way to get pipespec"),
+    # -- E8xx: importing another tool's pipeline -----------------------------------------------
+    "E800": ("cannot-import", ERROR, "the file to import is not a pipeline of that tool (no stages, not a mapping)"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),

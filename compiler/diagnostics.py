@@ -105,6 +105,12 @@ class SourceCache:
             return None
         return lines[n - 1]
 
+    def is_end(self, file: str, n: int) -> bool:
+        """Line ``n`` is the one just past the last line of a non-empty file (where a parser
+        that ran out of text puts its error)."""
+        lines = self._lines.get(file)
+        return bool(lines) and n == len(lines) + 1
+
 
 _CONTROL_PICTURES = {c: 0x2400 + c for c in range(32) if c != 9} | {127: 0x2421}
 
@@ -134,6 +140,9 @@ def render_text(diags: list[Diagnostic], sources: SourceCache, color: bool = Fal
             out.append(f"{pad} |")
             out.append(f"{gutter} | {src}")
             out.append(f"{pad} | {prefix}{'^' * width}")
+        elif sources.is_end(s.file, s.line):
+            pad = " " * len(str(s.line))
+            out += [f"{pad} |", f"{s.line} | ", f"{pad} | ^ end of file"]
         for n in d.notes:
             out.append(f"  = note: {n}")
         if d.help:
@@ -141,8 +150,31 @@ def render_text(diags: list[Diagnostic], sources: SourceCache, color: bool = Fal
     return "\n".join(out) + ("\n" if out else "")
 
 
-def render_json(diags: list[Diagnostic], sources: SourceCache, color: bool = False) -> str:
-    return json.dumps([d.to_json() for d in diags], indent=2) + "\n"
+JSON_REPORT_VERSION = 1   # of the object below: schemas/validate-output.v1.schema.json
+
+
+def render_json(diags: list[Diagnostic], sources: SourceCache, color: bool = False,
+                files: list[str] | None = None) -> str:
+    """The versioned report: the files checked (each with its counts), the totals, and every
+    diagnostic. ``files`` defaults to the files the diagnostics name."""
+    from . import __version__
+
+    names = list(dict.fromkeys(files if files is not None else [d.span.file for d in diags]))
+    per = {f: {"file": f, "valid": True, "errors": 0, "warnings": 0} for f in names}
+    for d in diags:
+        entry = per.setdefault(d.span.file, {"file": d.span.file, "valid": True, "errors": 0, "warnings": 0})
+        entry["errors" if d.is_error else "warnings"] += 1
+        entry["valid"] = entry["errors"] == 0
+    rows = list(per.values())
+    doc = {
+        "version": JSON_REPORT_VERSION,
+        "tool": {"name": "pipespec", "version": __version__},
+        "files": rows,
+        "summary": {"files": len(rows), "invalid": sum(not r["valid"] for r in rows),
+                    "errors": sum(r["errors"] for r in rows), "warnings": sum(r["warnings"] for r in rows)},
+        "diagnostics": [d.to_json() for d in diags],
+    }
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:

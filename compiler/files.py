@@ -156,3 +156,39 @@ def make_dirs(root: str, path: str, mode: int = 0o700) -> str:
         if not stat.S_ISDIR(st.st_mode):
             raise UnsafePath(errno.ENOTDIR, f"{cur} is not a folder")
     return path
+
+
+# Folders never searched for specs: hidden ones (.git, .venv, .pipespec, .github, ...) and the
+# usual trees of other tools' files.
+_SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+_SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def is_spec_file(path: str) -> bool:
+    """A regular ``.yaml``/``.yml`` file whose top level has a ``pipespec:`` key (the version
+    every spec starts with), told from its first 64 KiB without parsing them: other YAML in a
+    project (workflows, params files, dvc.yaml) is not a spec."""
+    import re
+
+    if not path.endswith(_SPEC_SUFFIXES):
+        return False
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return False           # a FIFO, a device or a link is never opened while searching
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return False
+    return re.search(rb"(?m)^(?:\xef\xbb\xbf)?[\"']?pipespec[\"']?[ \t]*:", head) is not None
+
+
+def spec_files(folder: str) -> list[str]:
+    """Every spec under ``folder``, recursively, in a stable order (a folder's files, sorted,
+    before its sub-folders, sorted); hidden folders and tool trees are skipped, and symbolic
+    links to folders are not followed (so a link cycle cannot loop)."""
+    found: list[str] = []
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        found += [os.path.join(top, f) for f in sorted(files) if is_spec_file(os.path.join(top, f))]
+    return found

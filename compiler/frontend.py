@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Diagnostics
-from .loader import MAX_BYTES, load
-from .span import Span
+from .loader import MAX_BYTES, load, too_large
 from .syntax import MapNode
 
 if TYPE_CHECKING:  # the IR is built only when asked for; validate never imports it
@@ -46,6 +46,7 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     from . import schema
     from .analysis import Analysis
     from .checks import Context, run_all
+    from .graph import build as build_graph
     from .spec import RawPipeline
 
     diags = Diagnostics()
@@ -63,31 +64,66 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     diags.extend(schema.check(tree))
     raw = RawPipeline.read(file, tree)
     analysis = Analysis(raw, diags).run()
-    ctx = Context(raw, analysis, diags)
-    run_all(ctx)
+    graph = build_graph(raw, analysis)
+    run_all(Context(raw, analysis, graph, diags))
     if build_ir and not diags.has_errors:
         from .lower import Lowering
 
-        res.pipeline = Lowering(raw, analysis, ctx.graph).pipeline()
+        res.pipeline = Lowering(raw, analysis, graph).pipeline()
     res.diagnostics = diags.sorted()
     return res
 
 
 def load_spec(path: str, build_ir: bool = True) -> Result:
     """Read and check one spec file. Raises SpecIOError when it cannot be read."""
+    return check_text(read_spec_bytes(path), path, build_ir) if _small(path) else _too_large(path)
+
+
+def _small(path: str) -> bool:
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            r = Result(path, "")
-            r.diagnostics = [Diagnostic("E105", f"file is {size} bytes, over the {MAX_BYTES}-byte bound",
-                                        Span(path, 1, 1, 1, 2), help="split the pipeline or move data out of the spec")]
-            return r
-        with open(path, "rb") as f:
-            data = f.read()
+        return os.stat(path).st_size <= MAX_BYTES
+    except OSError:
+        return True        # read_spec_bytes says what is wrong
+
+
+def _too_large(path: str) -> Result:
+    size = os.path.getsize(path)
+    r = Result(path, "")
+    r.diagnostics = [too_large(size, path)]
+    return r
+
+
+def read_spec_bytes(path: str) -> bytes:
+    """The bytes of a spec file. Opened without blocking and checked to be a regular file
+    before a byte is read: a FIFO or a device named like a spec is refused at once, never
+    waited on. Raises SpecIOError with the reason in words."""
+    from .files import special_kind
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
         raise SpecIOError(f"{path}: is a directory") from None
     except FileNotFoundError:
         raise SpecIOError(f"{path}: no such file") from None
     except OSError as e:
         raise SpecIOError(f"{path}: {e.strerror or e}") from None
-    return check_text(data, path, build_ir)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise SpecIOError(f"{path}: is a directory")
+        kind = special_kind(st.st_mode)
+        if kind:
+            raise SpecIOError(f"{path}: {kind}, not a regular file")
+        if st.st_size > MAX_BYTES:
+            raise SpecIOError(f"{path}: grew over the {MAX_BYTES}-byte bound while it was read")
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            data = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise SpecIOError(f"{path}: {e.strerror or e}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise SpecIOError(f"{path}: grew over the {MAX_BYTES}-byte bound while it was read")
+    return data

@@ -13,12 +13,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .expr import Template, Type
-from .span import Span
+from .span import ScalarMap, Span
+from .spec import ARTIFACT_TYPES  # one list of the artifact types, kept with the raw model
 
-ARTIFACT_TYPES = ("dataset", "model", "metrics", "file", "dir")
+if TYPE_CHECKING:
+    from .expr.ast import Expr
+
 VALUE_TYPES = ("string", "int", "float", "bool", "path", "list", "map")
 
 
@@ -35,10 +38,33 @@ class Value:
     template: Template | None
     type: Type
     span: Span = field(compare=False)
+    # what the analysis found, one per expression of ``template`` (derived, so not compared)
+    typed: tuple["TypedExpr", ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_literal(self) -> bool:
         return self.template is None
+
+
+@dataclass(frozen=True)
+class TypedExpr:
+    """One ``${{ }}`` of a Value with what the analysis found: the static type of every node and
+    where every node is in the file. Backends read these instead of re-running the type checker,
+    and point what they cannot translate at the node (``backends/translate.py``)."""
+
+    expr: "Expr"
+    offset: int                     # where the expression's source begins in the host string
+    node_types: tuple[Type, ...]    # the type of each node of ``expr.walk(expr)``, in that order
+    where: ScalarMap                # the host scalar's offset -> span map
+
+    def types(self) -> dict[int, Type]:
+        """id(node) -> static type, for every node of ``expr`` (by identity: equal sub-trees in
+        different places are different nodes)."""
+        from .expr.ast import walk
+        return {id(n): t for n, t in zip(walk(self.expr), self.node_types)}
+
+    def span_of(self, node: "Expr") -> Span:
+        return self.where.at(self.offset + node.start, self.offset + node.end)
 
 
 @dataclass(frozen=True)

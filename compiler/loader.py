@@ -294,12 +294,67 @@ def _flow_expression_hint(file: str, text: str, line: int, in_flow: bool = False
     return None
 
 
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<dash>- +)?(?P<key>[^\s#'\"{\[][^:#]*?):(?: +(?P<value>.*))?$")
+
+
+def _quoted(value: str) -> str | None:
+    """``value`` as a quoted YAML scalar meaning the same text, or None when neither quote
+    style fits on one line."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return None
+
+
+def _yaml_trap_help(text: str, mark, msg: str) -> str | None:
+    """A hint for the YAML mistakes people make most: a ': ' inside an unquoted value (with
+    the quoted line), a key indented deeper than its siblings (read as part of the value
+    above), a tab used for indentation, and a key indented to no level of the lines above."""
+    if mark is None:
+        return None
+    lines = yaml_lines(text)
+    if mark.line >= len(lines):
+        return None
+    line = lines[mark.line]
+    if "cannot start any token" in msg and line[mark.column:mark.column + 1] == "\t":
+        return "YAML indents with spaces, never tabs: replace the tab with spaces"
+    m = _KEY_LINE.match(line)
+    prev = next((lines[i] for i in range(mark.line - 1, -1, -1)
+                 if lines[i].strip() and not lines[i].lstrip().startswith("#")), None)
+    pm = _KEY_LINE.match(prev) if prev is not None else None
+    if "mapping values are not allowed" in msg and m:
+        value_col = len(m.group("indent")) + len(m.group("dash") or "") + len(m.group("key")) + 1
+        if mark.column > value_col and m.group("value"):
+            q = _quoted(m.group("value").rstrip())
+            head = line[:len(line) - len(m.group("value"))]
+            if q:
+                return f"a ': ' inside an unquoted value starts a mapping; quote the whole value: {head.strip()} {q}"
+            return f"a ': ' inside an unquoted value starts a mapping; write {m.group('key')}: | and the value on the next line, indented"
+        if pm and pm.group("value") and len(m.group("indent")) > len(pm.group("indent")):
+            return (f"'{m.group('key')}:' is indented deeper than '{pm.group('key')}:' above it, so YAML reads it "
+                    f"as part of that value: indent it like '{pm.group('key')}:' ({len(pm.group('indent'))} spaces)")
+    if "did not find expected key" in msg or "expected <block end>" in msg:
+        here = len(line) - len(line.lstrip(" "))
+        levels = sorted({len(x) - len(x.lstrip(" ")) for x in lines[:mark.line]
+                         if x.strip() and not x.lstrip().startswith("#")})
+        if here not in levels and levels:
+            return (f"this line is indented by {here} space{'s' * (here != 1)}, which matches no level above it "
+                    f"({', '.join(map(str, levels))}): indent it like the keys it belongs with")
+    return None
+
+
+def too_large(size: int, file: str) -> Diagnostic:
+    """The file is over the size bound (``load_spec`` asks before reading it)."""
+    return Diagnostic("E105", f"file is {size} bytes, over the {MAX_BYTES}-byte bound", Span(file, 1, 1, 1, 2),
+                      help="split the pipeline or move data out of the spec")
+
+
 def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[Diagnostic]]:
     """Parse ``text`` into a syntax tree. Returns (tree or None, diagnostics)."""
     start = Span(file, 1, 1, 1, 2)
     if len(text) > MAX_BYTES:
-        return None, [Diagnostic("E105", f"file is {len(text)} bytes, over the {MAX_BYTES}-byte bound",
-                                 start, help="split the pipeline or move data out of the spec")]
+        return None, [too_large(len(text), file)]
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -329,7 +384,7 @@ def load(text: str | bytes, file: str = "<string>") -> tuple[Node | None, list[D
         msg = (e.problem or e.context or "invalid YAML").strip()
         if e.context and e.problem:
             msg = f"{e.problem} ({e.context})"
-        return None, [Diagnostic("E100", msg, _mark_span(file, mark, text))]
+        return None, [Diagnostic("E100", msg, _mark_span(file, mark, text), help=_yaml_trap_help(text, mark, msg))]
     except yaml.YAMLError as e:  # reader errors: control characters and the like
         where = getattr(e, "position", None)
         span = _offset_span(file, text[:where]) if isinstance(where, int) else start

@@ -1,7 +1,8 @@
-"""Stage 4: the raw model plus the analysis -> the IR (``ir.Pipeline``).
+"""Stage 4: the raw model, the analysis and the graph -> the IR (``ir.Pipeline``).
 
 Runs only on a spec without errors. Applies defaults, merges env (pipeline -> defaults ->
-step), converts units, makes dependencies explicit and orders steps topologically.
+step), converts units, makes dependencies explicit and orders steps topologically. It reads
+the typed raw model (``spec``), never the syntax tree by key.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import json
 from . import expr as E
 from . import ir
 from .analysis import Analysis, literal_type, param_type
-from .checks.graph import Graph
+from .graph import Graph
 from .shell import render as render_shell
 from .shell import safe_exprs
-from .spec import RawPipeline, RawStep, as_map, as_str, map_items
+from .spec import RawParam, RawPipeline, RawRetries, RawStep, as_str
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 from .units import cores, memory_bytes, seconds
 
@@ -23,20 +24,29 @@ DEFAULT_BACKOFF = 2.0
 DEFAULT_MAX_DELAY = 3600.0
 
 
+def _typed(site) -> tuple[ir.TypedExpr, ...]:
+    """The analysis' findings on each expression of a site, as the IR carries them."""
+    where = site.node.positions()
+    return tuple(ir.TypedExpr(te.expr, te.offset, types, where)
+                 for te, types in zip(site.template.exprs, site.node_types))
+
+
 class Lowering:
     def __init__(self, raw: RawPipeline, analysis: Analysis, graph: Graph) -> None:
         self.raw = raw
         self.analysis = analysis
         self.graph = graph
         self.sites = {id(s.node): s for s in analysis.sites}
-        self.step_sites: dict[int, list] = {}          # id(raw step) -> its sites (None: pipeline env)
+        self.step_sites: dict[int, list] = {}          # id(raw step) -> its sites
         for s in analysis.sites:
-            self.step_sites.setdefault(id(s.step) if s.step is not None else None, []).append(s)
+            if s.step is not None:
+                self.step_sites.setdefault(id(s.step), []).append(s)
+        self.base_secrets: dict[str, frozenset[str]] = {}   # shared env name -> the secrets its value reads
 
     def value(self, node: Node) -> ir.Value:
         site = self.sites.get(id(node))
         if site is not None and site.template is not None:
-            return ir.Value(None, site.template, site.type or E.ANY, node.span)
+            return ir.Value(None, site.template, site.type or E.ANY, node.span, _typed(site))
         py = node.to_python()
         return ir.Value(py, None, literal_type(py), node.span)
 
@@ -49,10 +59,10 @@ class Lowering:
             return ir.Shell(E.to_text(node.to_python()), (), node.span)
         safe = safe_exprs(site.expr_types)
         script, bindings = render_shell(site.template, safe)
-        exprs = site.template.exprs
+        exprs, typed = site.template.exprs, _typed(site)
         return ir.Shell(script, tuple(
             (name, ir.Value(None, E.Template((exprs[k],)), site.expr_types[k] if k in safe else E.STRING,
-                            node.offset_span(exprs[k].start, exprs[k].end)))
+                            node.offset_span(exprs[k].start, exprs[k].end), typed[k:k + 1]))
             for name, k in bindings), node.span)
 
     def env_value(self, node: Node) -> ir.Value:
@@ -64,39 +74,36 @@ class Lowering:
 
     def pipeline(self) -> ir.Pipeline:
         raw, root = self.raw, self.raw.root
-        params = tuple(self.param(n, k, node) for n, (k, node) in raw.params.items())
+        params = tuple(self.param(p) for p in raw.params.values())
         secrets = tuple(self.secret(n, k, node) for n, (k, node) in raw.secrets.items())
-        defaults = as_map(root.get("defaults")) or MapNode((), root.span)
-        base_env: dict[str, ir.Value] = {}
-        for k, v in map_items(root.get("env")) + map_items(defaults.get("env")):
-            base_env[k.value] = self.env_value(v)
-        conditional = {n for n, st in raw.steps.items() if "if" in st.node}
-        skippable = self.graph.may_skip(conditional)
-        order = self.graph.topological()
-        steps = tuple(self.step(raw.steps[n], defaults, base_env, n in skippable) for n in order)
-        fin = tuple(self.step(st, defaults, base_env, False) for st in raw.finally_steps.values())
+        # the env in effect before a step's own (pipeline, then defaults); its values are shared
+        # by every step that keeps them
+        written = {k.value: v for k, v in raw.env + raw.defaults.env}
+        base_env = {name: self.env_value(v) for name, v in written.items()}
+        self.base_secrets = {name: refs for name, refs in ((n, self.secrets_of(v)) for n, v in written.items()) if refs}
+        skippable = self.graph.skippable
+        steps = tuple(self.step(raw.steps[n], base_env, n in skippable) for n in self.graph.topological)
+        fin = tuple(self.step(st, base_env, False) for st in raw.finally_steps.values())
         targets = root.get("targets")
         return ir.Pipeline(
             version=1,
-            name=as_str(root.get("name")) or "",
-            description=as_str(root.get("description")) or "",
-            schedule=as_str(root.get("schedule")),
+            name=raw.name,
+            description=raw.description,
+            schedule=raw.schedule,
             params=params, secrets=secrets, steps=steps, finally_steps=fin,
             targets=json.dumps(targets.to_python() if targets is not None else {}, sort_keys=True,
                                separators=(",", ":")),
             source=raw.file, span=root.span)
 
-    def param(self, name: str, key: ScalarNode, node: MapNode) -> ir.Param:
-        dn = node.get("default")
-        enum = node.get("enum")
-        lo, hi = node.get("minimum"), node.get("maximum")
+    def param(self, p: RawParam) -> ir.Param:
+        dn, lo, hi = p.default, p.minimum, p.maximum
         return ir.Param(
-            name=name, type=param_type(self.raw, name), required=dn is None,
+            name=p.name, type=param_type(self.raw, p.name), required=dn is None,
             default=dn.to_python() if dn is not None else None,
-            description=as_str(node.get("description")) or "",
-            enum=tuple(enum.to_python()) if isinstance(enum, SeqNode) else None,
+            description=p.description,
+            enum=tuple(p.enum.to_python()) if isinstance(p.enum, SeqNode) else None,
             minimum=lo.to_python() if lo is not None else None,
-            maximum=hi.to_python() if hi is not None else None, span=key.span)
+            maximum=hi.to_python() if hi is not None else None, span=p.key.span)
 
     def secret(self, name: str, key: ScalarNode, node: MapNode) -> ir.Secret:
         return ir.Secret(
@@ -106,75 +113,73 @@ class Lowering:
             github=as_str(node.get("github")) or name.upper(),
             env=as_str(node.get("env")) or name.upper(), span=key.span)
 
-    def step(self, st: RawStep, defaults: MapNode, base_env: dict, may_skip: bool) -> ir.Step:
-        def pick(key: str) -> Node | None:
-            v = st.get(key)
-            return v if v is not None else defaults.get(key)
+    def secrets_of(self, node: Node) -> frozenset[str]:
+        site = self.sites.get(id(node))
+        return frozenset(r.name for r in site.refs if r.kind == "secret") if site is not None else frozenset()
 
+    def step(self, st: RawStep, base_env: dict[str, ir.Value], may_skip: bool) -> ir.Step:
+        own, dflt = st.settings, self.raw.defaults
         env = dict(base_env)
-        for k, v in map_items(st.get("env")):
+        mine = set()
+        secrets: set[str] = set()
+        for k, v in st.env:
             env[k.value] = self.env_value(v)
-        own = self.step_sites.get(id(st), [])
-        shared = [s for s in self.step_sites.get(None, []) if self._in_env(s, env)]
-        secrets = sorted({r.name for s in own + shared if s.field in ("env", "pipeline_env")
-                          for r in s.refs if r.kind == "secret"})
-        run = st.get("run")
+            mine.add(k.value)
+            secrets |= self.secrets_of(v)
+        # the secrets a step reads: those of its env values in effect (its own, and the shared
+        # ones it does not override)
+        for name, refs in self.base_secrets.items():
+            if name not in mine:
+                secrets |= refs
         shell = argv = None
-        if isinstance(run, ScalarNode):
-            shell = self.shell(run)
-        elif isinstance(run, SeqNode):
-            argv = tuple(self.env_value(i) for i in run.items)
-        call = as_str(st.get("call"))
+        if isinstance(st.run, ScalarNode):
+            shell = self.shell(st.run)
+        elif isinstance(st.run, SeqNode):
+            argv = tuple(self.env_value(i) for i in st.run.items)
+        call = st.call
         module, function = (call.split(":", 1) if call else (None, None))
-        inputs = sorted({(r.step, r.name) for s in own for r in s.refs if r.kind == "output"})
+        inputs = sorted({(r.step, r.name) for s in self.step_sites.get(id(st), ()) for r in s.refs if r.kind == "output"})
         inp = tuple(ir.Input(s, o, self.raw.steps[s].output(o).type, self.raw.steps[s].has_foreach) for s, o in inputs)
-        res = as_map(pick("resources"))
+        res = _or(own.resources, dflt.resources)
         resources = ir.Resources(
-            cpu=cores(res.get("cpu").to_python()) if res and res.get("cpu") is not None else None,
-            memory=memory_bytes(res.get("memory").to_python()) if res and res.get("memory") is not None else None,
-            gpu=int(res.get("gpu").to_python()) if res and res.get("gpu") is not None else 0,
-            accelerator=as_str(res.get("accelerator")) if res else None)
-        cond = st.get("if")
-        fe = st.get("foreach")
-        item_type = self.analysis._item_types.get(st.name)
-        timeout = pick("timeout")
-        cache = pick("cache")
-        par = st.get("parallelism")
-        deps = st.get("deps")
+            cpu=cores(res.cpu.to_python()) if res and res.cpu is not None else None,
+            memory=memory_bytes(res.memory.to_python()) if res and res.memory is not None else None,
+            gpu=int(res.gpu.to_python()) if res and res.gpu is not None else 0,
+            accelerator=res.accelerator if res else None)
+        cond, fe, par = st.condition, st.foreach, st.parallelism
+        timeout, cache = _or(own.timeout, dflt.timeout), _or(own.cache, dflt.cache)
         return ir.Step(
-            name=st.name, description=as_str(st.get("description")) or "",
+            name=st.name, description=st.description,
             kind="call" if call else "run", shell=shell, argv=argv, module=module, function=function,
-            args=tuple((k.value, self.value(v)) for k, v in map_items(st.get("with"))),
+            args=tuple((k.value, self.value(v)) for k, v in st.with_),
             outputs=tuple(ir.Output(o.name, o.type, o.description, o.key.span) for o in st.outputs),
             needs=tuple(n.value for n in st.needs),
             depends_on=tuple(sorted(self.graph.deps.get(st.name, ()))) if not st.is_finally else (),
             inputs=inp,
             condition=self.value(cond) if cond is not None else None,
             foreach=self.value(fe) if fe is not None else None,
-            item_type=item_type,
+            item_type=self.analysis.item_types.get(st.name),
             parallelism=par.to_python() if par is not None else None,
-            image=as_str(pick("image")),
+            image=as_str(_or(own.image, dflt.image)),
             env=tuple(sorted(env.items())),
-            secrets=tuple(secrets),
+            secrets=tuple(sorted(secrets)),
             resources=resources,
-            retries=self.retries(pick("retries")),
+            retries=self.retries(_or(own.retries, dflt.retries)),
             timeout_s=seconds(timeout.to_python()) if timeout is not None else None,
             cache=bool(cache.to_python()) if cache is not None else True,
-            deps=tuple(deps.to_python()) if isinstance(deps, SeqNode) else (),
+            deps=tuple(d.to_python() for d in st.deps),
             is_finally=st.is_finally, may_skip=may_skip, span=st.span)
 
-    def _in_env(self, site, env: dict) -> bool:
-        # a pipeline/defaults env value still in effect for the step (not overridden by its own env)
-        return any(v.span == site.node.span for v in env.values())
-
-    def retries(self, node: Node | None) -> ir.Retries:
-        if node is None:
+    def retries(self, r: RawRetries | None) -> ir.Retries:
+        if r is None:
             return ir.Retries(0, DEFAULT_RETRY_DELAY, DEFAULT_BACKOFF, DEFAULT_MAX_DELAY)
-        v = node.to_python()
-        if isinstance(v, int):
-            return ir.Retries(v, DEFAULT_RETRY_DELAY, DEFAULT_BACKOFF, DEFAULT_MAX_DELAY)
         return ir.Retries(
-            limit=int(v.get("limit", 0)),
-            delay_s=seconds(v["delay"]) if "delay" in v else DEFAULT_RETRY_DELAY,
-            backoff=float(v.get("backoff", DEFAULT_BACKOFF)),
-            max_delay_s=seconds(v["max_delay"]) if "max_delay" in v else DEFAULT_MAX_DELAY)
+            limit=int(r.limit.to_python()) if r.limit is not None else 0,
+            delay_s=seconds(r.delay.to_python()) if r.delay is not None else DEFAULT_RETRY_DELAY,
+            backoff=float(r.backoff.to_python()) if r.backoff is not None else DEFAULT_BACKOFF,
+            max_delay_s=seconds(r.max_delay.to_python()) if r.max_delay is not None else DEFAULT_MAX_DELAY)
+
+
+def _or(own, default):
+    """A step's own setting, else the one from defaults:."""
+    return own if own is not None else default

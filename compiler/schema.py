@@ -168,9 +168,9 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
         span = kn.span if kn else node.span
         if path and path[-1] in ("env", "with"):
             if err.validator == "not":
-                return [Diagnostic("E203", f"'{bad}' is reserved: pipespec sets the PIPESPEC_* variables itself",
+                return [Diagnostic("E221", f"'{bad}' is reserved: pipespec sets the PIPESPEC_* variables itself",
                                    span, help="choose another name")]
-            return [Diagnostic("E203", f"'{bad}' is not a valid {'environment variable' if path[-1] == 'env' else 'argument'} name",
+            return [Diagnostic("E222", f"'{bad}' is not a valid {'environment variable' if path[-1] == 'env' else 'argument'} name",
                                span, help="use letters, digits and underscores, not starting with a digit; PIPESPEC_* is reserved")]
         return [_name_diag(bad, span, path)]
     code = _classes().get(id(err.schema))
@@ -192,12 +192,12 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
     if v == "enum":
         choices = [str(c) for c in err.validator_value]
         hint = did_you_mean(str(err.instance), choices) if isinstance(err.instance, str) else None
-        return [Diagnostic("E203", f"{err.instance!r} is not one of {', '.join(choices)} (in {_where(path)})", node.span,
+        return [Diagnostic("E223", f"{err.instance!r} is not one of {', '.join(choices)} (in {_where(path)})", node.span,
                            help=hint)]
     if v == "const":
-        return [Diagnostic("E203", f"{_where(path)} must be {err.validator_value!r}", node.span)]
+        return [Diagnostic("E223", f"{_where(path)} must be {err.validator_value!r}", node.span)]
     if v == "maxLength" and isinstance(err.instance, str):
-        return [Diagnostic("E203", f"{_where(path)} is {len(err.instance)} characters long; at most "
+        return [Diagnostic("E224", f"{_where(path)} is {len(err.instance)} characters long; at most "
                            f"{err.validator_value} are allowed", node.span)]
     return [Diagnostic("E203", f"{_where(path)}: {err.message}", node.span)]
 

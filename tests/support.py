@@ -33,3 +33,16 @@ def example_specs() -> list[pathlib.Path]:
 
 def ok_cases() -> list[pathlib.Path]:
     return sorted((CASES / "ok").glob("*.yaml"))
+
+
+def typed_expr(source: str, resolve=None):
+    """``source`` parsed and type-checked as the IR carries an expression (``ir.TypedExpr``), for
+    translator unit tests that have no spec; ``resolve`` types each reference (default: any)."""
+    from pipespec import expr as E
+    from pipespec import ir
+    from pipespec.span import UNKNOWN, ScalarMap
+
+    expr = E.parse(source)
+    types: dict = {}
+    E.typecheck(expr, resolve or (lambda ref: E.ANY), types)
+    return ir.TypedExpr(expr, 0, tuple(types.get(n, E.ANY) for n in E.walk(expr)), ScalarMap(UNKNOWN, source))

@@ -103,6 +103,13 @@ def test_readme_config_runs_both_hooks(tmp_path, pre_commit):
     assert re.search(r"pipespec validate\.+Failed", r.stdout), r.stdout
     assert "ml/pipeline.yaml:5:19: error[E303]: unknown parameter 'who'" in r.stdout
 
+    # the snippet's args: reach the hook: what the target cannot express fails it before compile
+    (repo / "ml" / "pipeline.yaml").write_text(VALID.replace("  hello:\n", "  hello:\n    if: ${{ max(1, 2) > 1 }}\n"))
+    r = run()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(r"pipespec validate\.+Failed", r.stdout), r.stdout
+    assert "error[E600]: kubeflow: if: of step 'hello': max() cannot be translated to CEL" in r.stdout
+
 
 def test_compile_check_hook_passes_for_files_compiled_from_the_spec_folder(tmp_path, pre_commit):
     """Issue 12: `cd ml && pipespec compile --all pipeline.yaml` wrote PIPESPEC_SPEC:

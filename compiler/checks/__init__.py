@@ -1,36 +1,37 @@
 """Stage 3b: semantic checks, one bad pattern per module, listed in ``CHECKS``.
 
 Each check is ``check(ctx: Context) -> None`` and adds diagnostics to ``ctx.diags``. They run
-on the raw model even when the shape check failed, so they read defensively.
+on the raw model even when the shape check failed, so they read defensively. A check only
+reads the stages before it (the raw model, the analysis, the graph), never another check, so
+their order does not matter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
+from ..graph import Graph
 from ..spec import RawPipeline
-from . import (bounds, conditions, credentials, escaping_paths, graph, number_text, params, secret_env,
-               shell_expressions, skipped_outputs, step_shape, unused)
+from . import (bounds, conditions, credentials, dependency_cycle, escaping_paths, number_text, params,
+               secret_env, shell_expressions, skipped_outputs, step_shape, unused)
 
 
-@dataclass
-class Context:
+class Context(NamedTuple):
     raw: RawPipeline
     analysis: Analysis
+    graph: Graph
     diags: Diagnostics
-    graph: "graph.Graph | None" = None
 
 
-# order matters only where a check reads what an earlier one computed (graph before skips)
 CHECKS = (
     step_shape.check,
     params.check,
     secret_env.check,
     conditions.check,
     shell_expressions.check,
-    graph.check,
+    dependency_cycle.check,
     skipped_outputs.check,
     unused.check,
     credentials.check,

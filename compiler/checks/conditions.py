@@ -8,7 +8,7 @@ from ..syntax import ScalarNode
 def check(ctx) -> None:
     sites = {id(s.node): s for s in ctx.analysis.sites if s.field == "if"}
     for st in ctx.raw.all_steps:
-        node = st.get("if")
+        node = st.condition
         if node is None or not isinstance(node, ScalarNode):
             continue
         if not isinstance(node.value, str):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from ..spec import map_items
 from ..syntax import ScalarNode, SeqNode
 
 PATTERNS = (
@@ -45,15 +44,15 @@ def _leaves(node):
 def check(ctx) -> None:
     raw = ctx.raw
     for st in raw.all_steps:
-        for k, v in map_items(st.get("with")):
+        for k, v in st.with_:
             for n in _leaves(v):
                 _scan(ctx, n, f"argument '{k.value}' of step '{st.name}'")
-        run = st.get("run")
+        run = st.run
         for n in ([run] if isinstance(run, ScalarNode) else run.items if isinstance(run, SeqNode) else []):
             if isinstance(n, ScalarNode):
                 _scan(ctx, n, f"the command of step '{st.name}'")
     for where, env in raw.env_blocks():
-        for k, v in map_items(env):
+        for k, v in env:
             if not isinstance(v, ScalarNode):
                 continue
             if (isinstance(k.value, str) and SECRET_NAME.search(k.value) and isinstance(v.value, str)

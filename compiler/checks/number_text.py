@@ -5,7 +5,6 @@ YAML reads ``3.10`` as 3.1 and ``1e3`` as 1000.0, so ``PYTHON: 3.10`` would sile
 from __future__ import annotations
 
 from ..expr import to_text
-from ..spec import map_items
 from ..syntax import ScalarNode, SeqNode
 
 
@@ -21,10 +20,10 @@ def _check(ctx, node, where: str) -> None:
 def check(ctx) -> None:
     raw = ctx.raw
     for st in raw.all_steps:
-        run = st.get("run")
+        run = st.run
         if isinstance(run, SeqNode):
             for item in run.items:
                 _check(ctx, item, f"the command of step '{st.name}'")
     for where, env in raw.env_blocks():
-        for _, v in map_items(env):
+        for _, v in env:
             _check(ctx, v, where)

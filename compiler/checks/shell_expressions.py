@@ -11,7 +11,7 @@ from ..syntax import ScalarNode
 def check(ctx) -> None:
     sites = {id(s.node): s for s in ctx.analysis.sites if s.field == "run"}
     for st in ctx.raw.all_steps:
-        node = st.get("run")
+        node = st.run
         if not isinstance(node, ScalarNode):
             continue                      # argv items reach the command as they are
         site = sites.get(id(node))

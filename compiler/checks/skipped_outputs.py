@@ -5,12 +5,7 @@ from __future__ import annotations
 
 
 def check(ctx) -> None:
-    g = ctx.graph
-    if g is None or g.cyclic:
-        return
-    raw = ctx.raw
-    conditional = {n for n, st in raw.steps.items() if "if" in st.node}
-    skippable = g.may_skip(conditional)
+    skippable, conditional = ctx.graph.skippable, ctx.graph.conditional   # empty when cyclic
     for site in ctx.analysis.sites:
         st = site.step
         if st is None or st.is_finally:

@@ -17,9 +17,9 @@ def check(ctx) -> None:
                 read_outputs.add((r.step, r.name))
     read_params |= {n for r, n in ctx.analysis.mentioned if r == "params"}
     read_secrets |= {n for r, n in ctx.analysis.mentioned if r == "secrets"}
-    for name, (key, _) in raw.params.items():
+    for name, p in raw.params.items():
         if name not in read_params:
-            d.add("W501", f"parameter '{name}' is never read", key.span,
+            d.add("W501", f"parameter '{name}' is never read", p.key.span,
                   help=f"use it as ${{{{ params.{name} }}}} or remove it")
     for name, (key, _) in raw.secrets.items():
         if name not in read_secrets:

@@ -34,7 +34,10 @@ def print_diagnostics(results: "list[Result]", fmt: str = "text", stream=None, c
     stream = stream or sys.stdout
     sources = SourceCache({r.file: r.text for r in results})
     diags = [d for r in results for d in r.diagnostics]
-    out = RENDERERS[fmt](diags, sources, use_color(stream, color) if fmt == "text" else False)
+    if fmt == "json":
+        out = RENDERERS[fmt](diags, sources, files=[r.file for r in results])
+    else:
+        out = RENDERERS[fmt](diags, sources, use_color(stream, color) if fmt == "text" else False)
     if out:
         stream.write(out)
 

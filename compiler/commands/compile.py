@@ -21,13 +21,20 @@ def add_arguments(p) -> None:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file on disk is out of date")
 
 
-def _backend(name: str):
+def backend_named(name: str):
     from pipespec import backends
 
     try:
         return backends.get(name)()
     except KeyError:
         raise UsageError(f"unknown target '{name}'; installed: {', '.join(backends.available())}") from None
+
+
+def _shown(path: str) -> str:
+    """``ml/../dags/x.py`` as ``dags/x.py``, when both name the same file (a symbolic link on
+    the way could make ``..`` mean another folder: then the path stays as it is)."""
+    norm = os.path.normpath(path)
+    return norm if os.path.realpath(norm) == os.path.realpath(path) else path
 
 
 def _destination(backend, pipe, output: str | None) -> str | None:
@@ -43,7 +50,7 @@ def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
 
     res = require_valid(path)
     pipe = res.pipeline
-    backend = _backend(target)
+    backend = backend_named(target)
     dest = _destination(backend, pipe, output)
     result = backend.compile(pipe, CompileOptions(spec_path=path, output_path=dest))
     if result.diagnostics:
@@ -96,6 +103,6 @@ def main(args) -> int:
         if not outs:
             print(f"{path}: no targets.T.output set; nothing to compile", file=sys.stderr)
         for t, out in outs:
-            dest = os.path.join(os.path.dirname(path), out)
+            dest = _shown(os.path.join(os.path.dirname(path), out))
             rc = max(rc, compile_one(path, t, dest, args.check))
     return rc

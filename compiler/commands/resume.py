@@ -46,7 +46,7 @@ def main(args) -> int:
     store = args.store or os.path.dirname(records.path)
     owned = probe(store, run["id"])                   # the authority: the run's lock (owner.py)
     if owned or (owned is None and run["status"] == "running"):
-        from ..runner.report import run_status
+        from ..runner.history import run_status
 
         if owned or run_status(run) == "running":
             raise UsageError(f"run {run['id']} is still running (pid {run['pid']} on {run['host']}): "

@@ -1,26 +1,79 @@
-"""``pipespec validate FILE...``: every problem of every file, in one pass."""
+"""``pipespec validate PATH...``: every problem of every spec, in one pass. A PATH is a spec
+file or a folder (every spec inside it, recursively); a file that cannot be read is reported as
+its own diagnostic (E111) and the others are still checked. ``--target T`` adds what target T
+cannot express, through the same backend path as ``pipespec compile --target T``."""
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import replace
 
-from .common import load_or_usage_error, print_diagnostics
+from ..cli import UsageError
+from .common import print_diagnostics
 
 
 def add_arguments(p) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="pipeline spec files")
+    p.add_argument("files", nargs="+", metavar="PATH",
+                   help="pipeline spec files, or folders (every spec inside, recursively)")
+    p.add_argument("-t", "--target", action="append", default=[], metavar="T",
+                   help="also report what target T cannot express, as `compile --target T` does (repeatable)")
     p.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="text (compiler style), json, or github (workflow annotations)")
+                   help="text (compiler style), json (a versioned report: schemas/validate-output.v1.schema.json), "
+                        "or github (workflow annotations)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
 
 
+def spec_paths(args: list[str]) -> list[str]:
+    """The files to check: each file argument as given, each folder as the specs inside it."""
+    from ..files import spec_files
+
+    out: list[str] = []
+    for a in args:
+        if os.path.isdir(a):
+            found = spec_files(a)
+            if not found:
+                raise UsageError(f"{a}: no pipeline spec inside (a .yaml or .yml file with a top-level "
+                                 "'pipespec:' key)")
+            out += found
+        else:
+            out.append(a)
+    return list(dict.fromkeys(out))
+
+
+def check_file(path: str, targets: list[str]):
+    """The result of one spec: its diagnostics, then (when it is valid) each target's."""
+    from ..diagnostics import Diagnostic
+    from ..frontend import Result, SpecIOError, load_spec
+    from ..span import Span
+
+    try:
+        r = load_spec(path, build_ir=bool(targets))
+    except SpecIOError as e:
+        r = Result(path, "")
+        reason = str(e)[len(path) + 2:] if str(e).startswith(path + ": ") else str(e)
+        r.diagnostics = [Diagnostic("E111", f"cannot read the file: {reason}", Span(path, 1, 1, 1, 1))]
+        return r
+    if targets and r.ok:
+        from pipespec.backends.base import CompileOptions
+
+        from .compile import backend_named
+
+        for t in targets:
+            r.diagnostics = r.diagnostics + backend_named(t).compile(r.pipeline, CompileOptions(spec_path=path)).diagnostics
+    return r
+
+
 def main(args) -> int:
+    if args.target:
+        from .compile import backend_named
+
+        for t in args.target:
+            backend_named(t)                     # an unknown target is a usage error, before any work
     results = []
-    for f in args.files:
-        r = load_or_usage_error(f, build_ir=False)
+    for f in spec_paths(args.files):
+        r = check_file(f, args.target)
         if args.strict:
             r.diagnostics = [d.as_error() for d in r.diagnostics]
         results.append(r)

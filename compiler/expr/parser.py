@@ -114,6 +114,10 @@ def _open_bracket(tokens: list):
     return stack[-1] if stack else None
 
 
+# the words other languages use for the logical operators (Python, Jinja, SQL)
+_WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!"}
+
+
 def _explain(source: str, e) -> ExprSyntaxError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
@@ -170,6 +174,9 @@ def _explain(source: str, e) -> ExprSyntaxError:
     if tok.type == "LPAR":
         return ExprSyntaxError("unexpected '(': only the built-in functions can be called",
                                tok.start_pos, tok.end_pos, expected)
+    if prev is not None and tok.type == "NAME" and str(tok) in _WORD_OPERATORS:
+        return ExprSyntaxError(f"unexpected '{tok}': write '{_WORD_OPERATORS[str(tok)]}'", tok.start_pos,
+                               tok.end_pos, expected)
     if prev is not None and tok.type in _OPERAND_STARTS | {"BANG"}:
         return ExprSyntaxError(f"unexpected '{tok}': expected an operator before it",
                                tok.start_pos, tok.end_pos, expected)

@@ -1,11 +1,9 @@
-"""Views over the run records: the end-of-run summary, ``pipespec runs``, ``runs show``,
-and ``pipespec metrics`` (rows = runs, columns = step.metric)."""
+"""The end-of-run summary of ``pipespec run``, and the formatting the views over the run store
+share (``history``: ``pipespec runs``, ``runs show``, ``runs diff``, ``pipespec metrics``)."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 from typing import Any, TextIO
 
 
@@ -38,7 +36,8 @@ def summary(runner, display) -> None:
                 counts["failed"] += 1
             for name, m in (inst.metrics or {}).items():
                 if isinstance(m, dict) and m:
-                    fields = "  ".join(f"{k}={_fmt_num(v)}" for k, v in m.items())
+                    # sorted: a first run reads the step's file, a cached one the record
+                    fields = "  ".join(f"{k}={_fmt_num(v)}" for k, v in sorted(m.items()))
                     metrics_lines.append(f"  {inst.label}.{name}: {fields}")
         if st.status == "failed" and not st.instances:
             counts["failed"] += 1
@@ -51,128 +50,6 @@ def summary(runner, display) -> None:
     if metrics_lines:
         out.write("metrics:\n" + "\n".join(metrics_lines) + "\n")
     out.flush()
-
-
-def _alive(row) -> bool:
-    if row["status"] != "running" or not row["pid"]:
-        return False
-    if row["host"] and row["host"] != os.uname().nodename:
-        return True
-    try:
-        os.kill(row["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def run_status(row, store_dir: str | None = None) -> str:
-    """A 'running' run whose process is gone died without a word (kill -9, power loss). The
-    run's lock says it when there is one (owner.py: free means no live runner, whatever the
-    pid now names); else the recorded pid."""
-    if row["status"] != "running":
-        return row["status"]
-    if store_dir is not None:
-        from .owner import probe
-
-        owned = probe(store_dir, row["id"])
-        if owned is not None:
-            return "running" if owned else "died"
-    return "running" if _alive(row) else "died"
-
-
-def list_runs(records, out: TextIO, limit: int | None = None) -> None:
-    rows = records.runs(limit)
-    if not rows:
-        out.write("no runs recorded yet\n")
-        return
-    table = [("RUN", "PIPELINE", "STARTED", "STATUS", "DURATION", "PARAMS")]
-    for r in rows:
-        table.append((r["id"], r["pipeline"], _when(r["started"]), run_status(r, os.path.dirname(records.path)),
-                      _dur(r["started"], r["ended"]), r["params_digest"]))
-    _table(table, out)
-
-
-def show_run(records, run, out: TextIO) -> None:
-    out.write(f"run {run['id']}  {run['pipeline']}  {run_status(run, os.path.dirname(records.path))}\n")
-    out.write(f"  spec     {run['spec']}\n  started  {_when(run['started'])}   duration "
-              f"{_dur(run['started'], run['ended'])}\n  commit   {run['git_commit'] or '-'}\n"
-              f"  params   {run['params']}\n\n")
-    rows = records.executions(run["id"])
-    table = [("STEP", "STATUS", "CACHED", "ATTEMPTS", "DURATION", "NOTE")]
-    for e in rows:
-        label = e["step"] + (f"[{e['item_index']}]" if e["item_index"] >= 0 else "")
-        cached = "yes" if e["cache_hit"] else ""
-        if e["reused_from"] and e["reused_from"] != run["id"]:
-            cached = f"from {e['reused_from']}"
-        note = e["error"] or e["reason"] or ""
-        table.append((label, e["status"], cached, str(e["attempts"] or ""), _dur(e["started"], e["ended"]),
-                      note if len(note) <= 70 else note[:67] + "..."))
-    _table(table, out)
-    values = [(e, json.loads(e["values_json"] or "{}"), json.loads(e["metrics_json"] or "{}")) for e in rows]
-    if any(v or m for _, v, m in values):
-        out.write("\noutputs:\n")
-        for e, v, m in values:
-            label = e["step"] + (f"[{e['item_index']}]" if e["item_index"] >= 0 else "")
-            for k, x in v.items():
-                out.write(f"  {label}.{k} = {json.dumps(x)}\n")
-            for k, x in m.items():
-                out.write(f"  {label}.{k} = " + "  ".join(f"{a}={_fmt_num(b)}" for a, b in x.items()) + "\n")
-    _lineage(records, run, rows, out)
-    logs = [e for e in rows if e["status"] in ("failed", "timeout") and e["stderr_path"]]
-    for e in logs:
-        out.write(f"\nlog of failed {e['step']}: {e['stderr_path']}\n")
-
-
-def _lineage(records, run, rows, out: TextIO) -> None:
-    """Each artifact: who produced it (this run, or the run a cache hit came from), its
-    digest, and the step instances of this run that read it."""
-    readers: dict[str, list[str]] = {}
-    for e in rows:
-        for ref in json.loads(e["input_hashes"] or "{}"):
-            readers.setdefault(ref, []).append(_label(e))
-    lines = []
-    for e in rows:
-        for name, h in json.loads(e["output_hashes"] or "{}").items():
-            made = f"from run {e['reused_from']}" if e["cache_hit"] and e["reused_from"] else "made here"
-            users = readers.get(f"steps.{e['step']}.outputs.{name}", [])
-            lines.append(f"  {_label(e)}.{name}  sha256:{h.removeprefix('dir:')[:16]}"
-                         f"{' (dir)' if h.startswith('dir:') else ''}  {made}; read by {', '.join(users) or 'no step'}")
-    if lines:
-        out.write("\nartifacts (lineage):\n" + "\n".join(lines) + "\n")
-
-
-def _label(e) -> str:
-    return e["step"] + (f"[{e['item_index']}]" if e["item_index"] >= 0 else "")
-
-
-def metrics_table(records, runs, out: TextIO, only: list[str] | None = None) -> None:
-    """Rows = runs, columns = step.metric (fan-out instances as step[i].metric); ``only``
-    keeps the columns containing any of its substrings."""
-    columns: list[str] = []
-    data: list[tuple[str, dict]] = []
-    for r in runs:
-        cells: dict[str, Any] = {}
-        for e in records.executions(r["id"]):
-            m = json.loads(e["metrics_json"] or "{}")
-            label = e["step"] + (f"[{e['item_index']}]" if e["item_index"] >= 0 else "")
-            for out_name, fields in m.items():
-                for k, v in fields.items():
-                    col = f"{label}.{k}" if len(m) == 1 else f"{label}.{out_name}.{k}"
-                    if only and not any(o in col for o in only):
-                        continue
-                    cells[col] = v
-                    if col not in columns:
-                        columns.append(col)
-        data.append((r["id"], cells))
-    if not columns:
-        out.write("no metrics recorded in " + ("these runs" if len(runs) > 1 else "this run") + "\n")
-        return
-    table = [("RUN", *columns)]
-    for rid, cells in data:
-        table.append((rid, *(_fmt_num(cells[c]) if c in cells else "-" for c in columns)))
-    _table(table, out)
 
 
 def _table(rows: list[tuple], out: TextIO) -> None:

@@ -51,12 +51,7 @@ class Instance:
 
     @property
     def label(self) -> str:
-        if self.index is None:
-            return self.step.name
-        it = self.item
-        if isinstance(it, (str, int, float)) and not isinstance(it, bool) and len(str(it)) <= 24:
-            return f"{self.step.name}[{it}]"
-        return f"{self.step.name}[{self.index}]"
+        return instance_label(self.step.name, self.index, self.item)
 
 
 @dataclass(eq=False)
@@ -100,3 +95,14 @@ class StepState:
             else:
                 vals = [i.values.get(o.name) for i in self.instances]
                 self.values[o.name] = vals if fan else vals[0]
+
+
+def instance_label(step: str, index: int | None, item: Any) -> str:
+    """How an instance is named everywhere (live output, ``runs``, ``metrics``): ``step``,
+    ``step[item]`` for a short scalar item, else ``step[index]``. By item, so that one name
+    means one model across runs whose lists differ."""
+    if index is None or index < 0:
+        return step
+    if isinstance(item, (str, int, float)) and not isinstance(item, bool) and len(str(item)) <= 24:
+        return f"{step}[{item}]"
+    return f"{step}[{index}]"

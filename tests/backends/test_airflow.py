@@ -11,11 +11,12 @@ import pathlib
 import fastcheck
 import pytest
 
-from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases
+from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases, typed_expr
 
 from pipespec import expr as E
 from pipespec.backends.airflow import AirflowBackend
-from pipespec.backends.airflow_expr import Translator, Untranslatable, helper_source, py_literal
+from pipespec.backends.airflow_expr import PythonTranslator, helper_source, py_literal
+from pipespec.backends.translate import Unsupported
 from pipespec.backends.base import FEATURES, CompileOptions
 from pipespec.frontend import check_text, load_spec
 
@@ -101,9 +102,13 @@ def test_churn_structure():
     assert "    ).expand(index=train__foreach.output)\n" in text
     assert "\ndef _train__foreach(**context):\n" in text and "return _items(params[\"models\"])" in text
     # finally: a teardown task (Airflow 3's "runs whatever happened") after every step but the
-    # gate; no helper task decides the run's state: a failed step leaves the run failed
+    # gate; a failed step leaves the run failed (teardowns do not count), and a failed finally
+    # step fails the run through the one inert leaf after the teardowns (all_success upstream)
     assert "[ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify" in text
     assert "        finally_step=True,\n    ).as_teardown()\n" in text
+    assert '    finally__succeeded = EmptyOperator(task_id="finally__succeeded")\n' in text
+    assert "    notify >> finally__succeeded\n" in text
+    assert "from airflow.providers.standard.operators.empty import EmptyOperator\n" in text
     assert "run__failed" not in text and "ONE_FAILED" not in text and "ALL_DONE" not in text
     # retries and timeout
     assert "retries=1," in text and "retry_delay=datetime.timedelta(seconds=5.0)" in text
@@ -303,7 +308,8 @@ class FakeTI:
         return [x for t in task_ids for x in self.xcoms.get(t, [])]
 
 
-PARAMS = {"n": 3, "f": 0.5, "s": "abc", "b": True, "xs": [1, 2.5, 3], "names": ["a", "b"], "m": {"k": 1}}
+PARAMS = {"n": 3, "f": 0.5, "s": "abc", "b": True, "xs": [1, 2.5, 3], "names": ["a", "b"], "m": {"k": 1},
+          "big": 2**62, "huge": 1e308, "long": "x" * 600_000}
 RESULTS = {
     "ev": [{"values": {"label": "v1", "ok": True, "count": 2}, "metrics": {"metrics": {"auc": 0.8}}}],
     "tr": [{"values": {"name": "x", "score": 0.5}, "metrics": {"m": {"auc": 0.7}}},
@@ -313,7 +319,8 @@ OUT_TYPES = {("ev", "label"): "string", ("ev", "ok"): "bool", ("ev", "count"): "
              ("tr", "name"): "string", ("tr", "score"): "float", ("tr", "m"): "metrics"}
 FAN = {"tr"}
 PTYPES = {"n": E.INT, "f": E.FLOAT, "s": E.STRING, "b": E.BOOL, "xs": E.list_of(E.FLOAT),
-          "names": E.list_of(E.STRING), "m": E.MAP}
+          "names": E.list_of(E.STRING), "m": E.MAP,
+          "big": E.INT, "huge": E.FLOAT, "long": E.STRING}
 
 EXPRESSIONS = [
     "steps.ev.outputs.metrics.auc >= params.f", "params.n > 2 && params.b", "!params.b || params.n == 3",
@@ -328,6 +335,10 @@ EXPRESSIONS = [
     "steps.tr.outputs.m.auc", "len(steps.tr.outputs.m.auc) == 2", "steps.ev.outputs.ok && steps.ev.outputs.count > 1",
     "startsWith(steps.ev.outputs.label, 'v')", "[1, 2] == [1, 2.0]", "[params.n, 'x']", "params.m == params.m",
     "params.n < params.f", "'a' < 'b'", "run.id", "run.date", "format('{0}', params.m)", "null == null",
+    # the bounds of the language, which the DAG's hand-written twins of the helpers had lost
+    "params.big * 4", "params.big + params.big", "-params.big - params.big - 1", "params.huge * 10",
+    "round(params.huge)", "params.long + params.long", "len(join([params.long, params.long]))",
+    "len(format('{0}{0}', params.long))", "params.n - 1 > 1",
 ]
 
 
@@ -367,7 +378,7 @@ class Run:
 
 
 def _run_translated(src: str, helpers: set[str]):
-    ns: dict = {"json": __import__("json"), "datetime": __import__("datetime"), "re": __import__("re")}
+    ns: dict = {m: __import__(m) for m in ("json", "datetime", "re", "os")}   # the DAG's imports
     exec(helper_source(helpers), ns)
     ns["_run_id"] = lambda ctx: "manual__x_y"
     ns["_run_date"] = lambda ctx: ctx["dag_run"].run_after.strftime("%Y-%m-%d")
@@ -375,31 +386,38 @@ def _run_translated(src: str, helpers: set[str]):
     return eval(compile(src, "<expr>", "eval"), ns)   # test only: runs our own translation
 
 
+def _translator():
+    return PythonTranslator(lambda s: s in FAN, lambda s, o: OUT_TYPES[(s, o)])
+
+
 @pytest.mark.parametrize("source", EXPRESSIONS)
 def test_translation_matches_evaluator(source):
-    expr = E.parse(source)
-    tr = Translator(_resolve, lambda s: s in FAN, lambda s, o: OUT_TYPES[(s, o)])
+    expr = typed_expr(source, _resolve)
+    tr = _translator()
     src = tr.translate(expr)
     try:
-        want = E.evaluate(expr, _lookup)
-    except E.EvalError:
-        with pytest.raises((TypeError, KeyError, IndexError, ZeroDivisionError, ValueError)):
+        want = E.evaluate(expr.expr, _lookup)
+    except E.EvalError as e:
+        # the DAG runs the evaluator's own run-time code: the same problem, in the same words
+        with pytest.raises(Exception) as got:
             _run_translated(src, tr.helpers)
+        assert type(got.value).__name__ == "_Problem"
+        if not e.message.startswith("no value for"):    # not the lookup (the runner's own), the language
+            assert got.value.message == e.message
         return
     got = _run_translated(src, tr.helpers)
     assert got == want and type(got) is type(want), (src, got, want)
 
 
 def test_translation_is_readable_for_typed_operands():
-    tr = Translator(_resolve, lambda s: s in FAN, lambda s, o: OUT_TYPES[(s, o)])
-    assert tr.translate(E.parse("params.n > 2 && params.b")) == '(params["n"] > 2) and params["b"]'
-    assert tr.translate(E.parse("params.b == 1")) == '_eq(params["b"], 1)'   # bool is not a number
+    tr = _translator()
+    assert tr.translate(typed_expr("params.n > 2 && params.b", _resolve)) == '(params["n"] > 2) and params["b"]'
+    assert tr.translate(typed_expr("params.b == 1", _resolve)) == '_binary("==", params["b"], 1)'   # bool is not a number
 
 
 def test_untranslatable_reference_is_reported():
-    tr = Translator(lambda r: E.ANY, lambda s: False, lambda s, o: "string")
-    with pytest.raises(Untranslatable):
-        tr.translate(E.parse("env.HOME == 'x'"))
+    with pytest.raises(Unsupported):
+        PythonTranslator(lambda s: False, lambda s, o: "string").translate(typed_expr("env.HOME == 'x'"))
 
 
 def test_py_literal_round_trips():

@@ -83,8 +83,13 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
         or churn["params"]["rows"]["schema"]["minimum"] == 100
     assert churn["tasks"]["notify"]["upstream"] == sorted(
         ["deploy", "evaluate", "ingest", "monitor", "prepare", "train", "train__foreach"])
-    assert churn["tasks"]["notify"]["downstream"] == [] and "run__failed" not in churn["tasks"]
+    assert churn["tasks"]["notify"]["downstream"] == ["finally__succeeded"] and "run__failed" not in churn["tasks"]
     assert not any(t["is_teardown"] for name, t in churn["tasks"].items() if name != "notify")
+    # the one leaf after the teardowns: a normal task (so it counts for the run's state) that
+    # needs every finally task to succeed, and does nothing itself
+    done = churn["tasks"]["finally__succeeded"]
+    assert done["operator"] == "EmptyOperator" and done["trigger_rule"] == "all_success"
+    assert done["upstream"] == ["notify"] and done["downstream"] == [] and not done["is_setup"]
     assert len(rep["dags"]["chain1000"]["tasks"]) == 1100
 
 
@@ -121,7 +126,7 @@ def test_churn_end_to_end(churn_project, monkeypatch, tmp_path):
         "ingest": "success", "prepare": "success", "train__foreach": "success",
         "train[0]": "success", "train[1]": "success", "evaluate": "success",
         "deploy__if": "success", "deploy": "success", "monitor": "success",
-        "notify": "success",
+        "notify": "success", "finally__succeeded": "success",
     }, rep.get("output_tail")
     x = rep["xcom"]
     assert x["train[0]"]["return_value"]["values"] == {"name": "logreg"}

@@ -149,3 +149,18 @@ def test_internal_error_is_reported_without_traceback(tmp_path, toy, monkeypatch
     assert main(["compile", _spec(tmp_path), "-t", "toy"]) == 70
     err = capsys.readouterr().err
     assert "internal error" in err and "KeyError" in err and "Traceback" not in err
+
+
+def test_all_names_the_output_without_dot_dot(tmp_path, monkeypatch, capsys):
+    """`targets.T.output: ../dags/x` from a spec in ml/ is written, and shown, as dags/x (found:
+    `wrote ml/../dags/demo.yml`)."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)   # the project root
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "pipeline.yaml").write_text(SPEC.replace("out/demo.toy", "../dags/demo.yml"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", "ml/pipeline.yaml", "--all"]) == 0
+    assert capsys.readouterr().err == "wrote dags/demo.yml\n"
+    assert (tmp_path / "dags" / "demo.yml").exists()
+    assert main(["compile", "ml/pipeline.yaml", "--all", "--check"]) == 0

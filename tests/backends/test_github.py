@@ -10,14 +10,14 @@ import fastcheck
 import pytest
 import yaml
 
-from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases
+from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases, typed_expr
 
 from pipespec import backends
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.github import MAX_FILE_BYTES, GithubBackend
-from pipespec.backends.github_expr import Translator, Untranslatable
+from pipespec.backends.github_expr import GithubTranslator
+from pipespec.backends.translate import Unsupported
 from pipespec.backends.github_pins import PINS, action_step, annotate
-from pipespec.expr import parse
 from pipespec.frontend import load_spec as load_pipeline
 
 def compile_spec(path, spec_path: str | None = None):
@@ -306,13 +306,13 @@ def test_string_comparison_warns(tmp_path):
 
 def test_translator_units():
     pipe = load_pipeline(str(ROOT / "specs/churn/pipeline.yaml")).pipeline
-    tr = Translator(pipe)
-    assert tr.translate(parse("params.rows >= 100")).text == \
+    tr = GithubTranslator(pipe)
+    assert tr.translate(typed_expr("params.rows >= 100")) == \
         "fromJSON(github.event_name != 'workflow_dispatch' && '5000' || inputs.rows) >= 100"
-    assert tr.translate(parse("params.registry == 'r'")).text == \
+    assert tr.translate(typed_expr("params.registry == 'r'")) == \
         "(github.event_name != 'workflow_dispatch' && 'registry' || inputs.registry) == 'r'"
-    with pytest.raises(Untranslatable):
-        tr.translate(parse("max(1, 2) > 1"))
+    with pytest.raises(Unsupported):
+        tr.translate(typed_expr("max(1, 2) > 1"))
 
 
 # -- targets.github options ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ What is proven, without the real tools (test_hostile_strings_tools.py runs those
 - ``${{`` in a GitHub ``on:`` field (input description, default, option) is refused (E600): GitHub
   allows no expression there, so there is no escape;
 - two secrets read from the same environment variable are E410 at validate time;
-- Airflow tags over 100 characters are refused at validate time (E203); a NaN or infinite number
+- Airflow tags over 100 characters are refused at validate time (E224); a NaN or infinite number
   where GitHub needs a number input is E601;
 - the property: hypothesis strings in descriptions, defaults, enums, env and with: values, tags,
   foreach items and the spec path compile to an Airflow file that differs from a benign one only
@@ -184,7 +184,7 @@ def test_an_airflow_tag_over_100_characters_is_refused_at_validate_time():
     spec = SIMPLE.rstrip(" ") + "    targets:\n      airflow:\n        tags: [ok, TAG]\n"
     assert codes(spec.replace("TAG", "t" * 100)) == []
     diags = check_text(textwrap.dedent(spec.replace("TAG", "t" * 101)), "spec.yaml").diagnostics
-    assert [d.code for d in diags] == ["E203"] and "100" in diags[0].message
+    assert [d.code for d in diags] == ["E224"] and "100" in diags[0].message
     assert diags[0].span.line == 12
 
 
@@ -233,7 +233,7 @@ def spec_text(v: str) -> str:
     """A spec with ``v`` in every free-text field that reaches output. ``${{`` opens an
     expression in env: and with: values, so there ``v`` is the expression ``${{ '...' }}``; GitHub
     refuses ``${{`` in what it puts under ``on:`` (tested above), so params hold ``plain_for_inputs(v)``,
-    as do the literal foreach: list (an expression inside a literal list is E203) and the literal
+    as do the literal foreach: list (an expression inside a literal list is E220) and the literal
     env value LOCAL (so that it stays a literal)."""
     q, qp, qt = yaml_quoted(v), yaml_quoted(plain_for_inputs(v)), yaml_quoted(v[:100])
     lit = yaml_quoted("${{ '" + v.replace("'", "''") + "' }}")

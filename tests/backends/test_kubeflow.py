@@ -10,12 +10,13 @@ import textwrap
 import fastcheck
 import pytest
 import yaml
-from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases
+from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases, typed_expr
 
 from pipespec import expr as E
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.kubeflow import KubeflowBackend, kfp_cron
-from pipespec.backends.kubeflow_cel import CelError, cel_literal, cel_string, to_cel
+from pipespec.backends.kubeflow_cel import CelTranslator, cel_literal, cel_string
+from pipespec.backends.translate import Unsupported
 from pipespec.backends.kubeflow_task import _run_ids, from_kfp, write_parameter
 from pipespec.frontend import check_text, load_spec
 
@@ -304,9 +305,8 @@ def test_warnings_for_schedule_deps_and_bounds():
 
 
 # -- CEL ----------------------------------------------------------------------------------------------
-def _cel(src: str, types=None) -> str:
-    expr = E.parse(src)
-    return to_cel(expr, lambda r: f"<{r.dotted}>", lambda n: (types or {}).get(n, E.ANY))
+def _cel(src: str, resolve=None, ref=lambda tr, r: f"<{r.dotted}>") -> str:
+    return CelTranslator(ref).translate(typed_expr(src, resolve))
 
 
 def test_cel_numbers_are_doubles_and_negation_is_parenthesised():
@@ -324,16 +324,16 @@ def test_cel_strings_are_escaped_for_cel_and_python_alike():
 
 
 def test_cel_contains_depends_on_the_type():
-    expr = E.parse("contains(params.l, 'a')")
-    assert to_cel(expr, lambda r: "L", lambda n: E.list_of(E.STRING) if isinstance(n, E.Ref) else E.ANY) == "'a' in L"
-    assert to_cel(expr, lambda r: "S", lambda n: E.STRING if isinstance(n, E.Ref) else E.ANY) == "S.contains('a')"
-    with pytest.raises(CelError):
-        to_cel(expr, lambda r: "X", lambda n: E.ANY)
+    src = "contains(params.l, 'a')"
+    assert _cel(src, lambda r: E.list_of(E.STRING), lambda tr, r: "L") == "'a' in L"
+    assert _cel(src, lambda r: E.STRING, lambda tr, r: "S") == "S.contains('a')"
+    with pytest.raises(Unsupported):
+        _cel(src, ref=lambda tr, r: "X")
 
 
 @pytest.mark.parametrize("fn", ["join(params.l, ',')", "format('{0}', 1)", "min(1, 2)", "max(1, 2)", "round(1.5)"])
 def test_cel_refuses_functions_it_does_not_have(fn):
-    with pytest.raises(CelError):
+    with pytest.raises(Unsupported):
         _cel(fn + " == 1")
 
 

@@ -150,7 +150,7 @@ def test_default_install_is_what_kfp_writes_for_packages_to_install():
     from tests.tooling import envs
 
     from pipespec import __version__
-    from pipespec.backends.kubeflow_dag import install_command
+    from pipespec.backends.kubeflow_executor import install_command
 
     py = envs.env_python(envs.ensure("kfp"))
     code = ("import json; from kfp.dsl import component_factory as f; print(json.dumps("

@@ -13,7 +13,7 @@ from pipespec import __version__
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.github import GithubBackend
 from pipespec.backends.kubeflow import KubeflowBackend
-from pipespec.backends.kubeflow_dag import install_command
+from pipespec.backends.kubeflow_executor import install_command
 from pipespec.frontend import load_spec
 
 PIN = f"pipespec=={__version__}"

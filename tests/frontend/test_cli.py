@@ -46,8 +46,6 @@ def test_warnings_only_exits_0_and_strict_makes_it_1():
 
 
 @pytest.mark.parametrize("argv", [
-    ["no/such/file.yaml"],
-    [str(CASES)],                                  # a directory
     [str(OK), "--format", "xml"],                  # bad flag value
     [str(OK), "--no-such-flag"],
     [],                                            # no file at all
@@ -58,24 +56,146 @@ def test_usage_errors_exit_2(argv):
     assert "Traceback" not in err
 
 
-def test_missing_file_message_names_the_file():
-    rc, _, err = run("no/such/file.yaml")
-    assert err.strip() == "pipespec validate: error: no/such/file.yaml: no such file"
+def test_a_missing_file_is_a_diagnostic_and_the_others_are_still_checked():
+    rc, out, err = run(BAD, "no/such/file.yaml", OK, "--color", "never")
+    assert rc == 1
+    assert "no/such/file.yaml:1:1: error[E111]: cannot read the file: no such file\n" in out
+    assert "error[E303]" in out                        # the file before it was checked
+    assert "checked 3 files: 2 invalid" in err         # and the one after it too
+    assert "Traceback" not in err
 
 
-def test_json_format_has_positions_and_codes():
-    rc, out, _ = run(BAD, "--format", "json")
-    data = json.loads(out)
-    assert rc == 1 and data
-    for d in data:
+def test_an_unreadable_file_is_named_by_its_path(tmp_path):
+    rc, out, _ = run(tmp_path / "nope.yml", "--color", "never")
+    assert rc == 1 and f"{tmp_path / 'nope.yml'}:1:1: error[E111]: cannot read the file: no such file" in out
+
+
+def _tree(root):
+    """A project with specs at several depths, files that are not specs, and hidden folders."""
+    (root / "teams" / "a").mkdir(parents=True)
+    (root / "teams" / "b" / "nested").mkdir(parents=True)
+    (root / ".venv" / "lib").mkdir(parents=True)
+    (root / ".github" / "workflows").mkdir(parents=True)
+    ok = OK.read_text()
+    (root / "teams" / "a" / "pipeline.yaml").write_text(ok)
+    (root / "teams" / "b" / "nested" / "train.yml").write_text(ok)
+    (root / "teams" / "b" / "broken.yaml").write_text(BAD.read_text())
+    (root / "teams" / "b" / "params.yaml").write_text("lr: 0.1\nepochs: 3\n")       # not a spec
+    (root / "teams" / "b" / "notes.txt").write_text("pipespec: 1\n")                # not YAML
+    (root / ".venv" / "lib" / "spec.yaml").write_text(BAD.read_text())              # hidden: skipped
+    (root / ".github" / "workflows" / "ci.yaml").write_text("on: push\njobs: {}\n")
+    return root
+
+
+def test_a_folder_checks_every_spec_inside_it_recursively(tmp_path):
+    root = _tree(tmp_path)
+    rc, out, err = run(root, "--format", "json")
+    doc = json.loads(out)
+    files = [f["file"] for f in doc["files"]]
+    assert files == [str(root / "teams" / "a" / "pipeline.yaml"), str(root / "teams" / "b" / "broken.yaml"),
+                     str(root / "teams" / "b" / "nested" / "train.yml")]
+    assert rc == 1 and doc["summary"]["files"] == 3 and doc["summary"]["invalid"] == 1
+    assert {d["file"] for d in doc["diagnostics"]} == {str(root / "teams" / "b" / "broken.yaml")}
+
+
+def test_a_folder_without_a_spec_is_a_usage_error(tmp_path):
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    rc, out, err = run(tmp_path)
+    assert rc == 2 and out == ""
+    assert err.strip() == (f"pipespec validate: error: {tmp_path}: no pipeline spec inside "
+                           "(a .yaml or .yml file with a top-level 'pipespec:' key)")
+
+
+def _output_schema():
+    return json.loads((ROOT / "schemas" / "validate-output.v1.schema.json").read_text())
+
+
+def test_json_format_is_a_versioned_object_held_to_its_schema():
+    import jsonschema
+
+    rc, out, _ = run(BAD, WARN, "no/such/file.yaml", "--format", "json")
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(_output_schema()).validate(doc)
+    assert rc == 1 and doc["version"] == 1 and doc["tool"]["name"] == "pipespec"
+    assert [f["file"] for f in doc["files"]] == [str(BAD), str(WARN), "no/such/file.yaml"]
+    by_file = {f["file"]: f for f in doc["files"]}
+    assert by_file[str(WARN)] == {"file": str(WARN), "valid": True, "errors": 0, "warnings": 1}
+    assert by_file["no/such/file.yaml"]["valid"] is False
+    assert doc["summary"] == {"files": 3, "invalid": 2, "errors": sum(f["errors"] for f in doc["files"]),
+                              "warnings": sum(f["warnings"] for f in doc["files"])}
+    assert doc["summary"]["errors"] == sum(d["severity"] == "error" for d in doc["diagnostics"])
+    assert doc["summary"]["warnings"] == sum(d["severity"] == "warning" for d in doc["diagnostics"]) >= 1
+    for d in doc["diagnostics"]:
         assert {"file", "line", "col", "end_line", "end_col", "code", "severity", "message"} <= set(d)
-    e = next(d for d in data if d["code"] == "E303")
+    e = next(d for d in doc["diagnostics"] if d["code"] == "E303")
     assert (e["line"], e["col"]) == (7, 39) and e["file"] == str(BAD)
 
 
-def test_json_of_a_valid_file_is_an_empty_list():
+def test_json_of_a_valid_file_has_no_diagnostics():
+    import jsonschema
+
     rc, out, _ = run(OK, "--format", "json")
-    assert rc == 0 and json.loads(out) == []
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(_output_schema()).validate(doc)
+    assert rc == 0 and doc["diagnostics"] == [] and doc["summary"] == {"files": 1, "invalid": 0, "errors": 0,
+                                                                       "warnings": 0}
+
+
+def test_the_output_schema_is_a_valid_schema_that_rejects_the_old_bare_list():
+    import jsonschema
+
+    schema = _output_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert not jsonschema.Draft202012Validator(schema).is_valid([])
+
+
+def test_a_position_past_the_last_line_shows_the_end_of_the_file(tmp_path):
+    f = tmp_path / "eof.yaml"
+    f.write_text("pipespec: 1\nname: x\nsteps: {a: [\n")
+    rc, out, err = run(f, "--color", "never")
+    assert rc == 1
+    assert out == (f"{f}:4:1: error[E100]: did not find expected node content (while parsing a flow node)\n"
+                   "  |\n"
+                   "4 | \n"
+                   "  | ^ end of file\n")
+
+
+PORTABILITY = """\
+pipespec: 1
+name: portable
+params:
+  a: {type: int, default: 1}
+  b: {type: int, default: 2}
+steps:
+  s:
+    if: ${{ max(params.a, params.b) > 1 }}
+    run: echo hi
+"""
+
+
+def test_validate_target_reports_what_the_target_cannot_express(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text(PORTABILITY)
+    assert run(f)[0] == 0                                            # the language allows it
+    rc, out, err = run(f, "--target", "kubeflow", "--color", "never")
+    assert rc == 1 and "error[E600]: kubeflow:" in out and "max" in out
+    assert f"{f}:8:" in out                                          # at the if:, as compile says
+    rc, out, err = run(f, "--target", "airflow", "--color", "never")
+    assert rc == 0 and "error" not in out                            # Airflow translates max()
+    rc, out, err = run(f, "--target", "github", "--target", "kubeflow", "--color", "never")
+    assert rc == 1 and "error[E600]: github:" in out and "error[E600]: kubeflow:" in out
+    rc, out, err = run(f, "--target", "nosuch")
+    assert rc == 2 and "unknown target 'nosuch'" in err
+
+
+def test_validate_target_says_the_same_as_compile(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text(PORTABILITY)
+    _, out, _ = run(f, "--target", "kubeflow", "--color", "never", "-q")
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        rc = main(["compile", str(f), "--target", "kubeflow"])
+    assert rc == 1 and err.getvalue() == out
 
 
 def test_github_format_lines_are_workflow_commands():
@@ -147,9 +267,9 @@ NASTY = {
 }
 
 
-def _cli(*argv):
+def _cli(*argv, timeout=60):
     return subprocess.run([sys.executable, "-m", "pipespec", "validate", *argv], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+                          text=True, timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
 
 
 @pytest.fixture(scope="module")
@@ -174,5 +294,18 @@ def test_never_a_traceback_on_all_nasty_inputs_at_once(fmt, nasty_files):
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 1
     if fmt == "json":
-        files = {d["file"] for d in json.loads(r.stdout)}
+        files = {d["file"] for d in json.loads(r.stdout)["diagnostics"]}
         assert len(files) >= len(NASTY) - 2   # bom.yaml is valid; crlf.yaml has one error
+
+
+def test_a_fifo_is_refused_and_never_read(tmp_path):
+    """Reading a FIFO blocks until a writer comes: a spec path that is one must be refused at
+    once (found: `pipespec validate fifo.yaml` hung), here and inside a folder."""
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    r = _cli(str(fifo), "--color", "never", timeout=20)
+    assert r.returncode == 1, r.stderr
+    assert f"{fifo}:1:1: error[E111]: cannot read the file: a FIFO, not a regular file" in r.stdout
+    (tmp_path / "ok.yaml").write_text(OK.read_text())
+    r = _cli(str(tmp_path), "--color", "never", timeout=20)
+    assert r.returncode == 0 and "checked 1 file: all valid" in r.stderr     # the FIFO is not a spec file

@@ -44,22 +44,22 @@ def test_bad_output_and_param_names_point_at_keys():
 
 def test_env_names_point_at_keys_with_clear_messages():
     text = STEPS + "    env:\n      GOOD: x\n      1BAD: x\n      PIPESPEC_X: y\n"
-    ds = diags(text, "E203")
-    assert [(at(d), d.message) for d in ds] == [
-        ((8, 7), "'1BAD' is not a valid environment variable name"),
-        ((9, 7), "'PIPESPEC_X' is reserved: pipespec sets the PIPESPEC_* variables itself"),
+    ds = diags(text, "E222") + diags(text, "E221")
+    assert [(d.code, at(d), d.message) for d in ds] == [
+        ("E222", (8, 7), "'1BAD' is not a valid environment variable name"),
+        ("E221", (9, 7), "'PIPESPEC_X' is reserved: pipespec sets the PIPESPEC_* variables itself"),
     ]
 
 
 def test_defaults_env_names_are_environment_variables():
     text = "pipespec: 1\nname: t\ndefaults:\n  env: {9X: a}\nsteps:\n  a:\n    run: echo\n"
-    [d] = diags(text, "E203")
+    [d] = diags(text, "E222")
     assert at(d) == (4, 9) and "environment variable" in d.message
 
 
 def test_with_argument_names():
     text = STEPS.replace("run: echo", "call: m:f") + "    with:\n      ok: 1\n      bad-arg: 2\n"
-    [d] = diags(text, "E203")
+    [d] = diags(text, "E222")
     assert at(d) == (8, 7) and d.message == "'bad-arg' is not a valid argument name"
 
 
@@ -130,7 +130,7 @@ def test_run_list_item_of_wrong_type():
 
 def test_outputs_in_mapping_form():
     ds = diags(STEPS + "    outputs: {m: {type: modle}}\n")
-    assert [d.code for d in ds] == ["E203"] and "'modle' is not one of" in ds[0].message
+    assert [d.code for d in ds] == ["E223"] and "'modle' is not one of" in ds[0].message
 
 
 # -- names ------------------------------------------------------------------------------------------

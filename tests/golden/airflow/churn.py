@@ -19,6 +19,7 @@ import tempfile
 
 from airflow.sdk import DAG, BaseOperator, Param, Variable
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 
 # The command that runs pipespec on the workers.
@@ -158,20 +159,63 @@ class PipespecStep(BaseOperator):
                 pass
 
 
-def _kind(v):
+class _Problem(Exception):
+    """An expression went wrong at run time. ``at`` says where: an argument's index, "index",
+    "right", or None for the whole expression node."""
+
+    def __init__(self, message, at=None):
+        super().__init__(message)
+        self.message = message
+        self.at = at
+
+
+def _kind_of(v):
+    """A value's type in the language's words, for messages."""
     if v is None:
         return "null"
     if isinstance(v, bool):
         return "bool"
-    return {int: "int", float: "float", str: "string", list: "list", dict: "map"}.get(type(v), type(v).__name__)
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, (list, tuple)):
+        return "list"
+    if isinstance(v, dict):
+        return "map"
+    return type(v).__name__
+
+
+def _with_article(word):
+    """``word`` with its indefinite article, for messages: 'an int', 'a string'."""
+    text = str(word)
+    return ("an " if text[:1] in ("a", "e", "i", "o", "u") else "a ") + text
+
+
+def _normalize(v):
+    """Bring a value supplied from outside to the language's forms (paths are strings)."""
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if isinstance(v, tuple):
+        return [_normalize(x) for x in v]
+    return v
+
+
+def _member(obj, name):
+    """``obj.name``."""
+    if not isinstance(obj, dict):
+        raise _Problem(f"cannot read field '{name}' of {_with_article(_kind_of(obj))}: "
+                       "only maps have fields")
+    return _field(obj, name)
 
 
 def _field(obj, key):
-    if not isinstance(obj, dict):
-        raise TypeError(f"cannot read field {key!r} of {_kind(obj)}: only maps have fields")
     if key not in obj:
-        raise KeyError(f"the map has no key {key!r} (keys: {', '.join(sorted(map(str, obj))[:10]) or 'none'})")
-    return obj[key]
+        known = ", ".join(sorted(map(str, obj))[:10]) or "none"
+        raise _Problem(f"the map has no key '{key}' (keys: {known})")
+    return _normalize(obj[key])
 
 
 def _pull(ti, step, section, output, *fields, fan_in=False):
@@ -185,7 +229,7 @@ def _pull(ti, step, section, output, *fields, fan_in=False):
             raise KeyError(f"step {step!r} returned no {section[:-1] if section == 'values' else section} output {output!r}")
         value = result[section][output]
         for key in fields:
-            value = _field(value, key)
+            value = _member(value, key)
         got.append(value)
     if fan_in:
         return got
@@ -333,3 +377,7 @@ with DAG(
         finally_step=True,
     ).as_teardown()
     [ingest, prepare, train__foreach, train, evaluate, deploy, monitor] >> notify
+
+    # the run fails when a finally step failed (teardowns do not count)
+    finally__succeeded = EmptyOperator(task_id="finally__succeeded")
+    notify >> finally__succeeded
