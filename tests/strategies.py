@@ -113,9 +113,11 @@ def _targets(draw):
                                               {"image": "ghcr.io/acme/steps:1.0", "output": "kfp/gen.yaml"},
                                               {"setup": False}]))
     if draw(st.booleans()):
+        # (only runner labels actionlint knows without a config file: its presets)
         t["github"] = draw(st.sampled_from([
-            {"runs_on": ["self-hosted", "linux"], "gpu_runs_on": "gpu-runner"},
-            {"runners": [{"runs_on": "big", "cpu": 8, "memory": "32Gi", "gpu": 1, "accelerator": "nvidia-tesla-t4"}]},
+            {"runs_on": ["self-hosted", "linux"], "gpu_runs_on": ["self-hosted", "linux", "x64"]},
+            {"runners": [{"runs_on": ["self-hosted", "linux", "arm64"], "cpu": 8, "memory": "32Gi", "gpu": 1,
+                          "accelerator": "nvidia-tesla-t4"}]},
             {"push": {"branches": ["main"]}, "python": "3.12"},
             {"setup": False, "artifact_root": "/tmp/pipespec-artifacts"}]))
     return t
