@@ -148,7 +148,9 @@ class Lowering:
             gpu=int(res.gpu.to_python()) if res and res.gpu is not None else 0,
             accelerator=res.accelerator if res else None)
         cond, fe, par = st.condition, st.foreach, st.parallelism
-        timeout, cache = _or(own.timeout, dflt.timeout), _or(own.cache, dflt.cache)
+        # a finally: step is an exit handler: it runs on every run (a cached notification is one
+        # never sent) unless its own cache: says otherwise; defaults.cache does not reach it
+        timeout, cache = _or(own.timeout, dflt.timeout), (own.cache if st.is_finally else _or(own.cache, dflt.cache))
         return ir.Step(
             name=st.name, description=st.description,
             kind="call" if call else "run", shell=shell, argv=argv, module=module, function=function,
@@ -167,7 +169,7 @@ class Lowering:
             resources=resources,
             retries=self.retries(_or(own.retries, dflt.retries)),
             timeout_s=seconds(timeout.to_python()) if timeout is not None else None,
-            cache=bool(cache.to_python()) if cache is not None else True,
+            cache=bool(cache.to_python()) if cache is not None else not st.is_finally,
             deps=tuple(d.to_python() for d in st.deps),
             is_finally=st.is_finally, may_skip=may_skip, span=st.span)
 

@@ -126,3 +126,31 @@ def test_metric_fields_print_in_the_same_order_on_a_first_and_a_cached_run(spec)
     first = [l for l in s.run(check=0).stdout.splitlines() if l.startswith("  m.m:")]
     second = [l for l in s.run(check=0).stdout.splitlines() if l.startswith("  m.m:")]
     assert first == second == ["  m.m: alpha=2  mid=3  zeta=1"]
+
+
+FINALLY = """
+pipespec: 1
+name: fin
+defaults:
+  cache: true
+steps:
+  work:
+    run: echo work >> log
+finally:
+  notify:
+    run: echo "notify ${{ run.status }}" >> log
+"""
+
+
+def test_finally_steps_run_on_every_run(spec):
+    """Found: a finally: step was cached by default, so a second run's notification was never
+    sent ('notify cached — cache key unchanged'); defaults.cache does not reach it either."""
+    s = spec(FINALLY)
+    s.run(check=0)
+    out = s.run(check=0).stdout
+    assert "work cached" in out and "notify cached" not in out
+    assert (s.dir / "log").read_text().split("\n").count("notify succeeded") == 2
+    # its own cache: true still caches it (the key holds run.status, which it reads)
+    s2 = spec(FINALLY.replace('    run: echo "notify', '    cache: true\n    run: echo "notify'), name="cached.yaml")
+    s2.run(check=0)
+    assert "notify cached" in s2.run(check=0).stdout
