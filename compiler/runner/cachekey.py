@@ -241,8 +241,6 @@ def explain(old: dict | None, new: dict) -> list[str]:
                     out.append(f"{label} {name} no longer read")
                 else:
                     out.append(f"{label} {name} changed")
-    if old.get("item") != new.get("item"):
-        out.append(f"foreach item changed ({_short(old.get('item'))} -> {_short(new.get('item'))})")
     return out
 
 

@@ -168,12 +168,15 @@ class Records:
             "SELECT * FROM executions WHERE cache_key=? AND status='succeeded' ORDER BY ended DESC LIMIT 1",
             (key,)).fetchone()
 
-    def previous(self, spec: str, step: str, index: int, exclude_run: str) -> sqlite3.Row | None:
-        """The latest execution of the same step instance of the same spec (for --explain)."""
+    def previous(self, spec: str, step: str, item: str | None, exclude_run: str) -> sqlite3.Row | None:
+        """The latest execution of the same step instance of the same spec (for --explain): of
+        the step, or of its fan-out instance with the same item (``dumps`` of it)."""
+        where = "e.item_index=? AND e.item IS NULL" if item is None else "e.item_index!=? AND e.item=?"
+        args = (NO_INDEX,) if item is None else (NO_INDEX, item)
         return self.db.execute(
             "SELECT e.* FROM executions e JOIN runs r ON r.id = e.run_id WHERE r.spec=? AND e.step=? "
-            "AND e.item_index=? AND e.run_id != ? AND e.key_parts IS NOT NULL ORDER BY e.ended DESC LIMIT 1",
-            (spec, step, index, exclude_run)).fetchone()
+            f"AND {where} AND e.run_id != ? AND e.key_parts IS NOT NULL ORDER BY e.ended DESC LIMIT 1",
+            (spec, step, *args, exclude_run)).fetchone()
 
     def run(self, ref: str) -> sqlite3.Row:
         """A run by id, unique id prefix, or 'latest'."""

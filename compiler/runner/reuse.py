@@ -12,7 +12,7 @@ import os
 
 from ..runtime import slot
 from . import cachekey
-from .records import NO_INDEX
+from .records import NO_INDEX, dumps
 from .state import Instance
 
 
@@ -72,10 +72,12 @@ class Reuse:
             return "--no-cache"
         if not self.explain:
             return "not cached"
-        idx = NO_INDEX if inst.index is None else inst.index
-        prev = self.records.previous(self.spec_path, step.name, idx, self.run_id)
+        # a fan-out instance is compared with the earlier one of the same item, wherever it
+        # stood in that run's list (never with the one at the same position)
+        item = None if inst.index is None else dumps(inst.item)
+        prev = self.records.previous(self.spec_path, step.name, item, self.run_id)
         if prev is None:
-            return "no earlier execution of this step"
+            return "no earlier execution of this step" + (" for this item" if item is not None else "")
         changes = cachekey.explain(json.loads(prev["key_parts"]), inst.parts)
         if changes:
             return "; ".join(changes)

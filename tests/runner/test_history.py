@@ -154,3 +154,14 @@ def test_finally_steps_run_on_every_run(spec):
     s2 = spec(FINALLY.replace('    run: echo "notify', '    cache: true\n    run: echo "notify'), name="cached.yaml")
     s2.run(check=0)
     assert "notify cached" in s2.run(check=0).stdout
+
+
+def test_explain_compares_an_instance_with_the_same_item(spec):
+    """Found: after -p seed=1, --explain said 'fit[0.1] ... foreach item changed (1.0 -> 0.1)':
+    it compared with the previous run's instance at the same position."""
+    s = spec(SWEEP)
+    s.run("-p", "alphas=[1.0, 100]", check=0)
+    out = s.run("-p", "seed=1", "--explain", check=0).stdout
+    lines = {l.split("] ", 1)[1].split()[1]: l for l in out.splitlines() if l.startswith("[") and "fit[" in l}
+    assert "no earlier execution of this step for this item" in lines["fit[0.1]"], out
+    assert "param seed changed (0 -> 1)" in lines["fit[1.0]"] and "foreach item" not in out, out
