@@ -189,6 +189,13 @@ class Step:
     is_finally: bool
     may_skip: bool                               # has if:, or depends on a step that may skip
     span: Span = field(compare=False)
+    # setting -> where it is written, for the settings the step takes from defaults:
+    spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False)
+
+    def span_of(self, setting: str) -> Span:
+        """Where ``setting`` (retries, timeout, cache, resources, image) is written for this step:
+        under defaults: when it comes from there, else the step."""
+        return next((s for k, s in self.spans if k == setting), self.span)
 
     def output(self, name: str) -> Output | None:
         for o in self.outputs:

@@ -151,6 +151,12 @@ class Lowering:
         # a finally: step is an exit handler: it runs on every run (a cached notification is one
         # never sent) unless its own cache: says otherwise; defaults.cache does not reach it
         timeout, cache = _or(own.timeout, dflt.timeout), (own.cache if st.is_finally else _or(own.cache, dflt.cache))
+        # a setting the step takes from defaults: is reported (by a target that cannot carry it)
+        # where defaults: says it, not at the step
+        from_defaults = tuple((k, d.span) for k, o, d in (
+            ("retries", own.retries, dflt.retries), ("timeout", own.timeout, dflt.timeout),
+            ("cache", own.cache, None if st.is_finally else dflt.cache), ("resources", own.resources, dflt.resources),
+            ("image", own.image, dflt.image)) if o is None and d is not None)
         return ir.Step(
             name=st.name, description=st.description,
             kind="call" if call else "run", shell=shell, argv=argv, module=module, function=function,
@@ -171,7 +177,7 @@ class Lowering:
             timeout_s=seconds(timeout.to_python()) if timeout is not None else None,
             cache=bool(cache.to_python()) if cache is not None else not st.is_finally,
             deps=tuple(d.to_python() for d in st.deps),
-            is_finally=st.is_finally, may_skip=may_skip, span=st.span)
+            is_finally=st.is_finally, may_skip=may_skip, span=st.span, spans=from_defaults)
 
     def retries(self, r: RawRetries | None) -> ir.Retries:
         if r is None:

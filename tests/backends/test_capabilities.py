@@ -62,3 +62,19 @@ def test_a_feature_missing_from_the_table_is_an_error_at_its_first_use(tmp_path)
     # a spec that does not use the feature compiles
     spec.write_text("pipespec: 1\nname: p\nsteps:\n  a:\n    run: echo a\n")
     assert _Partial().compile(load_spec(str(spec)).pipeline, CompileOptions(spec_path=str(spec))).ok
+
+
+def test_a_setting_from_defaults_is_reported_at_defaults(tmp_path):
+    """Found: W600 for retries set under defaults: pointed at the first step, not at defaults:."""
+    from pipespec.cli import main
+    import contextlib
+    import io
+
+    spec = tmp_path / "p.yaml"
+    spec.write_text("pipespec: 1\nname: dflt\ndefaults:\n  retries: 2\nsteps:\n  a:\n    run: echo a\n"
+                    "  b:\n    retries: 1\n    run: echo b\n")
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert main(["compile", str(spec), "--target", "github"]) == 0
+    assert f"{spec}:4:12: warning[W600]: github: retries with backoff is emulated on github" in err.getvalue()
+    assert "(steps a, b)" in err.getvalue()
