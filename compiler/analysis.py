@@ -122,6 +122,8 @@ class Analysis:
                 return ("E304", f"needs: '{name}' names a finally: step",
                         "finally: steps run after every other step; nothing can need them")
             return ("E304", f"'{name}' is a finally: step; its outputs cannot be read", None)
+        if name not in raw.steps and _broken_step(raw, name):
+            return None        # a step whose shape is wrong: reported there, not as unknown here
         if name not in raw.steps:
             return ("E304", f"needs: '{name}' names no step" if in_needs else f"unknown step '{name}'",
                     _dym(name, raw.steps) or f"steps: {', '.join(raw.steps)}")
@@ -282,6 +284,8 @@ class Analysis:
         if len(path) < 1:
             return issue("E301", "steps needs a step name: steps.NAME.outputs.OUTPUT")
         name = path[0]
+        if name not in raw.steps and _broken_step(raw, name):
+            return (None, E.ANY)     # its shape is wrong: reported there, not as unknown here
         problem = self._step_problem(st, name, in_needs=False)
         if problem:
             return issue(*problem)
@@ -337,6 +341,12 @@ _OUTPUT_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.B
                  "list": E.list_of(E.ANY), "map": E.MAP}
 _PARAM_TYPES = {"string": E.STRING, "int": E.INT, "float": E.FLOAT, "bool": E.BOOL, "path": E.PATH,
                 "map": E.MAP}
+
+
+def _broken_step(raw: RawPipeline, name: str) -> bool:
+    """``name`` is under steps: but not a mapping (the shape check said so)."""
+    steps = as_map(raw.root.get("steps"))
+    return steps is not None and name in steps and not isinstance(steps.get(name), MapNode)
 
 
 def alert_conditions(raw: RawPipeline) -> list[Node]:

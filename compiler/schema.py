@@ -200,8 +200,11 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
             changed = f" (YAML reads {node.source} as {node.value!r})" if str(node.value) != node.source else ""
             return [Diagnostic("E108", f"{node.source} is read as a number here, where {_where(path)} expects a string",
                                node.span, help=f"quote it: \"{node.source}\"{changed}")]
+        under = _under_indented(tree, path)
+        if under == "follow-on":
+            return []
         return [Diagnostic("E200", f"{_where(path)} must be {_article(want_s)}, not {_article(_json_type(err.instance))}",
-                           node.span)]
+                           node.span, help=under)]
     if v == "enum":
         choices = [str(c) for c in err.validator_value]
         hint = did_you_mean(str(err.instance), choices) if isinstance(err.instance, str) else None
@@ -274,3 +277,34 @@ def _coded(code: str, err, node, path) -> Diagnostic:
                           help="cpu: 2, 0.5 or '500m'; memory: 512Mi, 4Gi, 1G or bytes")
     return Diagnostic("E207", f"{inst!r} is not a schedule", node.span,
                       help="a 5-field cron expression like \"0 3 * * *\" or @hourly, @daily, @weekly, @monthly, @yearly")
+
+
+# the keys a step may have (docs/spec.md "Steps"): a step named like one of them, right after a
+# step with no value, is that step's key written without its indentation
+_STEP_KEYS = frozenset({"run", "call", "with", "needs", "outputs", "env", "if", "foreach", "parallelism",
+                        "retries", "timeout", "cache", "image", "resources", "deps", "description", "shell"})
+
+
+def _under_indented(tree, path: tuple) -> str | None:
+    """For a step under steps:/finally: with no value, or named like a step key right after
+    one: the help that says its keys lost their indentation ("follow-on" for the second kind,
+    already explained by the first)."""
+    if len(path) != 2 or path[0] not in ("steps", "finally") or not isinstance(tree, MapNode):
+        return None
+    parent = tree.get(path[0])
+    if not isinstance(parent, MapNode):
+        return None
+    items = list(parent.items)
+    names = [k.value for k, _ in items]
+    if path[1] not in names:
+        return None
+    i = names.index(path[1])
+    key, val = items[i]
+    prev_empty = i > 0 and isinstance(items[i - 1][1], ScalarNode) and items[i - 1][1].value is None
+    if key.value in _STEP_KEYS and prev_empty:
+        return "follow-on"
+    if isinstance(val, ScalarNode) and val.value is None and i + 1 < len(items) and items[i + 1][0].value in _STEP_KEYS:
+        nk = items[i + 1][0]
+        return (f"the keys of step '{key.value}' must be indented under it: '{nk.value}:' (line {nk.span.line}) "
+                f"is at the same column as '{key.value}:', so it reads as a step of its own")
+    return None
