@@ -165,3 +165,20 @@ def test_all_names_the_output_without_dot_dot(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == "wrote dags/demo.yml\n"
     assert (tmp_path / "dags" / "demo.yml").exists()
     assert main(["compile", "ml/pipeline.yaml", "--all", "--check"]) == 0
+
+
+def test_every_compiled_file_names_the_pipespec_version_that_made_it(tmp_path, capsys):
+    """Issue 16: the header carries the version (and so compile --check fails after an upgrade
+    that changes nothing else), for every target."""
+    from pipespec import __version__
+
+    spec = _spec(tmp_path)
+    for target in ("airflow", "kubeflow", "github"):
+        assert main(["compile", spec, "-t", target]) == 0
+        out = capsys.readouterr().out
+        assert f"Target: {target}. pipespec {__version__}. IR digest: sha256:" in out, target
+    out = tmp_path / "demo.yml"
+    assert main(["compile", spec, "-t", "github", "-o", str(out)]) == 0
+    out.write_text(out.read_text().replace(f"pipespec {__version__}.", "pipespec 0.0.9."))
+    assert main(["compile", spec, "-t", "github", "-o", str(out), "--check"]) == 1
+    assert f"+# Target: github. pipespec {__version__}." in capsys.readouterr().err

@@ -131,7 +131,7 @@ def test_configured_validated_and_compiled_through_the_cli(tmp_path, site):
     assert r.returncode == 0, r.stdout + r.stderr
     r = _run(site, "compile", spec, "--target", "argo")
     assert r.returncode == 0, r.stderr
-    assert "# Target: argo. IR digest: sha256:" in r.stdout
+    assert "# Target: argo. pipespec " in r.stdout and ". IR digest: sha256:" in r.stdout
     assert "namespace: ml\nparallel: 4\n" in r.stdout
     # the written reference, and the store's default for the secret that names none
     assert "secret token: team/token as $TOKEN\nsecret other: kv/other as $OTHER\nstep a\n" in r.stdout
