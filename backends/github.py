@@ -116,6 +116,7 @@ class _Config:
         self.push = o.push
         self.pull_request = o.pull_request
         self.fail_if_skipped = list(o.fail_if_skipped)
+        self.paths = _own_paths(backend, pipe, opts) if o.path_filters else None
         # relative to the project root (the checkout: the jobs' working directory)
         self.spec_path = posixpath.normpath(backend.spec_on_worker(pipe, opts).replace("\\", "/"))
         self.requirements = requirements(opts.spec_path, self.spec_path)
@@ -137,6 +138,32 @@ def _plain(v):
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     return v
+
+
+def _own_paths(backend: "GithubBackend", pipe: ir.Pipeline, opts: CompileOptions) -> list[str] | None:
+    """The paths a push or pull request must touch to concern this spec, relative to the project
+    root: the spec's folder, the deps: outside it, its requirements file and the compiled
+    workflow itself. None when the spec sits at the project root (every path concerns it)."""
+    from pipespec.files import project_root
+
+    spec = backend.project_path(pipe, opts)
+    folder = posixpath.dirname(spec)
+    if folder in ("", ".") or not os.path.isfile(opts.spec_path):
+        return None
+    out = [f"{folder}/**"]
+    root = project_root(os.path.dirname(os.path.realpath(opts.spec_path)), backend.opts.project_root)
+
+    def add(path: str) -> None:
+        if path and path != "." and not path.startswith("../") and not (path + "/").startswith(folder + "/"):
+            if path not in out:
+                out.append(path)
+
+    for st in pipe.all_steps:
+        for d in st.deps:
+            add(posixpath.normpath(posixpath.join(folder, d)))
+    if opts.output_path:
+        add(os.path.relpath(os.path.abspath(opts.output_path), root).replace(os.sep, "/"))
+    return out
 
 
 def requirements(local_spec: str, spec_on_runner: str) -> str | None:
@@ -208,6 +235,8 @@ class _Builder:
                 if "${{" in compact_json(value):
                     self.b.unsupported(pipe.span, f"targets.github.{event} holds '${{{{': GitHub allows no "
                                        "expression under on:", help="write the filters literally")
+                if self.cfg.paths and "paths" not in value and "paths-ignore" not in value:
+                    value = {**value, "paths": self.cfg.paths}
                 on[event] = value
         automatic = [e for e in ("schedule", "push", "pull_request") if e in on]
         for p in pipe.params:

@@ -20,8 +20,17 @@ class GithubOptions(BaseOptions):
     pipespec: str = "pipespec"
     push: dict | None = None
     pull_request: dict | None = None
+    path_filters: bool = True
     fail_if_skipped: tuple[str, ...] = ()
 
+
+# on.push / on.pull_request as GitHub's published workflow schema has them (SchemaStore
+# github-workflow.json: "branch" and "path" are non-empty lists of globs)
+_GLOBS = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+_PR_TYPES = ("assigned", "unassigned", "labeled", "unlabeled", "opened", "edited", "closed", "reopened",
+             "synchronize", "converted_to_draft", "ready_for_review", "locked", "unlocked", "milestoned",
+             "demilestoned", "review_requested", "review_request_removed", "auto_merge_enabled",
+             "auto_merge_disabled", "enqueued", "dequeued")
 
 SCHEMA: dict[str, dict] = {
     "runs_on": {
@@ -110,12 +119,27 @@ SCHEMA: dict[str, dict] = {
         "minLength": 1,
     },
     "push": {
-        "description": "Also run on push: the GitHub on.push trigger, e.g. {branches: [main]}.",
+        "description": ("Also run on push: the GitHub on.push trigger, e.g. {branches: [main]}. Without paths: or "
+                        "paths-ignore:, path_filters adds the paths of this spec's folder."),
         "type": "object",
+        "properties": {k: _GLOBS for k in ("branches", "branches-ignore", "tags", "tags-ignore", "paths",
+                                           "paths-ignore")},
+        "additionalProperties": False,
     },
     "pull_request": {
-        "description": "Also run on pull requests: the GitHub on.pull_request trigger, e.g. {branches: [main]}.",
+        "description": ("Also run on pull requests: the GitHub on.pull_request trigger, e.g. {branches: [main]}. "
+                        "Without paths: or paths-ignore:, path_filters adds the paths of this spec's folder."),
         "type": "object",
+        "properties": {"types": {"type": "array", "minItems": 1, "items": {"enum": list(_PR_TYPES)}},
+                       **{k: _GLOBS for k in ("branches", "branches-ignore", "tags", "tags-ignore", "paths",
+                                              "paths-ignore")}},
+        "additionalProperties": False,
+    },
+    "path_filters": {
+        "description": ("Give push: and pull_request: the paths of this spec (its folder, the deps: outside it, "
+                        "the requirements file and the compiled workflow) when they name no paths themselves, so "
+                        "one team's push does not run every team's workflow (default true)."),
+        "type": "boolean",
     },
     "fail_if_skipped": {
         "description": ("Steps whose skip must fail the run (a skipped job counts as success on GitHub): each gets a "

@@ -15,6 +15,7 @@ from support import GOLDEN, ROOT, check_golden, example_specs, ok_cases, typed_e
 from pipespec import backends
 from pipespec.backends.base import CompileOptions
 from pipespec.backends.github import MAX_FILE_BYTES, GithubBackend
+from pipespec.frontend import load_spec
 from pipespec.backends.github_expr import GithubTranslator
 from pipespec.backends.translate import Unsupported
 from pipespec.backends.github_pins import PINS, action_step, annotate
@@ -393,3 +394,52 @@ def test_capability_table_and_registry():
     assert backends.get("github") is GithubBackend
     from pipespec.backends.base import FEATURES
     assert set(GithubBackend.capabilities) == set(FEATURES)
+
+
+def _team_repo(tmp_path, github: str, deps: str = "") -> str:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    (tmp_path / "teams" / "a").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "lib.py").write_text("x = 1\n")
+    spec = tmp_path / "teams" / "a" / "pipeline.yaml"
+    spec.write_text(f"pipespec: 1\nname: team-a\ntargets:\n  github: {github}\nsteps:\n  s:\n    run: echo s\n{deps}")
+    return str(spec)
+
+
+def test_push_and_pull_request_get_the_paths_of_their_spec(tmp_path, monkeypatch):
+    """Issue 16: in a monorepo one team's push must not run every team's workflow."""
+    import yaml
+
+    from pipespec.cli import main
+
+    spec = _team_repo(tmp_path, "{push: {branches: [main]}, pull_request: {paths-ignore: ['**.md']}, "
+                                "output: ../../.github/workflows/a.yml}",
+                      "    deps: [../../shared/lib.py, run.sh]\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", spec, "--all"]) == 0
+    on = yaml.safe_load((tmp_path / ".github" / "workflows" / "a.yml").read_text())["on"]
+    assert on["push"] == {"branches": ["main"], "paths": ["teams/a/**", "shared/lib.py", ".github/workflows/a.yml"]}
+    assert on["pull_request"] == {"paths-ignore": ["**.md"]}              # the user's own filter wins
+    assert "paths" not in on["workflow_dispatch"]
+
+
+def test_path_filters_false_and_a_spec_at_the_root_get_none(tmp_path):
+    import yaml
+
+    spec = _team_repo(tmp_path, "{push: {branches: [main]}, path_filters: false}")
+    on = yaml.safe_load(GithubBackend().compile(load_spec(spec).pipeline, CompileOptions(spec)).text)["on"]
+    assert on["push"] == {"branches": ["main"]}
+    root = tmp_path / "pipeline.yaml"
+    root.write_text("pipespec: 1\nname: r\ntargets:\n  github: {push: {branches: [main]}}\nsteps:\n  s:\n    run: echo s\n")
+    on = yaml.safe_load(GithubBackend().compile(load_spec(str(root)).pipeline, CompileOptions(str(root))).text)["on"]
+    assert on["push"] == {"branches": ["main"]}
+
+
+def test_push_and_pull_request_are_checked_at_validate_time(tmp_path):
+    """Found: `bogus_key: 1` under push: passed validate and failed GitHub's published schema."""
+    spec = _team_repo(tmp_path, "{push: {branches: [main], bogus_key: 1}, pull_request: {types: [opend]}}")
+    res = load_spec(spec)
+    codes = sorted((d.code, d.span.line) for d in res.diagnostics if d.is_error)
+    assert [c for c, _ in codes] == ["E201", "E223"] and all(line == 4 for _, line in codes), res.diagnostics
