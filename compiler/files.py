@@ -55,6 +55,45 @@ def project_root(spec_dir: str, override: str | None = None) -> str:
         d = parent
 
 
+_POLICY_CONFIG: dict[str, str | None] = {}     # spec folder -> its config file (or None), per process
+
+
+def policy_config(spec_dir: str) -> str | None:
+    """The repository config that governs specs in ``spec_dir``: the nearest ``pipespec.toml``,
+    or ``pyproject.toml`` holding a ``[tool.pipespec`` table, from ``spec_dir`` up to its
+    project root (``project_root``); None when there is none. Costs a few ``stat`` calls and
+    no import (a pyproject.toml is searched as bytes), so a repository without one pays
+    nothing for policies (docs/policies.md)."""
+    start = os.path.abspath(spec_dir)
+    if start in _POLICY_CONFIG:
+        return _POLICY_CONFIG[start]
+    root = project_root(start)
+    d, found = start, None
+    while found is None:
+        own = os.path.join(d, "pipespec.toml")
+        py = os.path.join(d, "pyproject.toml")
+        if os.path.isfile(own):
+            found = own
+        elif os.path.isfile(py) and _has_tool_table(py):
+            found = py
+        elif d == root or os.path.dirname(d) == d:
+            break
+        d = os.path.dirname(d)
+    _POLICY_CONFIG[start] = found
+    return found
+
+
+def _has_tool_table(path: str) -> bool:
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    return re.search(rb"(?m)^[ \t]*\[+[ \t]*tool\.pipespec\b", data) is not None
+
+
 def project_path(path: str, override: str | None = None) -> str:
     """``path`` (a file, as the user named it from wherever they stood) relative to its
     project's root, with ``/`` separators: the same text from every working directory. The
