@@ -117,7 +117,8 @@ class _Loader:
                       help="name a .py file by its path relative to this config file")
             return []
         if not rel.endswith(".py") or not os.path.isfile(target):
-            self.fail(f"policy module '{rel}' is not a .py file", rel)
+            why = "is not a .py file" if os.path.exists(target) or not rel.endswith(".py") else "does not exist"
+            self.fail(f"policy module '{rel}' {why}", rel, help="name a .py file by its path relative to this config file")
             return []
         if target not in _MODULES:
             import hashlib

@@ -242,16 +242,16 @@ def test_config_problems_are_e831_at_the_config_file_once(tmp_path):
     (repo / "teams" / "b" / "pipeline.yaml").write_text(SPEC.replace("churn", "other"))
     r = _run(repo, "validate", "-q", "teams")
     assert r.returncode == 1
-    got = _lines(r.stdout)
-    assert got == sorted(set(got)), got                  # each shown once for both specs
-    assert all(g.startswith("pipespec.toml:") for g in got), got
-    text = r.stdout
-    assert "error[E831]: no installed policy plugin 'nope'" in text
-    assert "error[E831]: policy module '../outside.py' is not inside the project" in text
-    assert "error[E831]: policy module 'tools/missing.py' is not a .py file" in text
-    assert "error[E831]: no built-in policy rule 'no-such-rule'" in text
-    assert "error[E831]: unknown key 'bogus' in [policies]" in text
-    assert sum("[E831]" in g for g in got) == 5
+    assert _lines(r.stdout) == [                          # each once, though two specs share the file
+        "pipespec.toml:2:13: error[E831]: no installed policy plugin 'nope' (entry point group pipespec.policies; "
+        "installed: none)",
+        f"pipespec.toml:3:13: error[E831]: policy module '../outside.py' is not inside the project ({repo})",
+        "pipespec.toml:3:30: error[E831]: policy module 'tools/missing.py' does not exist",
+        "pipespec.toml:4:13: error[E831]: no built-in policy rule 'no-such-rule'",
+        "pipespec.toml:5:1: error[E831]: unknown key 'bogus' in [policies]"]
+    doc = json.loads(_run(repo, "validate", "--format", "json", "teams").stdout)
+    assert [f["file"] for f in doc["files"]] == ["teams/a/pipeline.yaml", "teams/b/pipeline.yaml", "pipespec.toml"]
+    assert doc["summary"]["errors"] == 5 and doc["summary"]["invalid"] == 1
 
 
 def test_bad_toml_and_a_bad_rule_declaration(tmp_path):
@@ -287,3 +287,17 @@ def test_a_repository_without_config_imports_no_policy_code():
     mods = {ln.rsplit("|", 1)[1].strip() for ln in r.stderr.splitlines() if ln.startswith("import time:")}
     assert "pipespec.frontend" in mods
     assert not {m for m in mods if m.startswith("pipespec.policies") or m in ("tomllib", "importlib.metadata")}
+
+
+def test_the_example_of_docs_policies_prints_what_the_page_shows(tmp_path):
+    """docs/policies.md: its rule module, named from a pipespec.toml, prints its text block."""
+    import re
+
+    from support import ROOT
+
+    page = (ROOT / "docs" / "policies.md").read_text(encoding="utf-8")
+    module = re.search(r"```python\n# tools/org_policies.py\n(.*?)```", page, re.S).group(1)
+    shown = re.search(r"which prints, like any other diagnostic:\n\n```text\n(.*?)```", page, re.S).group(1)
+    repo = _git_repo(tmp_path, '[policies]\nmodules = ["tools/org_policies.py"]\n', {"tools/org_policies.py": module})
+    r = _run(repo, "validate", "-q", "--color", "never", "teams/a/pipeline.yaml")
+    assert r.stdout.startswith(shown), r.stdout
