@@ -59,28 +59,20 @@ _POLICY_CONFIG: dict[str, str | None] = {}     # spec folder -> its config file 
 
 
 def policy_config(spec_dir: str) -> str | None:
-    """The repository config that governs specs in ``spec_dir``: the nearest ``pipespec.toml``,
-    or ``pyproject.toml`` holding a ``[tool.pipespec`` table, from ``spec_dir`` up to its
-    project root (``project_root``); None when there is none. Costs a few ``stat`` calls and
-    no import (a pyproject.toml is searched as bytes), so a repository without one pays
+    """The repository config that governs specs in ``spec_dir``: ``pipespec.toml``, else a
+    ``pyproject.toml`` holding a ``[tool.pipespec`` table, in the spec's project root (the
+    nearest folder up that holds ``.git``, see ``project_root``); None when there is none.
+    Only the root's file counts: a team folder cannot add a config of its own that turns the
+    repository's rules off, or runs its own code at validate time. Costs a few ``stat`` calls
+    and no import (a pyproject.toml is searched as bytes), so a repository without one pays
     nothing for policies (docs/policies.md)."""
     start = os.path.abspath(spec_dir)
-    if start in _POLICY_CONFIG:
-        return _POLICY_CONFIG[start]
-    root = project_root(start)
-    d, found = start, None
-    while found is None:
-        own = os.path.join(d, "pipespec.toml")
-        py = os.path.join(d, "pyproject.toml")
-        if os.path.isfile(own):
-            found = own
-        elif os.path.isfile(py) and _has_tool_table(py):
-            found = py
-        elif d == root or os.path.dirname(d) == d:
-            break
-        d = os.path.dirname(d)
-    _POLICY_CONFIG[start] = found
-    return found
+    if start not in _POLICY_CONFIG:
+        root = project_root(start)
+        own, py = os.path.join(root, "pipespec.toml"), os.path.join(root, "pyproject.toml")
+        _POLICY_CONFIG[start] = (own if os.path.isfile(own) else
+                                 py if os.path.isfile(py) and _has_tool_table(py) else None)
+    return _POLICY_CONFIG[start]
 
 
 def _has_tool_table(path: str) -> bool:

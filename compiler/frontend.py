@@ -93,8 +93,7 @@ def _policy_diagnostics(raw, shape_ok: bool) -> list[Diagnostic]:
     from .policies import config as policy_cfg, run
 
     rules, problems = policy_cfg.load(config)
-    return problems + (run(rules, raw, problems[0].span.file if problems else os.path.relpath(config))
-                       if shape_ok else [])
+    return problems + (run(rules, raw, policy_cfg.shown(config)) if shape_ok else [])
 
 
 def load_spec(path: str, build_ir: bool = True, policies: bool = False) -> Result:

@@ -39,10 +39,17 @@ def load(path: str) -> tuple[list[tuple[Rule, str, dict]], list[Diagnostic]]:
     return _CACHE[key]
 
 
+def shown(path: str) -> str:
+    """The config file's path as diagnostics and messages name it: relative to the working
+    directory when it is below it, else absolute."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 class _Loader:
     def __init__(self, path: str) -> None:
         self.path = path
-        self.shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+        self.shown = shown(path)
         self.text = ""
         self.diags: list[Diagnostic] = []
 

@@ -103,6 +103,15 @@ def test_the_config_is_found_from_a_sub_folder_and_pyproject_works_too(tmp_path)
     assert "a/pipeline.yaml:5:3: warning[ORG001]" in r.stdout, r.stdout + r.stderr
 
 
+def test_a_team_folder_config_neither_adds_nor_removes_rules(tmp_path):
+    repo = _git_repo(tmp_path, '[policies]\nmodules = ["tools/org.py"]\n', {
+        "tools/org.py": ORG_PY, "teams/a/team.py": "raise SystemExit('team code ran')\n",
+        "teams/a/pipespec.toml": '[policies]\nmodules = ["team.py"]\n[policies.severity]\nORG001 = "off"\n'})
+    r = _run(repo, "validate", "-q", "teams/a/pipeline.yaml")
+    assert r.returncode == 0 and "team code ran" not in r.stdout + r.stderr
+    assert len([ln for ln in _lines(r.stdout) if "warning[ORG001]" in ln]) == 2
+
+
 def test_strict_makes_policy_warnings_errors(tmp_path):
     repo = _git_repo(tmp_path, '[policies]\nmodules = ["tools/org.py"]\n', {"tools/org.py": ORG_PY})
     r = _run(repo, "validate", "--strict", "teams/a/pipeline.yaml")
@@ -301,3 +310,19 @@ def test_the_example_of_docs_policies_prints_what_the_page_shows(tmp_path):
     repo = _git_repo(tmp_path, '[policies]\nmodules = ["tools/org_policies.py"]\n', {"tools/org_policies.py": module})
     r = _run(repo, "validate", "-q", "--color", "never", "teams/a/pipeline.yaml")
     assert r.stdout.startswith(shown), r.stdout
+
+
+def test_rules_do_not_run_on_a_spec_with_shape_errors_but_config_errors_show(tmp_path):
+    spec = SPEC.replace("    run: echo prep\n", "    run: echo prep\n    bogus: 1\n")
+    repo = _git_repo(tmp_path, '[policies]\nbuiltin = ["step-without-timeout", "nope"]\n', spec=spec)
+    codes = [ln.split("[", 1)[1].split("]", 1)[0] for ln in _lines(_run(repo, "validate", "-q", "teams/a/pipeline.yaml").stdout)]
+    assert codes == ["E831", "E201"]
+
+
+def test_a_report_at_no_position_is_e830(tmp_path):
+    bad = ORG_PY.replace("ctx.report(step.key,", "ctx.report(step.name,")
+    repo = _git_repo(tmp_path, '[policies]\nmodules = ["tools/org.py"]\n', {"tools/org.py": bad})
+    r = _run(repo, "validate", "-q", "teams/a/pipeline.yaml")
+    assert r.returncode == 1
+    assert _lines(r.stdout) == ["teams/a/pipeline.yaml:1:1: error[E830]: policy rule ORG001 step-without-description "
+                                "failed: report() was given str, not a node or a span of this spec"]
