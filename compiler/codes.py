@@ -103,6 +103,13 @@ CODES: dict[str, tuple[str, str, str]] = {
     "W601": ("no-pipespec-on-worker", WARNING, "a step's container has no way to get pipespec"),
     # -- E8xx: importing another tool's pipeline -----------------------------------------------
     "E800": ("cannot-import", ERROR, "the file to import is not a pipeline of that tool (no stages, not a mapping)"),
+    # -- E83x: org policies (docs/policies.md) --------------------------------------------------
+    "E830": ("policy-crashed", ERROR, "a policy rule raised an exception or reported at something that is not a position"),
+    "E831": ("invalid-policy-config", ERROR, "the [policies] table of pipespec.toml or pyproject.toml is wrong, or a policy it names does not load"),
+    # the built-in opt-in rules (pipespec.policies.builtin): on only when [policies] builtin names them
+    "E832": ("step-without-timeout", ERROR, "a step with no timeout: of its own nor from defaults: (opt-in policy)"),
+    "E833": ("unpinned-image", ERROR, "an image with no tag, or the :latest tag (opt-in policy)"),
+    "E834": ("missing-required-key", ERROR, "a key the repository's policy requires (e.g. targets.airflow.owner) is not set (opt-in policy)"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),
@@ -112,9 +119,34 @@ CODES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Codes of the policy rules loaded from a repository's config (docs/policies.md): two to eight
+# capital letters and three digits (ORG001, ACME120), so never one of the E/W codes above.
+# Filled by pipespec.policies when a config names a policy; empty on every other run.
+PLUGIN_CODES: dict[str, tuple[str, str, str]] = {}
+PLUGIN_CODE_PATTERN = r"[A-Z]{2,8}[0-9]{3}"
+
+
+def register_plugin_code(code: str, name: str, severity: str, summary: str) -> None:
+    """Make ``code`` usable in a ``Diagnostic``. Raises ValueError for a code of the wrong form
+    or one already registered with another name (two policies claiming one code)."""
+    import re
+
+    if not re.fullmatch(PLUGIN_CODE_PATTERN, code):
+        raise ValueError(f"policy code {code!r} is not 2-8 capital letters and 3 digits (e.g. ORG001)")
+    old = PLUGIN_CODES.get(code)
+    if old is not None and old[0] != name:
+        raise ValueError(f"code {code} is declared by two rules: '{old[0]}' and '{name}'")
+    PLUGIN_CODES[code] = (name, severity, summary)
+
+
+def entry(code: str) -> tuple[str, str, str]:
+    """(name, severity, summary) of a built-in or a registered policy code; KeyError otherwise."""
+    return CODES[code] if code in CODES else PLUGIN_CODES[code]
+
+
 def name_of(code: str) -> str:
-    return CODES[code][0]
+    return entry(code)[0]
 
 
 def severity_of(code: str) -> str:
-    return CODES[code][1]
+    return entry(code)[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
-from .codes import CODES, ERROR, WARNING
+from .codes import CODES, ERROR, PLUGIN_CODES, WARNING, entry
 from .span import Span
 
 
@@ -23,14 +23,14 @@ class Diagnostic:
     severity: str = field(default="")
 
     def __post_init__(self) -> None:
-        if self.code not in CODES:
+        if self.code not in CODES and self.code not in PLUGIN_CODES:
             raise KeyError(f"unregistered diagnostic code {self.code}")
         if not self.severity:
-            object.__setattr__(self, "severity", CODES[self.code][1])
+            object.__setattr__(self, "severity", entry(self.code)[1])
 
     @property
     def name(self) -> str:
-        return CODES[self.code][0]
+        return entry(self.code)[0]
 
     @property
     def is_error(self) -> bool:

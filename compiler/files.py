@@ -55,6 +55,37 @@ def project_root(spec_dir: str, override: str | None = None) -> str:
         d = parent
 
 
+_POLICY_CONFIG: dict[str, str | None] = {}     # spec folder -> its config file (or None), per process
+
+
+def policy_config(spec_dir: str) -> str | None:
+    """The repository config that governs specs in ``spec_dir``: ``pipespec.toml``, else a
+    ``pyproject.toml`` holding a ``[tool.pipespec`` table, in the spec's project root (the
+    nearest folder up that holds ``.git``, see ``project_root``); None when there is none.
+    Only the root's file counts: a team folder cannot add a config of its own that turns the
+    repository's rules off, or runs its own code at validate time. Costs a few ``stat`` calls
+    and no import (a pyproject.toml is searched as bytes), so a repository without one pays
+    nothing for policies (docs/policies.md)."""
+    start = os.path.abspath(spec_dir)
+    if start not in _POLICY_CONFIG:
+        root = project_root(start)
+        own, py = os.path.join(root, "pipespec.toml"), os.path.join(root, "pyproject.toml")
+        _POLICY_CONFIG[start] = (own if os.path.isfile(own) else
+                                 py if os.path.isfile(py) and _has_tool_table(py) else None)
+    return _POLICY_CONFIG[start]
+
+
+def _has_tool_table(path: str) -> bool:
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    return re.search(rb"(?m)^[ \t]*\[+[ \t]*tool\.pipespec\b", data) is not None
+
+
 def project_path(path: str, override: str | None = None) -> str:
     """``path`` (a file, as the user named it from wherever they stood) relative to its
     project's root, with ``/`` separators: the same text from every working directory. The

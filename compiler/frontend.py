@@ -40,9 +40,11 @@ class SpecIOError(Exception):
     """The file cannot be read at all (missing, a directory, no permission): a usage error."""
 
 
-def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True) -> Result:
+def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True, policies: bool = False) -> Result:
     """Every diagnostic of one spec and, when it has no errors and ``build_ir``, its IR.
-    ``validate`` passes ``build_ir=False``: the IR adds no diagnostics, only time."""
+    ``validate`` passes ``build_ir=False``: the IR adds no diagnostics, only time. With
+    ``policies`` (``validate`` and ``compile``), the rules of the repository's policy config
+    run too (docs/policies.md); a worker's ``pipespec exec`` does not run them."""
     from . import schema
     from .analysis import Analysis
     from .checks import Context, run_all
@@ -62,10 +64,13 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
         res.diagnostics = diags.sorted()
         return res
     diags.extend(schema.check(tree))
+    shape_ok = not diags.has_errors
     raw = RawPipeline.read(file, tree)
     analysis = Analysis(raw, diags).run()
     graph = build_graph(raw, analysis)
     run_all(Context(raw, analysis, graph, diags))
+    if policies:
+        diags.extend(_policy_diagnostics(raw, shape_ok))
     if build_ir and not diags.has_errors:
         from .lower import Lowering
 
@@ -74,9 +79,26 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True)
     return res
 
 
-def load_spec(path: str, build_ir: bool = True) -> Result:
+def _policy_diagnostics(raw, shape_ok: bool) -> list[Diagnostic]:
+    """What the policies of the spec's repository find. Only a config file on disk selects
+    them; the rules run on a spec whose shape is right (their model is then complete), and the
+    config's own problems (E831) are reported either way."""
+    from .files import policy_config
+
+    if not os.path.isfile(raw.file):
+        return []
+    config = policy_config(os.path.dirname(os.path.abspath(raw.file)))
+    if config is None:
+        return []
+    from .policies import config as policy_cfg, run
+
+    rules, problems = policy_cfg.load(config)
+    return problems + (run(rules, raw, policy_cfg.shown(config)) if shape_ok else [])
+
+
+def load_spec(path: str, build_ir: bool = True, policies: bool = False) -> Result:
     """Read and check one spec file. Raises SpecIOError when it cannot be read."""
-    return check_text(read_spec_bytes(path), path, build_ir) if _small(path) else _too_large(path)
+    return check_text(read_spec_bytes(path), path, build_ir, policies) if _small(path) else _too_large(path)
 
 
 def _small(path: str) -> bool:

@@ -13,11 +13,11 @@ if TYPE_CHECKING:  # the front end (YAML, lark) is imported only by the commands
     from ..frontend import Result  # `pipespec run` of an unchanged spec takes its IR from a cache
 
 
-def load_or_usage_error(path: str, build_ir: bool = True) -> "Result":
+def load_or_usage_error(path: str, build_ir: bool = True, policies: bool = False) -> "Result":
     from ..frontend import SpecIOError, load_spec
 
     try:
-        return load_spec(path, build_ir)
+        return load_spec(path, build_ir, policies)
     except SpecIOError as e:
         raise UsageError(str(e)) from None
 
@@ -33,7 +33,8 @@ def use_color(stream, mode: str = "auto") -> bool:
 def print_diagnostics(results: "list[Result]", fmt: str = "text", stream=None, color: str = "auto") -> None:
     stream = stream or sys.stdout
     sources = SourceCache({r.file: r.text for r in results})
-    diags = [d for r in results for d in r.diagnostics]
+    # a problem of a file several specs share (a policy config, E831) is shown once
+    diags = list(dict.fromkeys(d for r in results for d in r.diagnostics))
     if fmt == "json":
         out = RENDERERS[fmt](diags, sources, files=[r.file for r in results])
     else:
@@ -42,9 +43,10 @@ def print_diagnostics(results: "list[Result]", fmt: str = "text", stream=None, c
         stream.write(out)
 
 
-def require_valid(path: str) -> "Result":
-    """Load a spec for a command that needs its IR; print diagnostics and raise on errors."""
-    r = load_or_usage_error(path)
+def require_valid(path: str, policies: bool = False) -> "Result":
+    """Load a spec for a command that needs its IR; print diagnostics and raise on errors.
+    ``compile`` passes ``policies``: it refuses what validate refuses, the org's rules too."""
+    r = load_or_usage_error(path, policies=policies)
     if not r.ok:
         print_diagnostics([r], stream=sys.stderr)
         raise Failed(1)

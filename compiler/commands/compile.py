@@ -48,7 +48,7 @@ def _destination(backend, pipe, output: str | None) -> str | None:
 def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
     from pipespec.backends.base import CompileOptions
 
-    res = require_valid(path)
+    res = require_valid(path, policies=True)
     pipe = res.pipeline
     backend = backend_named(target)
     dest = _destination(backend, pipe, output)
@@ -99,7 +99,7 @@ def main(args) -> int:
         if args.target:
             rc = max(rc, compile_one(path, args.target, args.output, args.check))
             continue
-        pipe = require_valid(path).pipeline
+        pipe = require_valid(path, policies=True).pipeline
         outs = [(t, cfg["output"]) for t, cfg in pipe.targets if isinstance(cfg, dict) and cfg.get("output")]
         if not outs:
             print(f"{path}: no targets.T.output set; nothing to compile", file=sys.stderr)

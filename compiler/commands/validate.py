@@ -49,7 +49,7 @@ def check_file(path: str, targets: list[str]):
     from ..span import Span
 
     try:
-        r = load_spec(path, build_ir=bool(targets))
+        r = load_spec(path, build_ir=bool(targets), policies=True)
     except SpecIOError as e:
         r = Result(path, "")
         reason = str(e)[len(path) + 2:] if str(e).startswith(path + ": ") else str(e)
