@@ -294,7 +294,7 @@ class _Generator:
         args.append("catchup=False")
         if o.max_active_runs is not None:
             args.append(f"max_active_runs={py_literal(o.max_active_runs)}")
-        if o.dagrun_timeout_s is not None:
+        if o.dagrun_timeout_s:        # 0: no limit (Airflow reads timedelta(0) so too: it is falsy)
             args.append(f"dagrun_timeout={_seconds(o.dagrun_timeout_s)}")
         if o.default_args:
             # every task (the steps' and the helpers') gets these: the owner, pool and queue of the team

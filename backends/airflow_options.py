@@ -139,7 +139,7 @@ SCHEMA: dict[str, dict] = {
         "maximum": MAX_ACTIVE_RUNS_MAX,
     },
     "dagrun_timeout": {
-        "description": ("How long a run may take before Airflow fails it, a duration like 2h (default: no "
+        "description": ("How long a run may take before Airflow fails it, a duration like 2h (default, or 0: no "
                         "limit). Airflow checks it when it schedules the run's next tasks."),
         "$ref": "#/$defs/duration",
     },

@@ -1,6 +1,6 @@
 """Values every target must be able to hold: durations (timeouts, retry delays, Airflow's
-``dagrun_timeout``, which must also be more than 0) at most ``MAX_DURATION_S``, memory within
-int64 bytes, and a ``targets.*.pipespec`` command that splits as shell words. (Numbers outside int64 and control characters are refused by the loader.)
+``dagrun_timeout``) at most ``MAX_DURATION_S``, memory within int64 bytes, and a
+``targets.*.pipespec`` command that splits as shell words. (Numbers outside int64 and control characters are refused by the loader.)
 
 The bounds are documented in docs/spec.md ("Bounds"): Airflow's ``timedelta``, GitHub's
 ``timeout-minutes`` and the Kubernetes/KFP quantities are all far wider; 30 days is a bound
@@ -36,18 +36,6 @@ def _duration(ctx, node, where: str) -> None:
         ctx.diags.add("E211", f"{where} {node.source or node.value} is longer than the "
                       f"{MAX_DURATION_S // 86400}-day bound", node.span,
                       help=f"at most {format_duration(MAX_DURATION_S)} ({MAX_DURATION_S} seconds)")
-
-
-def _not_zero(ctx, node, where: str) -> None:
-    """A duration that must be more than 0 (a run timeout of 0 would fail every run at once)."""
-    if not isinstance(node, ScalarNode) or isinstance(node.value, bool) or not isinstance(node.value, (int, str)):
-        return
-    try:
-        zero = seconds(node.value) == 0
-    except (ValueError, OverflowError):
-        return  # not a duration: the schema reported it (E205)
-    if zero:
-        ctx.diags.add("E203", f"{where} must be more than 0", node.span, help="leave it out for no limit")
 
 
 def _steps_like(ctx):
@@ -90,7 +78,6 @@ def check(ctx) -> None:
                 _memory(ctx, runner.get("memory"), f"runner {i + 1} of targets.{tk.value}")
         if tk.value == "airflow":
             _duration(ctx, t.get("dagrun_timeout"), "targets.airflow.dagrun_timeout:")
-            _not_zero(ctx, t.get("dagrun_timeout"), "targets.airflow.dagrun_timeout")
         cmd = t.get("pipespec")
         if isinstance(cmd, ScalarNode) and isinstance(cmd.value, str):
             try:
