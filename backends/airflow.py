@@ -31,7 +31,7 @@ from pipespec import expr as E
 from pipespec import ir
 
 from .airflow_expr import PythonTranslator, helper_source, py_literal
-from .airflow_options import AIRFLOW_VARIABLES, OPTIONS, AirflowOptions
+from .airflow_options import AIRFLOW_VARIABLES, OPTIONS, AirflowOptions, dag_id
 from .options import KUBERNETES_SECRETS
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 
@@ -286,13 +286,20 @@ class _Generator:
 
     def dag_args(self) -> list[str]:
         pipe = self.pipe
-        args = [f"dag_id={py_literal(pipe.name)}"]
+        o = self.o
+        args = [f"dag_id={py_literal(dag_id(pipe))}"]
         if pipe.description:
             args.append(f"description={py_literal(pipe.description)}")
         args.append(f"schedule={py_literal(pipe.schedule)}")
         args.append("catchup=False")
-        tags = self.o.tags or ["pipespec"]
-        args.append(f"tags={py_literal(list(tags))}")
+        if o.max_active_runs is not None:
+            args.append(f"max_active_runs={py_literal(o.max_active_runs)}")
+        if o.dagrun_timeout_s:        # 0: no limit (Airflow reads timedelta(0) so too: it is falsy)
+            args.append(f"dagrun_timeout={_seconds(o.dagrun_timeout_s)}")
+        if o.default_args:
+            # every task (the steps' and the helpers') gets these: the owner, pool and queue of the team
+            args.append(f"default_args={py_literal(o.default_args)}")
+        args.append(f"tags={py_literal(o.dag_tags)}")
         params = [self.param(p) for p in pipe.params]
         if params:
             args.append("params={\n" + "".join(f"        {p},\n" for p in params) + "    }")

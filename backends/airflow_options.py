@@ -3,9 +3,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .options import KUBERNETES_SECRETS, BaseOptions, SecretStore, TargetOptions
+
+DEFAULT_TAG = "pipespec"                # every DAG's first tag; targets.airflow.tags are added to it
+# Airflow's rule for a dag_id (airflow.sdk.definitions._internal.node.validate_key, 3.3.2):
+# ^[\w.-]+$, at most 250 characters. A pipeline name is at most 63 characters of [a-z0-9-], so a
+# prefix of at most 187 ASCII characters of that class always makes a legal dag_id.
+DAG_ID_MAX = 250
+NAME_MAX = 63
+DAG_ID_PREFIX_PATTERN = "^[A-Za-z0-9_.-]+$"
+MAX_ACTIVE_RUNS_MAX = 2**31 - 1         # DagModel.max_active_runs is an SQL INTEGER
 
 
 @dataclass(frozen=True)
@@ -16,10 +26,58 @@ class AirflowOptions(BaseOptions):
     namespace: str | None = None
     tags: tuple[str, ...] | None = None
     pipespec: str | None = None
+    owner: str | None = None
+    pool: str | None = None
+    queue: str | None = None
+    max_active_runs: int | None = None
+    dagrun_timeout: int | str | None = None
+    dag_id_prefix: str | None = None
 
     @property
     def kubernetes(self) -> bool:
         return self.operator == "kubernetes"
+
+    @property
+    def dag_tags(self) -> list[str]:
+        """The DAG's tags: ``pipespec`` first, then the spec's own (in order, each once)."""
+        out = [DEFAULT_TAG]
+        for t in self.tags or ():
+            if t not in out:
+                out.append(t)
+        return out
+
+    @property
+    def dagrun_timeout_s(self) -> float | None:
+        """``dagrun_timeout`` in seconds (the schema admitted it as a duration)."""
+        if self.dagrun_timeout is None:
+            return None
+        from pipespec.units import seconds
+
+        return seconds(self.dagrun_timeout)
+
+    @property
+    def default_args(self) -> dict[str, str]:
+        """What every task of the DAG gets through ``default_args`` (only the keys the spec set)."""
+        return {k: v for k, v in (("owner", self.owner), ("pool", self.pool), ("queue", self.queue))
+                if v is not None}
+
+
+def dag_id_for(name: str, airflow_options: dict | None = None) -> str:
+    """The dag_id of a pipeline named ``name`` whose ``targets.airflow`` is ``airflow_options``
+    (as written; schema-checked): ``dag_id_prefix`` + ``name``."""
+    prefix = airflow_options.get("dag_id_prefix") if isinstance(airflow_options, dict) else None
+    return (prefix if isinstance(prefix, str) else "") + name
+
+
+def dag_id(pipe) -> str:
+    """The dag_id of ``pipe`` (an ``ir.Pipeline``) on Airflow: the one place that derives it (the
+    DAG file's ``dag_id=``, and the repository checks for two specs with one dag_id)."""
+    return dag_id_for(pipe.name, pipe.target("airflow"))
+
+
+def legal_dag_id(s: str) -> bool:
+    """Whether Airflow accepts ``s`` as a dag_id."""
+    return len(s) <= DAG_ID_MAX and re.fullmatch(r"[\w.-]+", s) is not None
 
 
 SCHEMA: dict[str, dict] = {
@@ -48,11 +106,51 @@ SCHEMA: dict[str, dict] = {
     },
     "namespace": {"description": "Kubernetes namespace for the kubernetes operator.", "type": "string"},
     "tags": {
-        "description": "DAG tags, at most 100 characters each (Airflow's TAG_MAX_LEN).",
+        "description": ("DAG tags, added to the tag 'pipespec' every DAG has; at most 100 characters each "
+                        "(Airflow's TAG_MAX_LEN)."),
         "type": "array",
         "items": {"type": "string", "maxLength": 100},
     },
     "pipespec": {"description": "Command that runs pipespec on workers (default: pipespec).", "type": "string"},
+    "owner": {
+        "description": "Owner of every task and so of the DAG (default_args owner; default: Airflow's, 'airflow').",
+        "type": "string",
+        "minLength": 1,
+    },
+    "pool": {
+        "description": ("Airflow pool every task runs in (default_args pool; default: Airflow's default_pool). The "
+                        "pool must exist in the deployment."),
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 256,
+    },
+    "queue": {
+        "description": ("Executor queue every task is sent to (default_args queue; default: Airflow's "
+                        "[operators] default_queue)."),
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 256,
+    },
+    "max_active_runs": {
+        "description": ("Most runs of this DAG active at once (default: Airflow's [core] max_active_runs_per_dag, "
+                        "16)."),
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_ACTIVE_RUNS_MAX,
+    },
+    "dagrun_timeout": {
+        "description": ("How long a run may take before Airflow fails it, a duration like 2h (default, or 0: no "
+                        "limit). Airflow checks it when it schedules the run's next tasks."),
+        "$ref": "#/$defs/duration",
+    },
+    "dag_id_prefix": {
+        "description": ("Prefix of the dag_id (dag_id = prefix + name, e.g. team_a. gives team_a.churn), so teams "
+                        "sharing one Airflow cannot collide: letters, digits, '_', '.', '-', at most "
+                        f"{DAG_ID_MAX - NAME_MAX} characters."),
+        "type": "string",
+        "maxLength": DAG_ID_MAX - NAME_MAX,
+        "pattern": DAG_ID_PREFIX_PATTERN,
+    },
 }
 
 # Airflow Variables (or, with conn:ID, a connection URI): the python operator

@@ -1,6 +1,6 @@
-"""Values every target must be able to hold: durations (timeouts, retry delays) at most
-``MAX_DURATION_S``, memory within int64 bytes, and a ``targets.*.pipespec`` command that splits
-as shell words. (Numbers outside int64 and control characters are refused by the loader.)
+"""Values every target must be able to hold: durations (timeouts, retry delays, Airflow's
+``dagrun_timeout``) at most ``MAX_DURATION_S``, memory within int64 bytes, and a
+``targets.*.pipespec`` command that splits as shell words. (Numbers outside int64 and control characters are refused by the loader.)
 
 The bounds are documented in docs/spec.md ("Bounds"): Airflow's ``timedelta``, GitHub's
 ``timeout-minutes`` and the Kubernetes/KFP quantities are all far wider; 30 days is a bound
@@ -76,6 +76,8 @@ def check(ctx) -> None:
         for i, runner in enumerate(getattr(t.get("runners"), "items", ())):
             if as_map(runner) is not None:
                 _memory(ctx, runner.get("memory"), f"runner {i + 1} of targets.{tk.value}")
+        if tk.value == "airflow":
+            _duration(ctx, t.get("dagrun_timeout"), "targets.airflow.dagrun_timeout:")
         cmd = t.get("pipespec")
         if isinstance(cmd, ScalarNode) and isinstance(cmd.value, str):
             try:

@@ -2,10 +2,12 @@
 """Load Airflow DAG file(s) with the real Airflow 3 DagBag; print a JSON report.
 
 Runs INSIDE the `airflow` env (tests/tooling/envs.py). Usage:
-    <airflow-env>/bin/python tests/tooling/check_airflow.py DAG_FILE_OR_DIR
+    <airflow-env>/bin/python tests/tooling/check_airflow.py DAG_FILE_OR_DIR [--known-pools a,b]
 
-Report: {"ok", "errors", "warnings", "import_errors", "captured_warnings", "dags": {dag_id: {...}}}
-ok only when there is no import error, no captured warning and no DeprecationWarning on import.
+Report: {"ok", "errors", "warnings", "import_errors", "captured_warnings", "dag_warnings",
+"dags": {dag_id: {...}}}. ok only when there is no import error, no captured warning and no
+DeprecationWarning on import. With --known-pools, DagBag(known_pools=...) names the DAGs whose
+tasks use another pool in "dag_warnings" (Airflow's own check; they do not make ok false).
 Exit 0 when ok, 1 when not, 2 on usage errors.
 """
 from __future__ import annotations
@@ -67,6 +69,9 @@ def _task(t):
         "retry_delay": str(getattr(t, "retry_delay", None)),
         "execution_timeout": str(getattr(t, "execution_timeout", None)),
         "pool": getattr(t, "pool", None),
+        "pool_slots": getattr(t, "pool_slots", None),
+        "queue": getattr(t, "queue", None),
+        "owner": getattr(t, "owner", None),
         "mapped": any(c.__name__.endswith("MappedOperator") for c in type(t).__mro__),
         "task_group": getattr(getattr(t, "task_group", None), "group_id", None),
         "is_setup": bool(getattr(t, "is_setup", False)),
@@ -82,14 +87,14 @@ def _task(t):
     return d
 
 
-def check(path: str) -> dict:
+def check(path: str, known_pools: list[str] | None = None) -> dict:
     """DagBag-load ``path`` with a throwaway AIRFLOW_HOME, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="pipespec-airflow-home-") as home:
         os.environ["AIRFLOW_HOME"] = home
-        return _check(path)
+        return _check(path, known_pools)
 
 
-def _check(path: str) -> dict:
+def _check(path: str, known_pools: list[str] | None = None) -> dict:
     errors: list[str] = []
     warns: list[str] = []
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -100,7 +105,8 @@ def _check(path: str) -> dict:
         from airflow.dag_processing.dagbag import DagBag  # Airflow 3.x path
         # Warnings raised while importing Airflow itself are not the DAG's fault: drop them.
         del caught[:]
-        bag = DagBag(dag_folder=os.path.abspath(path))
+        bag = DagBag(dag_folder=os.path.abspath(path),
+                     known_pools=set(known_pools) if known_pools is not None else None)
     for w in caught:
         msg = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
         if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
@@ -117,6 +123,7 @@ def _check(path: str) -> dict:
     for f, ws in captured.items():
         for w in ws:
             errors.append(f"captured warning in {f}: {w}")
+    dag_warnings = sorted(str(w.message) for w in bag.dag_warnings)
     dags = {}
     for dag_id, dag in sorted(bag.dags.items()):
         dags[dag_id] = {
@@ -125,6 +132,8 @@ def _check(path: str) -> dict:
             **_schedule(dag),
             "catchup": getattr(dag, "catchup", None),
             "max_active_runs": getattr(dag, "max_active_runs", None),
+            "dagrun_timeout": None if getattr(dag, "dagrun_timeout", None) is None else str(dag.dagrun_timeout),
+            "owner": getattr(dag, "owner", None),
             "tags": sorted(getattr(dag, "tags", []) or []),
             "params": _params(dag),
             "tasks": {t.task_id: _task(t) for t in dag.tasks},
@@ -132,11 +141,20 @@ def _check(path: str) -> dict:
     if not dags and not import_errors:
         errors.append(f"no DAG found in {path}")
     return {"ok": not errors, "errors": errors, "warnings": warns,
-            "import_errors": import_errors, "captured_warnings": captured, "dags": dags}
+            "import_errors": import_errors, "captured_warnings": captured, "dag_warnings": dag_warnings,
+            "dags": dags}
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    known_pools = None
+    if "--known-pools" in argv:
+        i = argv.index("--known-pools")
+        if i + 1 >= len(argv):
+            print(__doc__, file=sys.stderr)
+            return 2
+        known_pools = [p for p in argv[i + 1].split(",") if p]
+        del argv[i:i + 2]
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
@@ -145,7 +163,7 @@ def main(argv=None) -> int:
         return 1
     from _report import emit, json_stdout
     out = json_stdout()
-    report = check(argv[0])
+    report = check(argv[0], known_pools)
     return emit(out, report)
 
 

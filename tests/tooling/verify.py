@@ -87,11 +87,13 @@ def _workdir(workdir, prefix: str) -> str:
     return tempfile.mkdtemp(prefix=prefix, dir=_scratch[0])
 
 
-def airflow_check(path) -> dict:
+def airflow_check(path, *, known_pools=None) -> dict:
     """DagBag-load a DAG file or folder. Report: dags{dag_id: {tasks{id: operator, trigger_rule,
-    upstream, retries, ...}, params{name: {schema, default}}, schedule, timetable}},
-    import_errors, captured_warnings."""
-    return _run_script("airflow", "check_airflow.py", [str(path)], timeout=300)
+    upstream, retries, pool, queue, owner, ...}, params{name: {schema, default}}, schedule,
+    timetable, owner, tags, max_active_runs, dagrun_timeout}}, import_errors, captured_warnings,
+    dag_warnings (with ``known_pools``: the DAGs using a pool not in it)."""
+    args = [str(path)] + (["--known-pools", ",".join(known_pools)] if known_pools is not None else [])
+    return _run_script("airflow", "check_airflow.py", args, timeout=300)
 
 
 def airflow_run(dag_file, dag_id: str, conf: Mapping | None = None, *, workdir=None,
