@@ -31,7 +31,7 @@ from pipespec import expr as E
 from pipespec import ir
 
 from .airflow_expr import PythonTranslator, helper_source, py_literal
-from .airflow_options import AIRFLOW_VARIABLES, OPTIONS, AirflowOptions
+from .airflow_options import AIRFLOW_VARIABLES, OPTIONS, AirflowOptions, dag_id
 from .options import KUBERNETES_SECRETS
 from .base import EMULATED, NATIVE, Backend, CompileOptions
 
@@ -286,7 +286,7 @@ class _Generator:
 
     def dag_args(self) -> list[str]:
         pipe = self.pipe
-        args = [f"dag_id={py_literal(pipe.name)}"]
+        args = [f"dag_id={py_literal(dag_id(pipe.name, self.o))}"]
         if pipe.description:
             args.append(f"description={py_literal(pipe.description)}")
         args.append(f"schedule={py_literal(pipe.schedule)}")

@@ -22,6 +22,12 @@ class AirflowOptions(BaseOptions):
         return self.operator == "kubernetes"
 
 
+def dag_id(pipeline_name: str, opts: AirflowOptions) -> str:
+    """The DAG id a pipeline compiles to: the one derivation, read by the backend and by the
+    checks across specs (``pipespec validate`` of several specs: E810)."""
+    return pipeline_name
+
+
 SCHEMA: dict[str, dict] = {
     "artifact_root": {
         "description": ("Where artifacts live between tasks: a folder shared by the workers (relative: to the spec's "

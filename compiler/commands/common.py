@@ -42,9 +42,12 @@ def print_diagnostics(results: "list[Result]", fmt: str = "text", stream=None, c
         stream.write(out)
 
 
-def require_valid(path: str) -> "Result":
-    """Load a spec for a command that needs its IR; print diagnostics and raise on errors."""
+def require_valid(path: str, strict: bool = False) -> "Result":
+    """Load a spec for a command that needs its IR; print diagnostics and raise on errors
+    (with ``strict``, on warnings too)."""
     r = load_or_usage_error(path)
+    if strict:
+        r.diagnostics = [d.as_error() for d in r.diagnostics]
     if not r.ok:
         print_diagnostics([r], stream=sys.stderr)
         raise Failed(1)
