@@ -1,5 +1,6 @@
 """Checks across specs (E810-E812): what no single spec can show, over the specs that one
-``pipespec validate`` (or ``check-repo``) was given.
+``pipespec validate`` (or ``check-repo``) was given -- and, for outputs, across the targets of
+one spec (two targets writing one file).
 
 Takes the ``frontend.Result`` of each spec (its syntax tree); adds diagnostics to them: two
 specs that publish the same name on one target (the Airflow DAG id, the Kubeflow pipeline
@@ -28,6 +29,9 @@ BUILTIN_TARGETS = ("airflow", "kubeflow", "github")
 EXTENSIONS = {"airflow": ".py", "kubeflow": ".yaml", "github": ".yml"}
 # what each target calls the name a pipeline is published under
 NAME_WORDS = {"airflow": "DAG id", "kubeflow": "pipeline name", "github": "workflow name"}
+
+
+OUTPUT_CLASHES = ("E811", "E812")      # a spec with one of these is not compiled by check-repo
 
 
 class Published(NamedTuple):
@@ -109,7 +113,7 @@ def check(results: list) -> None:
         extra.setdefault(i, []).append(d)
 
     by_name: dict[tuple[str, str], list[tuple[int, Published]]] = {}
-    for i, r in enumerate(valid):
+    for i, r in enumerate(valid if len(valid) > 1 else ()):
         for p in names_of(r):
             by_name.setdefault((p.target, p.name), []).append((i, p))
     # one diagnostic per pair of specs and name, listing every target the name clashes on

@@ -1,6 +1,7 @@
 """``pipespec compile FILE --target T [-o PATH] [--check] [--strict]`` and ``--all`` (every target that
 declares ``output:`` under ``targets:``). ``--check`` exits 1 when a file on disk differs from
-what would be generated: for CI and the pipespec-compile-check pre-commit hook. ``--strict`` makes every warning (the spec's, W600) an error."""
+what would be generated: for CI and the pipespec-compile-check pre-commit hook. ``--strict``
+makes every warning (the spec's, W600) an error."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """``pipespec validate PATH...``: every problem of every spec, in one pass. A PATH is a spec
 file or a folder (every spec inside it, recursively); a file that cannot be read is reported as
 its own diagnostic (E111) and the others are still checked. ``--target T`` adds what target T
-cannot express, through the same backend path as ``pipespec compile --target T``. Given several
-specs, it also checks them against each other (``across_specs``: E810-E812)."""
+cannot express, through the same backend path as ``pipespec compile --target T``. The specs are
+also checked against each other (``across_specs``: E810-E812; outputs also within one spec)."""
 
 from __future__ import annotations
 
@@ -77,10 +77,9 @@ def main(args) -> int:
         for t in args.target:
             backend_named(t)                     # an unknown target is a usage error, before any work
     results = [check_file(f, args.target) for f in spec_paths(args.files)]
-    if len(results) > 1:
-        from ..across_specs import check as check_across
+    from ..across_specs import check as check_across
 
-        check_across(results)
+    check_across(results)
     if args.strict:
         for r in results:
             r.diagnostics = [d.as_error() for d in r.diagnostics]
