@@ -237,3 +237,11 @@ def test_the_airflow_template_is_compiled_once_per_process(tmp_path, monkeypatch
         texts.append(AirflowBackend().compile(pipe, CompileOptions(spec_path=str(tmp_path / f"{n}.yaml"))).text)
     assert len(compiled) <= 1 and all('dag_id="' in t for t in texts)
     assert 'dag_id="b"' in texts[1]
+
+
+def test_an_invalid_spec_still_owns_its_compiled_file(repo):
+    """A spec with an error is reported as it is, and its DAG is not called an orphan."""
+    p = repo / "teams" / "b" / "pipeline.yaml"
+    p.write_text(p.read_text() + "bogus: 1\n")
+    rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
+    assert rc == 1 and codes(out) == [("teams/b/pipeline.yaml", "E201")]
