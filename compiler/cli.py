@@ -16,6 +16,8 @@ from . import __version__
 # name -> (module under pipespec.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "check specs and report every problem (exit 1 when invalid)"),
+    "check-repo": ("check_repo", "check a whole repository for CI: every spec, names and outputs across specs, "
+                                 "stale and orphaned compiled files"),
     "schema": ("schema", "print the JSON Schema of the spec language"),
     "graph": ("graph", "print the step graph as Mermaid or Graphviz dot"),
     "ir": ("ir", "print the intermediate representation as JSON"),

@@ -110,6 +110,13 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E832": ("step-without-timeout", ERROR, "a step with no timeout: of its own nor from defaults: (opt-in policy)"),
     "E833": ("unpinned-image", ERROR, "an image with no tag, or the :latest tag (opt-in policy)"),
     "E834": ("missing-required-key", ERROR, "a key the repository's policy requires (e.g. targets.airflow.owner) is not set (opt-in policy)"),
+    # -- E81x: across specs (validate of several specs, check-repo) ------------------------------
+    "E810": ("duplicate-pipeline-name", ERROR, "two specs publish the same name on one target (DAG id, workflow or pipeline name)"),
+    "E811": ("duplicate-output", ERROR, "two targets (of two specs, or of one) write the same compiled file"),
+    "E812": ("overlapping-output", ERROR, "a compiled file inside another's path, or two that differ only in letter case"),
+    "E813": ("stale-compiled-file", ERROR, "a compiled file differs from what its spec compiles to now (check-repo)"),
+    "E814": ("missing-compiled-file", ERROR, "a spec's targets.T.output names a file that is not there (check-repo)"),
+    "E815": ("orphaned-compiled-file", ERROR, "a compiled file whose spec is gone or no longer names it as an output (check-repo)"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),

@@ -24,6 +24,7 @@ class Result:
     text: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     pipeline: "ir.Pipeline | None" = None
+    tree: MapNode | None = None          # the spec as written, for the checks across specs
 
     @property
     def valid(self) -> bool:
@@ -63,6 +64,7 @@ def check_text(text: str | bytes, file: str = "<string>", build_ir: bool = True,
         diags.add("E200", "a pipeline spec is a mapping (pipespec: 1, name: ..., steps: ...)", tree.span)
         res.diagnostics = diags.sorted()
         return res
+    res.tree = tree
     diags.extend(schema.check(tree))
     shape_ok = not diags.has_errors
     raw = RawPipeline.read(file, tree)

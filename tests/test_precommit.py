@@ -78,8 +78,8 @@ def _readme_config() -> str:
     return text.replace("/path/to/pipespec", str(ROOT)).replace("0" * 40, head)
 
 
-def test_readme_config_runs_both_hooks(tmp_path, pre_commit):
-    """The README's snippet, as a user pastes it: both hooks install from the pinned commit and run."""
+def test_readme_config_runs_every_hook(tmp_path, pre_commit):
+    """The README's snippet, as a user pastes it: the hooks install from the pinned commit and run."""
     repo = tmp_path / "repo"
     (repo / "ml").mkdir(parents=True)
     (repo / "ml" / "pipeline.yaml").write_text(VALID)
@@ -96,6 +96,7 @@ def test_readme_config_runs_both_hooks(tmp_path, pre_commit):
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r"pipespec validate\.+Passed", r.stdout), r.stdout
     assert re.search(r"pipespec compile --check\.+Passed", r.stdout), r.stdout
+    assert re.search(r"pipespec check-repo\.+Passed", r.stdout), r.stdout
 
     (repo / "ml" / "pipeline.yaml").write_text(INVALID)
     r = run()
@@ -132,3 +133,32 @@ def test_compile_check_hook_passes_for_files_compiled_from_the_spec_folder(tmp_p
     r = _try_repo(pre_commit, repo, "pipespec-compile-check")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Passed" in r.stdout
+
+
+def test_check_repo_hook_sees_what_no_changed_spec_shows(tmp_path, pre_commit):
+    """Issue 16: a hand-edited DAG and a DAG whose spec was removed change no spec, so the
+    changed-files hooks skip them; pipespec-check-repo runs whatever changed, and fails."""
+    import sys
+
+    repo = tmp_path / "repo"
+    for team in ("a", "g"):
+        (repo / "teams" / team).mkdir(parents=True)
+        (repo / "teams" / team / "pipeline.yaml").write_text(
+            VALID.replace("name: demo", f"name: demo-{team}") + f"targets:\n  airflow: {{output: ../../dags/{team}.py}}\n")
+    _git(repo, "init", "-q")
+    r = subprocess.run([sys.executable, "-m", "pipespec", "compile", "--all", "teams/a/pipeline.yaml",
+                        "teams/g/pipeline.yaml"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    _git(repo, "add", ".")
+    r = _try_repo(pre_commit, repo, "pipespec-check-repo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"pipespec check-repo\.+Passed", r.stdout), r.stdout
+
+    dag = repo / "dags" / "a.py"
+    dag.write_text(dag.read_text().replace("catchup=False", "catchup=True"))
+    (repo / "teams" / "g" / "pipeline.yaml").unlink()
+    _git(repo, "add", "-A")
+    r = _try_repo(pre_commit, repo, "pipespec-check-repo")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "teams/a/pipeline.yaml:7:21: error[E813]: dags/a.py is out of date" in r.stdout
+    assert "dags/g.py:1:1: error[E815]: dags/g.py is a compiled file that nothing compiles any more" in r.stdout

@@ -43,10 +43,13 @@ def print_diagnostics(results: "list[Result]", fmt: str = "text", stream=None, c
         stream.write(out)
 
 
-def require_valid(path: str, policies: bool = False) -> "Result":
-    """Load a spec for a command that needs its IR; print diagnostics and raise on errors.
-    ``compile`` passes ``policies``: it refuses what validate refuses, the org's rules too."""
+def require_valid(path: str, policies: bool = False, strict: bool = False) -> "Result":
+    """Load a spec for a command that needs its IR; print diagnostics and raise on errors
+    (with ``strict``, on warnings too). ``compile`` passes ``policies``: it refuses what
+    validate refuses, the org's rules too."""
     r = load_or_usage_error(path, policies=policies)
+    if strict:
+        r.diagnostics = [d.as_error() for d in r.diagnostics]
     if not r.ok:
         print_diagnostics([r], stream=sys.stderr)
         raise Failed(1)

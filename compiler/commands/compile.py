@@ -1,6 +1,7 @@
-"""``pipespec compile FILE --target T [-o PATH] [--check]`` and ``--all`` (every target that
+"""``pipespec compile FILE --target T [-o PATH] [--check] [--strict]`` and ``--all`` (every target that
 declares ``output:`` under ``targets:``). ``--check`` exits 1 when a file on disk differs from
-what would be generated: for CI and the pipespec-compile-check pre-commit hook."""
+what would be generated: for CI and the pipespec-compile-check pre-commit hook. ``--strict``
+makes every warning (the spec's, W600) an error."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def add_arguments(p) -> None:
                    help="file or directory to write (default: standard output; with --all: targets.T.output)")
     p.add_argument("--all", action="store_true", help="every target whose targets.T.output is set in the spec")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file on disk is out of date")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors (the spec's, and what the target only emulates: W600)")
 
 
 def backend_named(name: str):
@@ -45,10 +48,10 @@ def _destination(backend, pipe, output: str | None) -> str | None:
     return output
 
 
-def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
+def compile_one(path: str, target: str, output: str | None, check: bool, strict: bool = False) -> int:
     from pipespec.backends.base import CompileOptions
 
-    res = require_valid(path, policies=True)
+    res = require_valid(path, policies=True, strict=strict)
     pipe = res.pipeline
     backend = backend_named(target)
     dest = _destination(backend, pipe, output)
@@ -57,6 +60,8 @@ def compile_one(path: str, target: str, output: str | None, check: bool) -> int:
         from ..integrations.targets import not_carried_out
 
         result.diagnostics = sorted(result.diagnostics + not_carried_out(pipe, target), key=lambda d: d.sort_key())
+    if strict:
+        result.diagnostics = [d.as_error() for d in result.diagnostics]
     if result.diagnostics:
         res.diagnostics = result.diagnostics
         print_diagnostics([res], stream=sys.stderr)
@@ -97,13 +102,13 @@ def main(args) -> int:
     rc = 0
     for path in args.files:
         if args.target:
-            rc = max(rc, compile_one(path, args.target, args.output, args.check))
+            rc = max(rc, compile_one(path, args.target, args.output, args.check, args.strict))
             continue
-        pipe = require_valid(path, policies=True).pipeline
+        pipe = require_valid(path, policies=True, strict=args.strict).pipeline
         outs = [(t, cfg["output"]) for t, cfg in pipe.targets if isinstance(cfg, dict) and cfg.get("output")]
         if not outs:
             print(f"{path}: no targets.T.output set; nothing to compile", file=sys.stderr)
         for t, out in outs:
             dest = _shown(os.path.join(os.path.dirname(path), out))
-            rc = max(rc, compile_one(path, t, dest, args.check))
+            rc = max(rc, compile_one(path, t, dest, args.check, args.strict))
     return rc

@@ -1,7 +1,8 @@
 """``pipespec validate PATH...``: every problem of every spec, in one pass. A PATH is a spec
 file or a folder (every spec inside it, recursively); a file that cannot be read is reported as
 its own diagnostic (E111) and the others are still checked. ``--target T`` adds what target T
-cannot express, through the same backend path as ``pipespec compile --target T``."""
+cannot express, through the same backend path as ``pipespec compile --target T``. The specs are
+also checked against each other (``across_specs``: E810-E812; outputs also within one spec)."""
 
 from __future__ import annotations
 
@@ -75,12 +76,13 @@ def main(args) -> int:
 
         for t in args.target:
             backend_named(t)                     # an unknown target is a usage error, before any work
-    results = []
-    for f in spec_paths(args.files):
-        r = check_file(f, args.target)
-        if args.strict:
+    results = [check_file(f, args.target) for f in spec_paths(args.files)]
+    from ..across_specs import check as check_across
+
+    check_across(results)
+    if args.strict:
+        for r in results:
             r.diagnostics = [d.as_error() for d in r.diagnostics]
-        results.append(r)
     print_diagnostics(results, args.format, color=args.color)
     errors = sum(d.is_error for r in results for d in r.diagnostics)
     warnings = sum(not d.is_error for r in results for d in r.diagnostics)

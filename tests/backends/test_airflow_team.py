@@ -12,8 +12,8 @@ import pytest
 
 from support import ROOT
 
-from pipespec.backends.airflow import AirflowBackend, dag_id
-from pipespec.backends.airflow_options import DAG_ID_MAX, NAME_MAX, OPTIONS, dag_id_for, legal_dag_id
+from pipespec.backends.airflow import AirflowBackend
+from pipespec.backends.airflow_options import DAG_ID_MAX, NAME_MAX, OPTIONS, dag_id, legal_dag_id
 from pipespec.backends.base import CompileOptions
 from pipespec.frontend import check_text
 
@@ -116,11 +116,12 @@ def test_only_the_options_written_go_to_default_args():
 
 def test_dag_id_is_derived_in_one_place():
     res = check_text(TEAM, "pipeline.yaml")
-    assert dag_id(res.pipeline) == "team_x.churn"
-    assert dag_id(check_text(PLAIN, "p.yaml").pipeline) == "plain"
+    assert dag_id(res.pipeline.name, AirflowBackend().configure(res.pipeline)) == "team_x.churn"
+    plain = check_text(PLAIN, "p.yaml").pipeline
+    assert dag_id(plain.name, AirflowBackend().configure(plain)) == "plain"
     # what validate has (no IR): the name and targets.airflow as written
-    assert dag_id_for("churn", {"dag_id_prefix": "team_a-"}) == "team_a-churn"
-    assert dag_id_for("churn", None) == dag_id_for("churn", {}) == "churn"
+    assert dag_id("churn", {"dag_id_prefix": "team_a-"}) == "team_a-churn"
+    assert dag_id("churn", None) == dag_id("churn", {}) == "churn"
     # the longest prefix the schema admits before the longest name is still a legal dag_id
     longest = "a" * (DAG_ID_MAX - NAME_MAX) + "b" * NAME_MAX
     assert legal_dag_id(longest) and not legal_dag_id(longest + "c") and not legal_dag_id("team a.churn")

@@ -78,7 +78,7 @@ def _tree(root):
     (root / ".github" / "workflows").mkdir(parents=True)
     ok = OK.read_text()
     (root / "teams" / "a" / "pipeline.yaml").write_text(ok)
-    (root / "teams" / "b" / "nested" / "train.yml").write_text(ok)
+    (root / "teams" / "b" / "nested" / "train.yml").write_text(ok.replace("name: minimal", "name: train"))  # E810
     (root / "teams" / "b" / "broken.yaml").write_text(BAD.read_text())
     (root / "teams" / "b" / "params.yaml").write_text("lr: 0.1\nepochs: 3\n")       # not a spec
     (root / "teams" / "b" / "notes.txt").write_text("pipespec: 1\n")                # not YAML
