@@ -245,3 +245,17 @@ def test_an_invalid_spec_still_owns_its_compiled_file(repo):
     p.write_text(p.read_text() + "bogus: 1\n")
     rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
     assert rc == 1 and codes(out) == [("teams/b/pipeline.yaml", "E201")]
+
+
+def test_dag_id_prefixes_keep_two_teams_apart(tmp_path):
+    """The DAG id is dag_id_prefix + name (the one derivation): two teams' churn with their own
+    prefixes do not clash on Airflow; with one prefix they do."""
+    (tmp_path / "a.yaml").write_text(spec("churn", airflow="a.py").replace("    output: a.py\n",
+                                                                           "    output: a.py\n    dag_id_prefix: team_a.\n"))
+    (tmp_path / "b.yaml").write_text(spec("churn", airflow="b.py").replace("    output: b.py\n",
+                                                                           "    output: b.py\n    dag_id_prefix: team_b.\n"))
+    rc, out, _ = run("validate", "--color", "never", tmp_path / "a.yaml", tmp_path / "b.yaml")
+    assert rc == 0, out
+    (tmp_path / "b.yaml").write_text((tmp_path / "b.yaml").read_text().replace("team_b.", "team_a."))
+    rc, out, _ = run("validate", "--color", "never", tmp_path / "a.yaml", tmp_path / "b.yaml")
+    assert rc == 1 and "E810" in out and "team_a.churn" in out, out
