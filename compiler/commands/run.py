@@ -101,7 +101,7 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
     if pipe.observe is not None and pipe.observe.tracking:   # one MLflow parent run, before any step
         from ..integrations.tracking import Tracker
 
-        tracker = Tracker.start(pipe, runner.store_dir, warn)
+        tracker = Tracker.start(pipe, runner.store_dir, warn, resume=runner.resume)
         if tracker is not None:
             saved_env = {k: os.environ.get(k) for k in tracker.env()}
             os.environ.update(tracker.env())             # the steps inherit it (Runner.base_env)

@@ -14,6 +14,7 @@ a warning: it never changes the run's result.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -33,7 +34,10 @@ class Tracker:
         self.pipeline, self.warn = pipeline, warn
 
     @classmethod
-    def start(cls, pipeline, store_dir: str, warn: Callable[[str], None]) -> "Tracker | None":
+    def start(cls, pipeline, store_dir: str, warn: Callable[[str], None],
+              resume: str | None = None) -> "Tracker | None":
+        """The pipeline run's MLflow run, opened before any step: a new one, or with ``resume``
+        (a pipespec run id) that run's own, reopened (a resumed run is one run)."""
         obs = pipeline.observe
         try:
             from mlflow.tracking import MlflowClient
@@ -55,9 +59,13 @@ class Tracker:
             else:
                 arts = None if obs.mlflow_uri else "file://" + os.path.join(os.path.abspath(store_dir), "mlflow-artifacts")
                 eid = client.create_experiment(name, artifact_location=arts)
-            parent = client.create_run(eid, run_name=pipeline.name, tags={
-                "pipespec.pipeline": pipeline.name, "pipespec.spec_digest": pipeline.digest(),
-                "pipespec.target": "local", "mlflow.source.name": pipeline.source or ""})
+            parent = _resumed_parent(client, eid, resume) if resume else None
+            if parent is not None:
+                client.update_run(parent.info.run_id, status="RUNNING")
+            else:
+                parent = client.create_run(eid, run_name=pipeline.name, tags={
+                    "pipespec.pipeline": pipeline.name, "pipespec.spec_digest": pipeline.digest(),
+                    "pipespec.target": "local", "mlflow.source.name": pipeline.source or ""})
         except Exception as e:          # an outage, a bad URI, a locked database: MLflow's own errors
             warn(f"pipespec: warning: MLflow at {_shown(uri)} cannot be used ({type(e).__name__}); nothing is tracked")
             return None
@@ -85,9 +93,15 @@ class Tracker:
         params = [Param(k, _text(v)) for k, v in sorted(runner.params.items())]
         c.log_batch(self.parent_id, params=params[:100], tags=tags)
         children: dict[tuple[str, int | None], str] = {}
+        logged = self._logged_children() if getattr(runner, "resume", None) else {}
         for name, st in runner.states.items():
             for inst in st.instances:
                 if inst.status in ("pending", "not_run") and inst.started is None:
+                    continue
+                item = _text(inst.item) if inst.index is not None else None
+                if inst.cache_hit and (name, item) in logged:
+                    # reused by the resume, and already a nested run of this run
+                    children[(name, inst.index)] = logged[(name, item)]
                     continue
                 run = c.create_run(self.experiment_id, run_name=inst.label, start_time=_ms(inst.started) or now, tags={
                     "mlflow.parentRunId": self.parent_id, "pipespec.step": name, "pipespec.run_id": runner.run_id,
@@ -104,6 +118,15 @@ class Tracker:
         for reg in pipe.observe.register:
             self._register(runner, reg, children)
         c.set_terminated(self.parent_id, _STATUS.get(runner.status, "FAILED"), end_time=now)
+
+    def _logged_children(self) -> dict[tuple[str, str | None], str]:
+        """(step, item) -> the finished nested runs this run already has (before a resume)."""
+        out = {}
+        for r in self.client.search_runs([self.experiment_id], f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+                                         max_results=5000):
+            if r.info.status == "FINISHED" and "pipespec.step" in r.data.tags:
+                out[(r.data.tags["pipespec.step"], r.data.params.get("item"))] = r.info.run_id
+        return out
 
     def _register(self, runner, reg, children) -> None:
         st = runner.states.get(reg.step)
@@ -133,6 +156,16 @@ class Tracker:
                                         tags={"pipespec.run_id": runner.run_id})
         if reg.alias:
             c.set_registered_model_alias(reg.model, reg.alias, version.version)
+
+
+def _resumed_parent(client, experiment_id: str, run_id: str):
+    """The MLflow run of pipespec run ``run_id`` (tagged when it finished), if there is one. A run
+    id is checked text (``20261202-013853-605d``): it cannot break out of the filter's quotes."""
+    if not re.fullmatch(r"[0-9A-Za-z-]+", run_id):
+        return None
+    found = client.search_runs([experiment_id], f"tags.`pipespec.run_id` = '{run_id}'", max_results=5000)
+    parents = [r for r in found if "mlflow.parentRunId" not in r.data.tags]
+    return parents[0] if parents else None
 
 
 def _text(v) -> str:

@@ -112,3 +112,33 @@ def test_an_unreachable_tracking_server_is_a_warning(tmp_path):
     r = _run(tmp_path)
     assert r.returncode == 0, r.stderr
     assert "pipespec: warning: MLflow at http://127.0.0.1 cannot be used" in r.stderr
+
+
+def test_resume_continues_the_runs_mlflow_run(tmp_path):
+    """Found: `pipespec resume` opened a second MLflow parent run for the same pipespec run.
+    A resumed run is one run: its parent MLflow run is reopened and ends with the resume's
+    status, and each step instance has one nested run (those the resume reused are not logged
+    again)."""
+    (tmp_path / "pipeline.yaml").write_text(SPEC)
+    (tmp_path / "steps.py").write_text(STEPS.replace("    if fail:\n", "    if fail or not os.path.exists('ok'):\n"))
+    r = _run(tmp_path)
+    assert r.returncode == 1, r.stderr + r.stdout
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(f"sqlite:///{tmp_path / '.pipespec' / 'mlflow.db'}")
+    eid = c.get_experiment_by_name("churn-exp").experiment_id
+    [first] = [x for x in c.search_runs([eid]) if "mlflow.parentRunId" not in x.data.tags]
+    assert first.info.status == "FAILED"
+    (tmp_path / "ok").touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != "GITHUB_OUTPUT"}
+    rid = first.data.tags["pipespec.run_id"]
+    r = subprocess.run([sys.executable, "-m", "pipespec", "resume", rid, "--progress", "plain"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr + r.stdout
+    runs = c.search_runs([eid])
+    parents = [x for x in runs if "mlflow.parentRunId" not in x.data.tags]
+    assert [p.info.run_id for p in parents] == [first.info.run_id]          # the same run, reopened
+    assert parents[0].info.status == "FINISHED"
+    children = [x.info.run_name for x in runs if x.data.tags.get("mlflow.parentRunId") == first.info.run_id]
+    assert sorted(children) == ["fit", "fit", "train[forest]", "train[logreg]"], children   # fit: failed, then ran
+    assert str(c.get_model_version_by_alias("churn", "champion").version) == "1"
