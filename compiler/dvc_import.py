@@ -99,17 +99,12 @@ def pipeline_name(text: str) -> str:
 
 
 def _type_of(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, list):
-        return "list"
-    if isinstance(v, dict):
-        return "map"
-    return "string"
+    """A param's type from its value in params.yaml, in the language's words (``kind_of``);
+    anything else YAML can give (null, a date) is read as a string."""
+    from .expr.values import kind_of
+
+    kind = kind_of(v)
+    return kind if kind in ("bool", "int", "float", "list", "map", "string") else "string"
 
 
 def _lookup(ctx: dict, dotted: str) -> tuple[bool, Any]:

@@ -54,3 +54,16 @@ def require_valid(path: str, policies: bool = False, strict: bool = False) -> "R
         print_diagnostics([r], stream=sys.stderr)
         raise Failed(1)
     return r
+
+
+def report(results: "list[Result]", args) -> tuple[int, int]:
+    """Print the diagnostics of ``results`` in ``args.format`` (``--strict``: warnings become
+    errors first); the counts of errors and of warnings. What ``validate`` and ``check-repo``
+    share; each then writes its own summary line."""
+    if args.strict:
+        for r in results:
+            r.diagnostics = [d.as_error() for d in r.diagnostics]
+    print_diagnostics(results, args.format, color=args.color)
+    sys.stdout.flush()
+    errors = sum(d.is_error for r in results for d in r.diagnostics)
+    return errors, sum(not d.is_error for r in results for d in r.diagnostics)

@@ -10,7 +10,7 @@ import os
 import sys
 
 from ..cli import UsageError
-from .common import print_diagnostics
+from .common import report
 
 
 def add_arguments(p) -> None:
@@ -80,13 +80,7 @@ def main(args) -> int:
     from ..across_specs import check as check_across
 
     check_across(results)
-    if args.strict:
-        for r in results:
-            r.diagnostics = [d.as_error() for d in r.diagnostics]
-    print_diagnostics(results, args.format, color=args.color)
-    errors = sum(d.is_error for r in results for d in r.diagnostics)
-    warnings = sum(not d.is_error for r in results for d in r.diagnostics)
-    sys.stdout.flush()
+    errors, warnings = report(results, args)
     if not args.quiet and args.format == "text":
         n = len(results)
         bad = sum(1 for r in results if any(d.is_error for d in r.diagnostics))

@@ -13,18 +13,17 @@ import datetime as _dt
 import json
 import smtplib
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from .http import DeliveryError, post
+
 TIMEOUT_S = 10.0
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
-USER_AGENT = "pipespec"
 
 
-class AlertError(Exception):
+class AlertError(DeliveryError):
     """An alert could not be sent; the message names no secret."""
 
 
@@ -128,22 +127,7 @@ def post_json(url: str, body: dict, timeout: float = TIMEOUT_S) -> int:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AlertError("the channel's secret is not an http(s) URL")
-    host = parts.hostname
-    req = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"), method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            resp.read(65536)
-            return resp.status
-    except urllib.error.HTTPError as e:
-        raise AlertError(f"{host} answered HTTP {e.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise AlertError(f"{host}: {type(reason).__name__}: {_no_url(str(reason), url)}") from None
-
-
-def _no_url(text: str, url: str) -> str:
-    return text.replace(url, "<url>")
+    return post(url, json.dumps(body).encode("utf-8"), "application/json", parts.hostname, timeout, AlertError)
 
 
 def send_email(smtp_url: str, msg: EmailMessage, timeout: float = TIMEOUT_S) -> None:

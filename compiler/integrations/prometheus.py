@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import math
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 
 from ..files import write_atomic
+from .http import DeliveryError, post
 
 TIMEOUT_S = 10.0
 LAST_SUCCESS = "pipespec_run_last_success_timestamp_seconds"
@@ -38,7 +37,7 @@ FAMILIES = {     # name -> (type, help), in the order written
 }
 
 
-class PushError(Exception):
+class PushError(DeliveryError):
     """The Pushgateway could not be reached or refused the push; names no credential."""
 
 
@@ -154,15 +153,5 @@ def push(url: str, job: str, grouping: dict[str, str], items: list[Sample], time
         path += f"/{urllib.parse.quote(k, safe='')}/{urllib.parse.quote(v, safe='')}"
     target = url.rstrip("/") + path
     body = exposition(items).encode("utf-8")
-    req = urllib.request.Request(target, data=body, method="POST",
-                                 headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-                                          "User-Agent": "pipespec"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            resp.read(65536)
-            return resp.status
-    except urllib.error.HTTPError as e:
-        raise PushError(f"the Pushgateway at {parts.hostname} answered HTTP {e.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise PushError(f"the Pushgateway at {parts.hostname}: {type(reason).__name__}") from None
+    return post(target, body, "text/plain; version=0.0.4; charset=utf-8", f"the Pushgateway at {parts.hostname}",
+                timeout, PushError)
