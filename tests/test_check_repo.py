@@ -159,6 +159,19 @@ def test_hand_edited_dag_is_stale(repo):
     assert "help: run: pipespec compile --all teams/b/pipeline.yaml" in out
 
 
+def test_file_another_pipespec_version_compiled_is_stale(repo):
+    """Issue 16 point 4: a compiled file from another pipespec version is E813 (stale: its install
+    lines pin that version), and the message names both versions instead of a hand edit."""
+    from pipespec import __version__
+
+    dag = repo / "dags" / "sweep.py"
+    dag.write_text(dag.read_text().replace(f"pipespec {__version__}. IR", "pipespec 0.0.9. IR"))
+    rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
+    assert rc == 1 and codes(out) == [("teams/b/pipeline.yaml", "E813")]
+    assert f"error[E813]: dags/sweep.py is out of date: pipespec 0.0.9 compiled it, this is pipespec {__version__}" in out
+    assert "the header names the version that wrote the file" in out
+
+
 def test_missing_compiled_file(repo):
     git(repo, "rm", "-q", "dags/sweep.py")
     rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
