@@ -25,7 +25,7 @@ HEAD_BYTES = 1024          # the header is on the first lines of every compiled 
 
 def add_arguments(p) -> None:
     p.add_argument("dir", nargs="?", metavar="DIR", help="the repository (default: the git top level here)")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")

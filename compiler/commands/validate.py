@@ -18,9 +18,9 @@ def add_arguments(p) -> None:
                    help="pipeline spec files, or folders (every spec inside, recursively)")
     p.add_argument("-t", "--target", action="append", default=[], metavar="T",
                    help="also report what target T cannot express, as `compile --target T` does (repeatable)")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text",
+    p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
                    help="text (compiler style), json (a versioned report: schemas/validate-output.v1.schema.json), "
-                        "or github (workflow annotations)")
+                        "github (workflow annotations), or sarif (SARIF 2.1.0, for code-scanning UIs)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
