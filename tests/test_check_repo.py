@@ -272,3 +272,15 @@ def test_dag_id_prefixes_keep_two_teams_apart(tmp_path):
     (tmp_path / "b.yaml").write_text((tmp_path / "b.yaml").read_text().replace("team_b.", "team_a."))
     rc, out, _ = run("validate", "--color", "never", tmp_path / "a.yaml", tmp_path / "b.yaml")
     assert rc == 1 and "E810" in out and "team_a.churn" in out, out
+
+
+def test_check_repo_runs_the_org_policies_as_validate_does(repo):
+    """Found by the issue 16 demo: check-repo loaded the specs without the policies, so CI passed
+    (or called the DAG stale) where validate and the pipespec-validate hook failed."""
+    from pipespec import files
+
+    (repo / "pipespec.toml").write_text('[policies]\nbuiltin = ["step-without-timeout"]\n')
+    files._POLICY_CONFIG.clear()     # the fixture's compile, in this process, found no config there
+    rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
+    assert rc == 1
+    assert codes(out) == [(f"teams/{t}/pipeline.yaml", "E832") for t in "abc"], out

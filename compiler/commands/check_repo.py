@@ -167,7 +167,7 @@ def main(args) -> int:
     results = []
     for f in specs:
         try:
-            results.append(load_spec(f, build_ir=True))
+            results.append(load_spec(f, build_ir=True, policies=True))
         except SpecIOError:                 # gone or unreadable since it was listed: E111
             results.append(check_file(f, []))
     check_across(results)
