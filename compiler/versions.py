@@ -9,7 +9,7 @@ again and goes on with the next migration. Migrations are kept for good: a file 
 version can be upgraded by any later pipespec, even one that no longer validates that version.
 
 There is no version 2 yet, so the registry is empty; tests register a migration of their own
-to prove the machinery. Light: validate imports this module for E208's hint."""
+to prove the machinery. Light: validate imports this module for the unsupported-version hint."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def can_upgrade(version: int) -> bool:
 
 
 def version_hint(value: object, file: str) -> str:
-    """E208's help for ``pipespec: value``."""
+    """The help of an unsupported-version diagnostic for ``pipespec: value``."""
     ok = f"this pipespec reads version {LANGUAGE_VERSION}: `pipespec: {LANGUAGE_VERSION}`"
     if isinstance(value, bool) or not isinstance(value, int):
         return ok

@@ -15,7 +15,7 @@ from ..diagnostics import Diagnostics
 from ..graph import Graph
 from ..spec import RawPipeline
 from . import (bounds, conditions, credentials, dependency_cycle, escaping_paths, integrations, number_text, params,
-               secret_env, shell_expressions, skipped_outputs, step_shape, target_steps, unused)
+               secret_env, shell_expressions, skipped_outputs, step_shape, unused)
 
 
 class Context(NamedTuple):
@@ -39,7 +39,6 @@ CHECKS = (
     number_text.check,
     escaping_paths.check,
     bounds.check,
-    target_steps.check,
 )
 
 

@@ -82,10 +82,9 @@ def _mode(path: str) -> int:
 
 
 def main(args) -> int:
-    from ..diagnostics import Diagnostic
     from ..files import write_atomic
     from ..frontend import Result
-    from ..span import Span
+    from .validate import unreadable
 
     rc = 0
     for path in dict.fromkeys(args.files):
@@ -94,9 +93,7 @@ def main(args) -> int:
                 raw = f.read()
             text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            r = Result(path, "")
-            r.diagnostics = [Diagnostic("E111", f"cannot read the file: {getattr(e, 'strerror', None) or e}",
-                                        Span(path, 1, 1, 1, 1))]
+            r = unreadable(path, getattr(e, "strerror", None) or str(e))
             print_diagnostics([r], stream=sys.stderr, color=args.color)
             rc = 1
             continue
