@@ -486,6 +486,8 @@ class _Generator:
             kw.append(("execution_timeout", _seconds(st.timeout_s)))
         if st.parallelism is not None and st.foreach is not None:
             kw.append(("max_active_tis_per_dagrun", py_literal(st.parallelism)))
+        # targets.airflow.steps.<step>: this task's pool and queue over default_args'
+        kw += [(k, py_literal(v)) for k, v in self.o.step_args(st.name).items()]
         return kw
 
     def pod_kwargs(self, st: ir.Step) -> list[tuple[str, str]]:

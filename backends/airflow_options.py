@@ -32,6 +32,12 @@ class AirflowOptions(BaseOptions):
     max_active_runs: int | None = None
     dagrun_timeout: int | str | None = None
     dag_id_prefix: str | None = None
+    steps: dict | None = None           # step name -> {pool, queue}: beside default_args, per task
+
+    def step_args(self, step: str) -> dict[str, str]:
+        """The pool and queue of one step's task(s): ``steps.<step>`` over the DAG's own."""
+        own = (self.steps or {}).get(step) or {}
+        return {k: own[k] for k in ("pool", "queue") if k in own}
 
     @property
     def kubernetes(self) -> bool:
@@ -138,6 +144,22 @@ SCHEMA: dict[str, dict] = {
         "description": ("How long a run may take before Airflow fails it, a duration like 2h (default, or 0: no "
                         "limit). Airflow checks it when it schedules the run's next tasks."),
         "$ref": "#/$defs/duration",
+    },
+    "steps": {
+        "description": ("Per step (by name): the pool and queue of its task(s), over the DAG's own pool and queue, "
+                        "e.g. {train: {pool: gpu, queue: gpu}} to send one step to the GPU workers."),
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {
+                "pool": {"description": "Airflow pool of this step's task(s); it must exist in the deployment.",
+                         "type": "string", "minLength": 1, "maxLength": 256},
+                "queue": {"description": "Executor queue this step's task(s) are sent to.",
+                          "type": "string", "minLength": 1, "maxLength": 256},
+            },
+        },
     },
     "dag_id_prefix": {
         "description": ("Prefix of the dag_id (dag_id = prefix + name, e.g. team_a. gives team_a.churn), so teams "

@@ -116,6 +116,8 @@ class _Config:
         self.push = o.push
         self.pull_request = o.pull_request
         self.fail_if_skipped = list(o.fail_if_skipped)
+        self.concurrency = _plain(o.concurrency)
+        self.workflow_call = o.workflow_call
         self.paths = _own_paths(backend, pipe, opts) if o.path_filters else None
         # relative to the project root (the checkout: the jobs' working directory)
         self.spec_path = posixpath.normpath(backend.spec_on_worker(pipe, opts).replace("\\", "/"))
@@ -126,6 +128,9 @@ class _Config:
                 what = f"targets.github.{key}" if o.has(key) or key != "spec_path" else "the spec path"
                 backend.unsupported(pipe.span, f"{what} holds '${{{{': GitHub would "
                                     "evaluate it as an expression", help="write the value literally")
+        if "${{" in compact_json(self.concurrency):
+            backend.unsupported(pipe.span, "targets.github.concurrency holds '${{': GitHub would evaluate it "
+                                "as an expression", help="write the group literally")
         for r in self.runners:
             if "${{" in compact_json(r):
                 backend.unsupported(pipe.span, "targets.github.runners holds '${{': GitHub would evaluate it")
@@ -189,6 +194,7 @@ class _Builder:
         self.pipe = pipe
         self.cfg = _Config(backend, pipe, opts)
         self.tr = GithubTranslator(pipe)
+        self.tr.always_inputs = self.cfg.workflow_call
         self.conditions: dict[str, str] = {}
         self.matrices: dict[str, object] = {}
         self.gates: list[str] = []
@@ -204,14 +210,14 @@ class _Builder:
         env = {"PIPESPEC_SPEC": self.cfg.spec_path, "PIPESPEC_IR_DIGEST": "sha256:" + pipe.digest(),
                "PIPESPEC_RUN_ID": "${{ github.run_id }}"}
         if pipe.params:
-            env["PIPESPEC_PARAMS"] = "${{ github.event_name == 'workflow_dispatch' && toJSON(inputs) || '{}' }}"
+            env["PIPESPEC_PARAMS"] = ("${{ toJSON(inputs) }}" if self.cfg.workflow_call else
+                                      "${{ github.event_name == 'workflow_dispatch' && toJSON(inputs) || '{}' }}")
         if self.cfg.artifact_root:
             env["PIPESPEC_ARTIFACT_ROOT"] = self.cfg.artifact_root
         doc["env"] = env
         doc["defaults"] = {"run": {"shell": "bash"}}
-        # one run per workflow and ref at a time; a newer one waits (GitHub keeps one pending)
-        # rather than cancelling a run half way through its steps
-        doc["concurrency"] = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
+        if self.cfg.concurrency is not False:
+            doc["concurrency"] = concurrency(pipe, self.cfg.concurrency)
         gates = self._gates()
         jobs = {st.name: self._job(st) for st in pipe.steps}
         jobs.update(gates)
@@ -238,12 +244,33 @@ class _Builder:
                 if self.cfg.paths and "paths" not in value and "paths-ignore" not in value:
                     value = {**value, "paths": self.cfg.paths}
                 on[event] = value
+        if self.cfg.workflow_call:
+            self._reusable(on, inputs)
         automatic = [e for e in ("schedule", "push", "pull_request") if e in on]
         for p in pipe.params:
             if p.required and automatic:
                 self.b.unsupported(p.span, f"param '{p.name}' has no default, but {automatic[0]} runs "
                                    "pass no inputs", help="give it a default")
         return on
+
+    def _reusable(self, on: dict, inputs: dict) -> None:
+        """on.workflow_call: the dispatch inputs typed for a call (no choice type there) and the
+        secrets the steps read. The caller's event is this workflow's github.event_name, so a
+        schedule/push/pull_request of its own would be indistinguishable from a call."""
+        own = [e for e in ("schedule", "push", "pull_request") if e in on]
+        if own:
+            what = "schedule: of the spec" if own[0] == "schedule" else f"targets.github.{own[0]}"
+            self.b.unsupported(self.pipe.span, f"targets.github.workflow_call with {what}: in a called workflow "
+                               "github.event_name is the caller's event, so a run of its own could not be told "
+                               "from a call", help="trigger the caller on that event instead, or drop workflow_call")
+        call: dict = {}
+        if inputs:
+            call["inputs"] = {name: _call_input(i) for name, i in inputs.items()}
+        names = sorted({GITHUB_SECRETS.ref(s) for s in self.pipe.secrets
+                        if any(s.name in st.secrets for st in self.pipe.all_steps)})
+        if names:
+            call["secrets"] = {n: {"required": False} for n in names if _SECRET_NAME.match(n)}
+        on["workflow_call"] = call
 
     def _input_ok(self, p: ir.Param) -> bool:
         """Whether ``p`` can be a workflow_dispatch input. GitHub evaluates no expression under
@@ -470,6 +497,29 @@ def _fits(rule: dict, r: ir.Resources) -> bool:
     if r.accelerator and rule.get("accelerator") != r.accelerator:
         return False
     return True
+
+
+def concurrency(pipe: ir.Pipeline, opt) -> dict:
+    """The concurrency: block. The group is the pipeline name (not github.workflow, which in a
+    called workflow is the caller's name, so two reusable workflows of one caller would wait on
+    each other) and the ref; a pull request's newer push cancels its older run, any other run
+    finishes and the newer one waits (GitHub keeps one pending)."""
+    opt = opt if isinstance(opt, dict) else {}
+    group = opt.get("group", pipe.name)
+    if opt.get("per_ref", True):
+        group += "-${{ github.ref }}"
+    cancel = opt.get("cancel_in_progress", "pull_request")
+    if cancel == "pull_request":
+        cancel = "${{ github.event_name == 'pull_request' }}"
+    return {"group": group, "cancel-in-progress": cancel}
+
+
+def _call_input(dispatch: dict) -> dict:
+    """A workflow_dispatch input as a workflow_call input: a choice is a string there."""
+    d = {k: v for k, v in dispatch.items() if k != "options"}
+    if d.get("type") == "choice":
+        d["type"] = "string"
+    return d
 
 
 def _input(p: ir.Param) -> dict:

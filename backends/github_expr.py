@@ -58,9 +58,12 @@ def compact_json(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
-def param_text(p: ir.Param) -> str:
-    """The param's value as GitHub text on every event: the dispatched input, else the default."""
-    if p.required:
+def param_text(p: ir.Param, always_inputs: bool = False) -> str:
+    """The param's value as GitHub text on every event: the dispatched input, else the default.
+    A reusable workflow (``always_inputs``) reads ``inputs`` alone: GitHub fills in the defaults
+    on workflow_call and workflow_dispatch, its only triggers, and ``github.event_name`` there
+    is the caller's event, which says nothing about whether inputs were passed."""
+    if p.required or always_inputs:
         return f"inputs.{p.name}"
     default = p.default if isinstance(p.default, str) else compact_json(p.default)
     if default == "":            # '' is falsy: fall through to inputs (null on schedule, == '')
@@ -68,12 +71,17 @@ def param_text(p: ir.Param) -> str:
     return f"({DISPATCHED} && {literal(default)} || inputs.{p.name})"
 
 
-def param_value(p: ir.Param) -> tuple[str, str]:
+def param_value(p: ir.Param, always_inputs: bool = False) -> tuple[str, str]:
     """The param's value typed: numbers, bools, lists and maps through fromJSON."""
     kind = _KIND.get(p.type.kind, ANY)
-    text = param_text(p)
+    text = param_text(p, always_inputs)
     if kind == TEXT:
         return text, TEXT
+    if always_inputs:
+        # a call passes number and boolean inputs typed, a dispatch (act's, at least) as text,
+        # and fromJSON takes only text (act: "Cannot parse non-string type int as JSON"):
+        # format() makes either the same text first
+        return f"fromJSON(format('{{0}}', {text}))", kind
     inner = text[1:-1] if text.startswith("(") else text
     return f"fromJSON({inner})", kind
 
@@ -126,6 +134,7 @@ class GithubTranslator(Translator):
         self.pipe = pipe
         self.steps = {s.name: s for s in pipe.steps}
         self.run_status: str | None = None     # the GitHub form of run.status, in finally: steps
+        self.always_inputs = False             # a reusable workflow: params are inputs on every run
 
     def top(self, text: str) -> str:
         return text                     # a binary parenthesises its operands, never itself
@@ -155,7 +164,7 @@ class GithubTranslator(Translator):
 
     def ref(self, e: A.Ref) -> str:
         if e.root == "params":
-            text, _ = param_value(self.pipe.param(e.path[0]))
+            text, _ = param_value(self.pipe.param(e.path[0]), self.always_inputs)
             for name in e.path[1:]:
                 text = _member(text, name)
             return text

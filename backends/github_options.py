@@ -22,6 +22,8 @@ class GithubOptions(BaseOptions):
     pull_request: dict | None = None
     path_filters: bool = True
     fail_if_skipped: tuple[str, ...] = ()
+    concurrency: dict | bool = True
+    workflow_call: bool = False
 
 
 # on.push / on.pull_request as GitHub's published workflow schema has them (SchemaStore
@@ -147,6 +149,26 @@ SCHEMA: dict[str, dict] = {
         "type": "array",
         "items": {"$ref": "#/$defs/name"},
         "uniqueItems": True,
+    },
+    "concurrency": {
+        "description": ("One run at a time per concurrency group (default: the pipeline name and the ref, a pull "
+                        "request's older run cancelled, any other run left to finish: a newer one waits). false: no "
+                        "concurrency: block. An object: group (literal text, default the pipeline name), per_ref "
+                        "(append the ref, default true), cancel_in_progress (true, false, or pull_request: cancel "
+                        "only on pull-request runs)."),
+        "oneOf": [
+            {"type": "boolean"},
+            {"type": "object", "additionalProperties": False,
+             "properties": {"group": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "per_ref": {"type": "boolean"},
+                            "cancel_in_progress": {"enum": [True, False, "pull_request"]}}},
+        ],
+    },
+    "workflow_call": {
+        "description": ("Make the workflow reusable: on.workflow_call with one typed input per param (and the "
+                        "secrets it reads), so a platform's workflow can call it with uses:. Params are read from "
+                        "inputs on every run; the caller owns the triggers (no schedule, push or pull_request here)."),
+        "type": "boolean",
     },
 }
 

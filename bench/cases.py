@@ -436,6 +436,32 @@ def case_memory(ctx: Ctx) -> list[Row]:
     return rows
 
 
+def case_check_repo(ctx: Ctx) -> list[Row]:
+    """8 check-repo of a monorepo: every spec validated and compared across specs, every DAG compiled
+    afresh and compared with the committed one, every file scanned for orphans (issue 16)."""
+    n = ctx.sizes(400, 5)
+    repo = ctx.work / "monorepo"
+    text = CHURN.read_text()
+    assert "\ntargets:" not in text
+    specs = []
+    for i in range(n):
+        team = repo / "teams" / f"t{i:03d}"
+        specs.append(gen.write(team / "pipeline.yaml", text.replace("name: churn", f"name: churn-{i:03d}")
+                               + f"\ntargets:\n  airflow: {{output: ../../dags/t{i:03d}.py}}\n"))
+        shutil.copy(CHURN.parent / "steps.py", team / "steps.py")
+    git = ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True, timeout=60)
+    run_once([tool("pipespec"), "compile", "--all", *map(str, specs)], cwd=repo)
+    subprocess.run([*git, "add", "-A"], check=True, timeout=120)
+    subprocess.run([*git, "commit", "-q", "-m", "compiled"], check=True, timeout=120)
+    ours = measure("8", "pipespec check-repo", [tool("pipespec"), "check-repo", "-q", str(repo)], repeat=ctx.repeat)
+    ref = measure("8", "pipespec validate", [tool("pipespec"), "validate", "-q", str(repo / "teams")],
+                  repeat=ctx.repeat)
+    return [Row("8 check-repo", f"{n} specs and their {n} Airflow DAGs in one git repository", ours.median,
+                "pipespec validate (the same specs)", ref.median,
+                note="the difference is compiling every DAG afresh and comparing it")]
+
+
 CASES = {
     "1": case_validate_latency,
     "2": case_validate_throughput,
@@ -443,4 +469,5 @@ CASES = {
     "4": case_airflow_parse,
     "5": case_runner,       # 5 and 6
     "7": case_memory,
+    "8": case_check_repo,
 }

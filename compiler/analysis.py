@@ -99,7 +99,20 @@ class Analysis:
             self._scalars(None, "pipeline_env", val)
         for cond in alert_conditions(raw):
             self._scalars(None, "notify_if", cond)
+        self._resolve_target_steps()
         return self
+
+    def _resolve_target_steps(self) -> None:
+        """``targets.<T>.steps`` keys (per-step target options: Airflow's pool and queue): each
+        must name a step or a finally: step, else the options would apply to nothing."""
+        targets = self.raw.targets
+        names = [*self.raw.steps, *self.raw.finally_steps]
+        for target, opts in (targets.items if isinstance(targets, MapNode) else ()):
+            per_step = opts.get("steps") if isinstance(opts, MapNode) else None
+            for key, _ in (per_step.items if isinstance(per_step, MapNode) else ()):
+                if isinstance(key.value, str) and key.value not in names:
+                    self.diags.add("E304", f"targets.{target.value}.steps: '{key.value}' names no step", key.span,
+                                   help=_dym(key.value, names) or f"the steps are: {', '.join(names) or 'none'}")
 
     def _resolve_needs(self, st: RawStep) -> None:
         for n in st.needs:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("gc", "check the run store's integrity and remove what nothing references"),
     "compile": ("compile", "compile a spec for a target: airflow, kubeflow, github"),
     "targets": ("targets", "list the installed backends and what each supports"),
+    "upgrade": ("upgrade", "rewrite specs for the newest language version, keeping comments and layout"),
     "import": ("import_spec", "write a pipespec spec from a DVC pipeline (dvc.yaml)"),
 }
 

@@ -117,6 +117,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E813": ("stale-compiled-file", ERROR, "a compiled file differs from what its spec compiles to now (check-repo)"),
     "E814": ("missing-compiled-file", ERROR, "a spec's targets.T.output names a file that is not there (check-repo)"),
     "E815": ("orphaned-compiled-file", ERROR, "a compiled file whose spec is gone or no longer names it as an output (check-repo)"),
+    "E816": ("cannot-upgrade", ERROR, "pipespec upgrade cannot rewrite a file: no integer version, a version newer than it knows, no migration"),
     # -- W5xx: warnings -----------------------------------------------------------------------
     "W500": ("maybe-skipped-output", WARNING, "a step reads an output of a step that may be skipped"),
     "W501": ("unused-param", WARNING, "a parameter that nothing reads"),

@@ -199,6 +199,13 @@ def render_github(diags: list[Diagnostic], sources: SourceCache, color: bool = F
     return "\n".join(out) + ("\n" if out else "")
 
 
-RENDERERS = {"text": render_text, "json": render_json, "github": render_github}
+def render_sarif(diags: list[Diagnostic], sources: SourceCache, color: bool = False) -> str:
+    """A SARIF 2.1.0 log for code-scanning UIs (``sarif.py``, imported only for this format)."""
+    from .sarif import render
+
+    return render(diags, sources)
+
+
+RENDERERS = {"text": render_text, "json": render_json, "github": render_github, "sarif": render_sarif}
 
 __all__ = ["Diagnostic", "Diagnostics", "SourceCache", "RENDERERS", "ERROR", "WARNING"]

@@ -190,8 +190,10 @@ def _convert(err, tree: Node) -> list[Diagnostic]:
     if code:
         return [_coded(code, err, node, path)]
     if v == "const" and path == ("pipespec",):
+        from .versions import version_hint
+
         return [Diagnostic("E208", f"unsupported language version {err.instance!r}", node.span,
-                           help="this pipespec reads version 1: `pipespec: 1`")]
+                           help=version_hint(err.instance, node.span.file))]
     if v == "type":
         want = err.validator_value
         want_s = want if isinstance(want, str) else " or ".join(want)

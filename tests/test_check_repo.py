@@ -159,6 +159,19 @@ def test_hand_edited_dag_is_stale(repo):
     assert "help: run: pipespec compile --all teams/b/pipeline.yaml" in out
 
 
+def test_file_another_pipespec_version_compiled_is_stale(repo):
+    """Issue 16 point 4: a compiled file from another pipespec version is E813 (stale: its install
+    lines pin that version), and the message names both versions instead of a hand edit."""
+    from pipespec import __version__
+
+    dag = repo / "dags" / "sweep.py"
+    dag.write_text(dag.read_text().replace(f"pipespec {__version__}. IR", "pipespec 0.0.9. IR"))
+    rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
+    assert rc == 1 and codes(out) == [("teams/b/pipeline.yaml", "E813")]
+    assert f"error[E813]: dags/sweep.py is out of date: pipespec 0.0.9 compiled it, this is pipespec {__version__}" in out
+    assert "the header names the version that wrote the file" in out
+
+
 def test_missing_compiled_file(repo):
     git(repo, "rm", "-q", "dags/sweep.py")
     rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
@@ -259,3 +272,15 @@ def test_dag_id_prefixes_keep_two_teams_apart(tmp_path):
     (tmp_path / "b.yaml").write_text((tmp_path / "b.yaml").read_text().replace("team_b.", "team_a."))
     rc, out, _ = run("validate", "--color", "never", tmp_path / "a.yaml", tmp_path / "b.yaml")
     assert rc == 1 and "E810" in out and "team_a.churn" in out, out
+
+
+def test_check_repo_runs_the_org_policies_as_validate_does(repo):
+    """Found by the issue 16 demo: check-repo loaded the specs without the policies, so CI passed
+    (or called the DAG stale) where validate and the pipespec-validate hook failed."""
+    from pipespec import files
+
+    (repo / "pipespec.toml").write_text('[policies]\nbuiltin = ["step-without-timeout"]\n')
+    files._POLICY_CONFIG.clear()     # the fixture's compile, in this process, found no config there
+    rc, out, _ = run("check-repo", "--color", "never", cwd=repo)
+    assert rc == 1
+    assert codes(out) == [(f"teams/{t}/pipeline.yaml", "E832") for t in "abc"], out

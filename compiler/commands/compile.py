@@ -80,7 +80,13 @@ def compile_one(path: str, target: str, output: str | None, check: bool, strict:
             diff = difflib.unified_diff(current.splitlines(True), result.text.splitlines(True),
                                         f"{dest} (on disk)", f"{dest} (from {path})", n=1)
             sys.stderr.writelines(list(diff)[:40])
-            print(f"{dest}: out of date; run: pipespec compile {path} --target {target} -o {dest}", file=sys.stderr)
+            from pipespec import __version__
+
+            from .check_repo import other_version
+
+            old = other_version(current)
+            made = f" (pipespec {old} compiled it, this is pipespec {__version__})" if old else ""
+            print(f"{dest}: out of date{made}; run: pipespec compile {path} --target {target} -o {dest}", file=sys.stderr)
             return 1
         return 0
     if dest is None:

@@ -18,9 +18,9 @@ def add_arguments(p) -> None:
                    help="pipeline spec files, or folders (every spec inside, recursively)")
     p.add_argument("-t", "--target", action="append", default=[], metavar="T",
                    help="also report what target T cannot express, as `compile --target T` does (repeatable)")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text",
+    p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
                    help="text (compiler style), json (a versioned report: schemas/validate-output.v1.schema.json), "
-                        "or github (workflow annotations)")
+                        "github (workflow annotations), or sarif (SARIF 2.1.0, for code-scanning UIs)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
@@ -43,19 +43,26 @@ def spec_paths(args: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def unreadable(path: str, reason: str):
+    """The result of a file that cannot be read: one E111 at its line 1 (``upgrade`` too)."""
+    from ..diagnostics import Diagnostic
+    from ..frontend import Result
+    from ..span import Span
+
+    r = Result(path, "")
+    r.diagnostics = [Diagnostic("E111", f"cannot read the file: {reason}", Span(path, 1, 1, 1, 1))]
+    return r
+
+
 def check_file(path: str, targets: list[str]):
     """The result of one spec: its diagnostics, then (when it is valid) each target's."""
-    from ..diagnostics import Diagnostic
-    from ..frontend import Result, SpecIOError, load_spec
-    from ..span import Span
+    from ..frontend import SpecIOError, load_spec
 
     try:
         r = load_spec(path, build_ir=bool(targets), policies=True)
     except SpecIOError as e:
-        r = Result(path, "")
         reason = str(e)[len(path) + 2:] if str(e).startswith(path + ": ") else str(e)
-        r.diagnostics = [Diagnostic("E111", f"cannot read the file: {reason}", Span(path, 1, 1, 1, 1))]
-        return r
+        return unreadable(path, reason)
     if targets and r.ok:
         from pipespec.backends.base import CompileOptions
 

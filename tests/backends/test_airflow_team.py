@@ -211,3 +211,58 @@ def test_the_real_dagbag_reads_every_option(tmp_path):
     assert rep["dags"]["team_b.churn"]["tasks"]["prep"]["pool"] == "team_b_pool"
     # team_b's pool is not in the deployment: Airflow says so (and of that DAG only)
     assert rep["dag_warnings"] == ["Dag 'team_b.churn' references non-existent pools: ['team_b_pool']"]
+
+
+# -- per-step pool and queue ---------------------------------------------------------------------
+PER_STEP = TEAM.replace("    dag_id_prefix: team_x.\n", "    dag_id_prefix: team_x.\n    steps:\n"
+                        "      train: {pool: gpu_pool, queue: gpu}\n      notify: {queue: light}\n")
+
+
+def _task_kwargs(text: str, task_id: str) -> dict[str, object]:
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call) and any(k.arg == "task_id" and ast.literal_eval(k.value) == task_id
+                                              for k in node.keywords):
+            return {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg in ("pool", "queue")}
+    raise AssertionError(f"no task {task_id}")
+
+
+def test_per_step_pool_and_queue_go_to_that_task_only():
+    text = _compile(PER_STEP)
+    assert _task_kwargs(text, "train") == {"pool": "gpu_pool", "queue": "gpu"}
+    assert _task_kwargs(text, "notify") == {"queue": "light"}
+    assert _task_kwargs(text, "prep") == {}                  # default_args holds the DAG's own
+    assert ast.literal_eval(_dag_kwargs(text)["default_args"]) == {"owner": "team-x", "pool": "team_x_pool",
+                                                                   "queue": "gpu"}
+
+
+@pytest.mark.parametrize("steps, code, line, message", [
+    ("      trian: {pool: gpu}\n", "E304", 26, "targets.airflow.steps: 'trian' names no step"),
+    ("      train: {}\n", "E202", 26, None),
+    ("      train: {pool: gpu, slots: 2}\n", "E201", 26, None),
+    ("      train: {pool: ''}\n", "E203", 26, None),
+])
+def test_per_step_options_are_checked_at_validate_time(steps, code, line, message):
+    text = TEAM.replace("    dag_id_prefix: team_x.\n", "    dag_id_prefix: team_x.\n    steps:\n" + steps)
+    errors = [d for d in check_text(text, "p.yaml").diagnostics if d.is_error]
+    assert [(d.code, d.span.line) for d in errors] == [(code, line)], errors
+    if message:
+        assert errors[0].message == message and errors[0].help == "did you mean 'train'?"
+
+
+@pytest.mark.slow
+def test_the_real_dagbag_reads_per_step_pool_and_queue(tmp_path):
+    sys.path.insert(0, str(ROOT / "tests" / "tooling"))
+    import verify  # tests/tooling/verify.py
+
+    (tmp_path / "team.py").write_text(_compile(PER_STEP), encoding="utf-8")
+    rep = verify.airflow_check(tmp_path, known_pools=["team_x_pool", "default_pool"])
+    assert rep["ok"], rep["errors"]
+    tasks = rep["dags"]["team_x.churn"]["tasks"]
+    got = {tid: (t["owner"], t["pool"], t["queue"]) for tid, t in tasks.items()}
+    assert got == {"prep": ("team-x", "team_x_pool", "gpu"),
+                   "train__if": ("team-x", "team_x_pool", "gpu"),     # the gate keeps the DAG's
+                   "train": ("team-x", "gpu_pool", "gpu"),
+                   "notify": ("team-x", "team_x_pool", "light"),
+                   "finally__succeeded": ("team-x", "team_x_pool", "gpu")}
+    # Airflow's own check names the per-step pool the deployment lacks
+    assert rep["dag_warnings"] == ["Dag 'team_x.churn' references non-existent pools: ['gpu_pool']"]

@@ -181,4 +181,6 @@ def test_every_compiled_file_names_the_pipespec_version_that_made_it(tmp_path, c
     assert main(["compile", spec, "-t", "github", "-o", str(out)]) == 0
     out.write_text(out.read_text().replace(f"pipespec {__version__}.", "pipespec 0.0.9."))
     assert main(["compile", spec, "-t", "github", "-o", str(out), "--check"]) == 1
-    assert f"+# Target: github. pipespec {__version__}." in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"+# Target: github. pipespec {__version__}." in err
+    assert f"out of date (pipespec 0.0.9 compiled it, this is pipespec {__version__}); run:" in err

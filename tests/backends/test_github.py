@@ -443,3 +443,88 @@ def test_push_and_pull_request_are_checked_at_validate_time(tmp_path):
     res = load_spec(spec)
     codes = sorted((d.code, d.span.line) for d in res.diagnostics if d.is_error)
     assert [c for c, _ in codes] == ["E201", "E223"] and all(line == 4 for _, line in codes), res.diagnostics
+
+
+# -- concurrency and reusable workflows (issue 16 point 6) -------------------------------------
+REUSABLE = """\
+pipespec: 1
+name: team-b
+params:
+  mode: {type: string, enum: [fast, full], default: fast}
+  limit: {type: int, default: 3}
+  verbose: {type: bool, default: false}
+  label: {type: string}
+secrets:
+  token: {github: API_TOKEN, env: API_TOKEN}
+steps:
+  plan:
+    run: echo plan
+    env: {TOKEN: "${{ secrets.token }}"}
+  big:
+    if: ${{ params.limit > 2 && params.mode == 'full' }}
+    run: echo big
+targets:
+  github: {workflow_call: true}
+"""
+
+
+def test_default_concurrency_cancels_only_pull_request_runs(tmp_path):
+    _, doc = ok_text(tmp_path, HEADER + "steps:\n  a:\n    run: echo a\n")
+    assert doc["concurrency"] == {"group": "t-${{ github.ref }}",
+                                  "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"}
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("false", None),
+    ("{group: deploys, per_ref: false, cancel_in_progress: false}", {"group": "deploys", "cancel-in-progress": False}),
+    ("{cancel_in_progress: true}", {"group": "t-${{ github.ref }}", "cancel-in-progress": True}),
+])
+def test_concurrency_option(tmp_path, option, expected):
+    _, doc = ok_text(tmp_path, HEADER + f"targets:\n  github: {{concurrency: {option}}}\nsteps:\n  a:\n    run: echo a\n")
+    assert doc.get("concurrency") == expected
+
+
+def test_concurrency_group_with_an_expression_is_refused(tmp_path):
+    r = compile_text(tmp_path, HEADER + "targets:\n  github: {concurrency: {group: 'x-${{ github.actor }}'}}\n"
+                                        "steps:\n  a:\n    run: echo a\n")
+    assert not r.ok and any("targets.github.concurrency holds '${{'" in d.message for d in r.diagnostics)
+
+
+def test_concurrency_option_is_checked_at_validate_time(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text(HEADER + "targets:\n  github: {concurrency: {cancel_in_progress: sometimes, queue: 1}}\n"
+                          "steps:\n  a:\n    run: echo a\n")
+    diags = [d for d in load_spec(str(p)).diagnostics if d.is_error]
+    assert sorted(d.code for d in diags) == ["E201", "E223"] and all(d.span.line == 4 for d in diags), diags
+
+
+def test_workflow_call_inputs_are_typed_and_params_read_inputs_alone(tmp_path):
+    """The pitfall: in a called workflow github.event_name is the CALLER's event (push, say), so
+    the dispatch test that picks a param's default would ignore the inputs the caller passed."""
+    text, doc = ok_text(tmp_path, REUSABLE)
+    call = doc["on"]["workflow_call"]
+    assert call["inputs"] == {
+        "mode": {"description": "mode", "required": False, "type": "string", "default": "fast"},
+        "limit": {"description": "limit", "required": False, "type": "number", "default": 3},
+        "verbose": {"description": "verbose", "required": False, "type": "boolean", "default": False},
+        "label": {"description": "label", "required": True, "type": "string"},
+    }
+    assert call["secrets"] == {"API_TOKEN": {"required": False}}
+    assert doc["on"]["workflow_dispatch"]["inputs"]["mode"]["type"] == "choice"     # still dispatchable
+    assert doc["env"]["PIPESPEC_PARAMS"] == "${{ toJSON(inputs) }}"
+    assert doc["jobs"]["big"]["if"] == "${{ (fromJSON(format('{0}', inputs.limit)) > 2) && (inputs.mode == 'full') }}"
+    assert "event_name" not in text.split("concurrency:")[0]
+
+
+@pytest.mark.parametrize("extra, what", [
+    ("schedule: '@daily'\n", "schedule: of the spec"),
+    ("", "targets.github.push"),
+])
+def test_workflow_call_with_triggers_of_its_own_is_refused(tmp_path, extra, what):
+    text = REUSABLE.replace("name: team-b\n", "name: team-b\n" + extra)
+    if not extra:
+        text = text.replace("{workflow_call: true}", "{workflow_call: true, push: {branches: [main]}}")
+    r = compile_text(tmp_path, text)
+    assert not r.ok
+    assert any(d.message.startswith(f"github: targets.github.workflow_call with {what}: in a called workflow "
+                                    "github.event_name is the caller's event") for d in r.diagnostics)

@@ -235,3 +235,64 @@ def test_defaults_apply_on_scheduled_runs(tmp_path, event, inputs, big):
     assert rep["ok"], rep["errors"] or rep["_stderr"]
     assert rep["jobs"] == {"count": "success", "big": "success" if big else "skipped",
                            "small": "skipped" if big else "success"}
+
+
+REUSABLE = textwrap.dedent("""\
+    pipespec: 1
+    name: team-b
+    params:
+      limit: {type: int, default: 900}
+      mode: {type: string, enum: [fast, full], default: fast}
+    steps:
+      count:
+        run: echo "n=1000" >> "$PIPESPEC_OUTPUT"
+        outputs: {n: int}
+      big:
+        if: ${{ steps.count.outputs.n >= params.limit && params.mode == 'full' }}
+        run: echo big
+    """)
+
+CALLER = textwrap.dedent("""\
+    name: platform
+    on: push
+    permissions: {}
+    jobs:
+      team-b:
+        uses: ./.github/workflows/team-b.yml
+        {with_}
+    """)
+
+
+@pytest.mark.parametrize("with_, big", [("with: {limit: 5, mode: full}", True), ("", False)])
+def test_a_called_workflow_reads_the_callers_inputs(tmp_path, with_, big):
+    """The pitfall of workflow_call: the caller runs on push, and in the called workflow
+    github.event_name is 'push' too; the inputs it passes must still decide (limit 5 and full:
+    big runs; without them the defaults 900 and fast: it is skipped)."""
+    spec = tmp_path / "pipeline.yaml"
+    root = tmp_path / "root"
+    spec.write_text(REUSABLE + f"targets:\n  github: {{setup: false, workflow_call: true, artifact_root: {root}, "
+                    f"spec_path: {spec}}}\n")
+    callee = tmp_path / "team-b.yml"
+    callee.write_text(_compile(spec))
+    _check(callee)
+    caller = tmp_path / "platform.yml"
+    caller.write_text(CALLER.replace("{with_}", with_))
+    rep = verify.act_run(caller, {}, workdir=tmp_path / "act", event="push", timeout=300,
+                         files=[f"{callee}:.github/workflows/team-b.yml"])
+    assert rep["ok"], rep["errors"] or rep.get("_stderr")
+    ran = _act_results(root)
+    assert ("count", None) in ran
+    assert (("big", None) in ran) == big, sorted(ran)
+
+
+def test_a_reusable_workflow_still_runs_on_dispatch(tmp_path):
+    """Dispatched (act passes the inputs as text), the same params decide as when called."""
+    spec = tmp_path / "pipeline.yaml"
+    root = tmp_path / "root"
+    spec.write_text(REUSABLE + f"targets:\n  github: {{setup: false, workflow_call: true, artifact_root: {root}, "
+                    f"spec_path: {spec}}}\n")
+    callee = tmp_path / "team-b.yml"
+    callee.write_text(_compile(spec))
+    rep = verify.act_run(callee, {"limit": 5, "mode": "full"}, workdir=tmp_path / "act", timeout=300)
+    assert rep["ok"], rep["errors"] or rep.get("_stderr")
+    assert rep["jobs"] == {"count": "success", "big": "success"}

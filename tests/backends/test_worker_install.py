@@ -82,9 +82,12 @@ def test_github_pip_cache_keyed_on_the_requirements_file(tmp_path):
     assert _steps(doc, "a")["set up Python"]["with"]["cache-dependency-path"] == "p/pipeline.yaml"
 
 
-def test_github_one_run_per_workflow_and_ref(tmp_path):
+def test_github_one_run_per_pipeline_and_ref(tmp_path):
+    """The group names the pipeline, not github.workflow (the caller's name in a called
+    workflow); only a pull request's older run is cancelled (tests/backends/test_github.py)."""
     doc = yaml.safe_load(_compile(tmp_path, GithubBackend()).text)
-    assert doc["concurrency"] == {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
+    assert doc["concurrency"] == {"group": f"{doc['name']}-${{{{ github.ref }}}}",
+                                  "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"}
 
 
 # -- Kubeflow --------------------------------------------------------------------------------------

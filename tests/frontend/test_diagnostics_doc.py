@@ -4,7 +4,7 @@ the page shows.
 Conventions (stated at the top of the page): an example is a ```yaml title="FILE"``` block
 followed by a ```text``` block whose first line is ``$ pipespec ...``, run in a folder that
 holds only FILE; the other lines are its exact standard output (standard error for
-``pipespec compile``, whose standard output is the compiled file). A code without an example
+``pipespec compile``, whose standard output is the compiled file, and ``pipespec upgrade``). A code without an example
 carries ``<!-- no-example: REASON -->``.
 """
 
@@ -90,7 +90,8 @@ def test_example_output_is_what_the_tool_prints(code, file, yaml, cmd, expected,
             main(argv[1:])
     finally:
         os.chdir(cwd)
-    # compile prints the compiled file on standard output and its diagnostics on standard error
-    shown = err.getvalue() if argv[1] == "compile" else out.getvalue()
+    # compile prints the compiled file on standard output and its diagnostics on standard error;
+    # upgrade --check prints the diff on standard output
+    shown = err.getvalue() if argv[1] in ("compile", "upgrade") else out.getvalue()
     assert shown == expected
     assert f"[{code}]" in expected, f"the example of {code} does not show {code}"
