@@ -68,7 +68,8 @@ class Sample:
 
 
 def samples(run: Run, totals: dict[str, tuple[int, int]]) -> list[Sample]:
-    """``totals``: step -> (attempts, cache hits) over every run of the pipeline."""
+    """``totals``: step -> (attempts, cache hits) over every run of the pipeline; a step not
+    in it has no counters."""
     base = (("pipeline", run.pipeline), ("target", run.target))
     out = []
     if run.status == "succeeded":
@@ -82,9 +83,10 @@ def samples(run: Run, totals: dict[str, tuple[int, int]]) -> list[Sample]:
             out.append(Sample("pipespec_step_duration_seconds", lab, max(0.0, st.ended - st.started)))
         if st.status not in ("skipped", "not_run"):
             out.append(Sample("pipespec_step_success", lab, 1.0 if st.status == "succeeded" else 0.0))
-        attempts, hits = totals.get(st.name, (0, 0))
-        out.append(Sample("pipespec_step_attempts_total", lab, float(attempts)))
-        out.append(Sample("pipespec_step_cache_hits_total", lab, float(hits)))
+        if st.name in totals:            # a target that keeps no store of its runs has none
+            attempts, hits = totals[st.name]
+            out.append(Sample("pipespec_step_attempts_total", lab, float(attempts)))
+            out.append(Sample("pipespec_step_cache_hits_total", lab, float(hits)))
         for item, output, fields in st.metrics:
             for k, v in fields.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
