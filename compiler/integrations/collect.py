@@ -37,7 +37,8 @@ def run_state(text: str) -> str | None:
 
 def step_states(pipe: ir.Pipeline, given: dict[str, Any]) -> dict[str, dict]:
     """``{step: {"status", "started", "ended"}}`` from what the target passes: a task id
-    (Airflow's mapped ``step_N`` too) -> a state word or ``{"status"|"state"|"result", ...}``.
+    (Airflow's mapped ``step_N`` too) -> a state word or ``{"status"|"state"|"result",
+    "started", "ended", "duration"}``.
     A fan-out failed when one leg failed. Unknown task ids are left out (gates, helpers)."""
     names = {s.name for s in pipe.all_steps}
     out: dict[str, dict] = {}
@@ -51,10 +52,14 @@ def step_states(pipe: ir.Pipeline, given: dict[str, Any]) -> dict[str, dict]:
         entry = v if isinstance(v, dict) else {"status": v}
         word = entry.get("status") or entry.get("state") or entry.get("result")
         status = STEP_STATES.get(str(word).strip().lower(), "not_run") if word is not None else "not_run"
-        cur = out.setdefault(step, {"status": status, "started": None, "ended": None})
+        cur = out.setdefault(step, {"status": status, "started": None, "ended": None, "duration": None})
         rank = ("failed", "not_run", "skipped", "succeeded")
         if rank.index(status) < rank.index(cur["status"]):
             cur["status"] = status
+        d = entry.get("duration")
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and d >= 0:
+            # legs run side by side: the longest stands for the step (Airflow gives no times)
+            cur["duration"] = float(d) if cur["duration"] is None else max(cur["duration"], float(d))
         for k, pick in (("started", min), ("ended", max)):
             t = _time(entry.get(k))
             if t is not None:
@@ -109,7 +114,8 @@ def from_target(pipe: ir.Pipeline, run_id: str, target: str, status: str, *, roo
     conditions_read = {s for r in (pipe.observe.alerts if pipe.observe else ()) for s in r.reads}
     for st in pipe.all_steps:
         given = steps.get(st.name, {})
-        out = StepOutcome(st.name, given.get("status") or "not_run", given.get("started"), given.get("ended"))
+        out = StepOutcome(st.name, given.get("status") or "not_run", given.get("started"), given.get("ended"),
+                          duration=given.get("duration"))
         slots = _slots(root, run_id, st.name) if root is not None else []
         if st.name not in steps and slots:
             out.status = "succeeded"

@@ -30,6 +30,7 @@ class StepOutcome:
     artifacts: dict = field(default_factory=dict)  # output -> path
     metrics: list[tuple[str, str, dict]] = field(default_factory=list)   # (item, output, {field: value})
     totals: tuple[int, int] | None = None          # (attempts, cache hits) over the store's runs
+    duration: float | None = None                  # when the target gives no times, only this
 
 
 @dataclass

@@ -164,6 +164,8 @@ def _prom_run(run: FinishedRun) -> prometheus.Run:
     out = prometheus.Run(run.pipeline.name, run.status, run.started, run.ended, target=run.target)
     for st in run.steps.values():
         sr = prometheus.StepRun(st.name, st.status, st.started, st.ended)
+        if (st.started is None or st.ended is None) and st.duration is not None:
+            sr.started, sr.ended = 0.0, st.duration
         sr.metrics.extend(st.metrics)
         out.steps.append(sr)
     return out
