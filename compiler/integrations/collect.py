@@ -110,7 +110,8 @@ def from_target(pipe: ir.Pipeline, run_id: str, target: str, status: str, *, roo
     import time
 
     now = time.time()
-    run = FinishedRun(pipe, run_id, status, started or now, ended or now, target, dict(params), run_date=run_date)
+    # a target that gives no start time: no run duration is made up (the metric is left out)
+    run = FinishedRun(pipe, run_id, status, started, ended or now, target, dict(params), run_date=run_date)
     conditions_read = {s for r in (pipe.observe.alerts if pipe.observe else ()) for s in r.reads}
     for st in pipe.all_steps:
         given = steps.get(st.name, {})

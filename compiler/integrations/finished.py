@@ -38,7 +38,7 @@ class FinishedRun:
     pipeline: Any                                  # the ir.Pipeline
     run_id: str
     status: str                                    # succeeded | failed | interrupted
-    started: float
+    started: float | None                          # None: the target did not say
     ended: float
     target: str = "local"
     params: dict = field(default_factory=dict)

@@ -54,7 +54,7 @@ class StepRun:
 class Run:
     pipeline: str
     status: str
-    started: float
+    started: float | None             # None: not known (no duration is written)
     ended: float
     target: str = "local"
     steps: list[StepRun] = field(default_factory=list)
@@ -74,9 +74,10 @@ def samples(run: Run, totals: dict[str, tuple[int, int]]) -> list[Sample]:
     out = []
     if run.status == "succeeded":
         out.append(Sample(LAST_SUCCESS, base, run.ended))
-    out += [Sample("pipespec_run_last_completion_timestamp_seconds", base, run.ended),
-            Sample("pipespec_run_duration_seconds", base, max(0.0, run.ended - run.started)),
-            Sample("pipespec_run_success", base, 1.0 if run.status == "succeeded" else 0.0)]
+    out.append(Sample("pipespec_run_last_completion_timestamp_seconds", base, run.ended))
+    if run.started is not None:
+        out.append(Sample("pipespec_run_duration_seconds", base, max(0.0, run.ended - run.started)))
+    out.append(Sample("pipespec_run_success", base, 1.0 if run.status == "succeeded" else 0.0))
     for st in run.steps:
         lab = base + (("step", st.name),)
         if st.started is not None and st.ended is not None:

@@ -25,7 +25,7 @@ metrics:
 
 
 # target -> the keys it still leaves to pipespec run (the others it carries out itself)
-NOT_CARRIED = {"airflow": (), "kubeflow": ("notify", "metrics"), "github": ("notify", "metrics")}
+NOT_CARRIED = {"airflow": (), "kubeflow": ("notify", "metrics"), "github": ()}
 
 
 def _w701(tmp_path, target: str, spec: str = SPEC) -> list[str]:
@@ -65,3 +65,40 @@ def test_validate_with_a_target_says_it_too(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     heads = [ln for ln in r.stdout.splitlines() if "warning[W701]" in ln]
     assert [h.split(": ")[0] for h in heads] == ["p.yaml:8:1", "p.yaml:12:1"], r.stdout
+
+
+TRACKED = """\
+pipespec: 1
+name: example
+secrets:
+  hook: {env: HOOK}
+steps:
+  a:
+    run: echo a
+notify:
+  channels:
+    team: {type: slack, secret: hook}
+  on_recovery: [team]
+tracking:
+  mlflow: {}
+"""
+
+
+def test_what_a_fresh_machine_per_task_loses_is_said(tmp_path):
+    codes = lambda heads: [h.split("warning[")[1][:4] for h in heads]     # noqa: E731
+    for target in ("github",):
+        (tmp_path / "p.yaml").write_text(TRACKED)
+        r = subprocess.run([sys.executable, "-m", "pipespec", "compile", "p.yaml", "--target", target],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        heads = [ln for ln in r.stderr.splitlines() if "warning[W70" in ln]
+        assert codes(heads) == ["W703", "W702"], r.stderr          # by position: notify:, then tracking:
+        # a tracking server: both the store and the previous run's status are there
+        (tmp_path / "p.yaml").write_text(TRACKED.replace("mlflow: {}", "mlflow: {uri: 'http://127.0.0.1:5000'}"))
+        r = subprocess.run([sys.executable, "-m", "pipespec", "compile", "p.yaml", "--target", target],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert "warning[W70" not in r.stderr, r.stderr
+    # Airflow: the workers share the artifact root and the default store's machine
+    (tmp_path / "p.yaml").write_text(TRACKED)
+    r = subprocess.run([sys.executable, "-m", "pipespec", "compile", "p.yaml", "--target", "airflow"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "warning[W70" not in r.stderr, r.stderr
