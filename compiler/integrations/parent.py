@@ -95,6 +95,20 @@ def start(pipe: ir.Pipeline, run_id: str, target: str, warn: Callable[[str], Non
         return ""
 
 
+def find_id(pipe: ir.Pipeline, run_id: str, target: str, warn: Callable[[str], None]) -> str:
+    """The parent run's id, opened by the run's start task ('' when there is none, or MLflow
+    cannot be used: a warning, never an error)."""
+    got = _client(pipe, warn, create=False)
+    if got is None:
+        return ""
+    try:
+        found = _find(got[0], got[1], run_id, target)
+    except Exception as e:
+        warn(f"pipespec: warning: the MLflow parent run was not found ({type(e).__name__})")
+        return ""
+    return found.info.run_id if found is not None else ""
+
+
 def finish(run, parent_id: str | None, warn: Callable[[str], None]) -> None:
     """End the parent (``parent_id``, else the one tagged with the run's id) with the run's status."""
     pipe = run.pipeline

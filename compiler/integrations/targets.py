@@ -11,7 +11,19 @@ from ..diagnostics import Diagnostic
 CARRIED: dict[str, frozenset[str]] = {
     "airflow": frozenset({"notify:", "metrics:", "tracking:"}),
     "github": frozenset({"notify:", "metrics:", "tracking:"}),
+    "kubeflow": frozenset({"notify:", "metrics:", "tracking:"}),
 }
+# parts of a key a target still leaves out: target -> ((part, used(observe), what is lost, why))
+PARTS = {
+    "kubeflow": (
+        ("notify.steps", lambda o: any(r.step is not None for r in o.alerts), "no alert about one step is sent",
+         "the exit task sees the run's final status only, not each task's"),
+        ("notify.when", lambda o: any(r.event == "condition" for r in o.alerts), "no when: condition is checked",
+         "the exit task cannot read the steps' outputs"),
+    ),
+}
+# where finish keeps the previous run's record on a target whose tasks run on fresh machines
+HISTORY_OPTION = {"github": "artifact_root", "kubeflow": "pipeline_root"}
 
 
 def carried(pipe, target: str) -> frozenset[str]:
@@ -32,7 +44,7 @@ def _history(pipe, target: str) -> bool:
     if obs.tracking and (obs.mlflow_uri or target not in FRESH_MACHINES):
         return True
     if target in FRESH_MACHINES:
-        return bool(pipe.target(target).get("artifact_root"))
+        return bool(pipe.target(target).get(HISTORY_OPTION[target]))
     return True                          # Airflow: its artifact root is shared by the workers
 
 
@@ -56,8 +68,14 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
         out.append(Diagnostic("W703", f"{target}: on_recovery needs the status of the previous run, which this "
                               f"target does not keep: no recovery alert is sent (and PagerDuty is never resolved)",
                               spans.get("notify", pipe.span),
-                              help=f"set targets.{target}.artifact_root to a lasting store (a shared folder or an "
+                              help=f"set targets.{target}.{HISTORY_OPTION.get(target, 'artifact_root')} to a lasting "
+                              "store (a shared folder or an "
                               "object store URL), or track to an MLflow server (tracking.mlflow.uri)"))
+    for part, used, effect, why in PARTS.get(target, ()) if "notify:" in done else ():
+        if used(obs):
+            out.append(Diagnostic("W701", f"{target}: {part} is carried out by pipespec run only, not by the "
+                                  f"{target} target ({why}): {effect}", spans.get("notify", pipe.span),
+                                  help="run it with pipespec run, or drop it for this target"))
     for key, used, effect in what:
         if used and key not in done:
             label = f"{target} target" + (" under operator: kubernetes" if target in CARRIED and not done else "")

@@ -25,7 +25,7 @@ metrics:
 
 
 # target -> the keys it still leaves to pipespec run (the others it carries out itself)
-NOT_CARRIED = {"airflow": (), "kubeflow": ("notify", "metrics"), "github": ()}
+NOT_CARRIED = {"airflow": (), "kubeflow": (), "github": ()}
 
 
 def _w701(tmp_path, target: str, spec: str = SPEC) -> list[str]:
@@ -59,8 +59,8 @@ def test_a_spec_without_them_compiles_as_before(tmp_path):
 
 
 def test_validate_with_a_target_says_it_too(tmp_path):
-    (tmp_path / "p.yaml").write_text(SPEC)
-    r = subprocess.run([sys.executable, "-m", "pipespec", "validate", "--color", "never", "--target", "kubeflow",
+    (tmp_path / "p.yaml").write_text(SPEC + "targets:\n  airflow: {operator: kubernetes, image: 'python:3.11'}\n")
+    r = subprocess.run([sys.executable, "-m", "pipespec", "validate", "--color", "never", "--target", "airflow",
                         "p.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     heads = [ln for ln in r.stdout.splitlines() if "warning[W701]" in ln]
