@@ -3,7 +3,8 @@ Airflow 3 (`airflow dags test`): a start task opens the one MLflow parent run (a
 store) and hands its id to the step's `pipespec exec`; the finish teardown ends it with the run's
 status, pushes the metrics to a real Pushgateway, and sends the alerts to real receivers on
 127.0.0.1 — a failed run pages (PagerDuty trigger) and tells Slack, the next successful run
-resolves with the same dedup_key and says "recovered"."""
+resolves with the same dedup_key and says "recovered". Then the same through a real
+deployment (api-server, scheduler, dag-processor, LocalExecutor) triggered over the REST API."""
 
 from __future__ import annotations
 
@@ -173,4 +174,91 @@ def test_failure_then_recovery_from_the_dag_itself(tmp_path, monkeypatch, pushga
         for rep_text in (json.dumps(rep),):
             assert PD_KEY not in rep_text and SLACK_TOKEN not in rep_text
     finally:
+        http.stop()
+
+
+def test_failure_then_recovery_through_the_real_scheduler(tmp_path):
+    """The same DAG through a real deployment (api-server, scheduler, dag-processor, the
+    LocalExecutor: each task in its own worker process), triggered over the REST API."""
+    import secrets as _secrets
+
+    from test_airflow_scheduler import START_TIMEOUT, Deployment
+
+    MlflowClient = pytest.importorskip("mlflow.tracking").MlflowClient
+    http = Recorder().start()
+    dep = None
+    try:
+        proj, home, dags = tmp_path / "proj", tmp_path / "home", tmp_path / "dags"
+        for d in (proj, home, dags):
+            d.mkdir()
+        db = tmp_path / "mlflow.db"
+        spec = proj / "pipeline.yaml"
+        spec.write_text(SPEC.replace("PD_URL", http.url + "/v2/enqueue").replace("PUSH_URL", http.url)
+                        .replace("MLFLOW_URI", f"sqlite:///{db}"))
+        compile_dag(spec, dags / "watched.py", "pipeline.yaml")
+        env_dir = verify.ensure("airflow", with_pipespec=True, quiet=True)
+        env = verify.tool_environ(env_dir)
+        port = free_port()
+        env.update({
+            "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": _secrets.token_urlsafe(32),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "PIPESPEC_PROJECT_DIR": str(proj), "PYTHONUNBUFFERED": "1",
+            "AIRFLOW_VAR_SLACK_HOOK": f"{http.url}/services/{SLACK_TOKEN}", "AIRFLOW_VAR_PD_KEY": PD_KEY,
+        })
+        dep = Deployment(tmp_path, env, port)
+        r = subprocess.run([dep.airflow(), "db", "migrate"], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=120, start_new_session=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+        dep.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
+        dep.start("scheduler", "scheduler")
+        dep.start("dag-processor", "dag-processor")
+
+        def healthy():
+            _, h = dep.request("GET", "/api/v2/monitor/health", auth=False, timeout=5)
+            return h["metadatabase"]["status"] == "healthy" and h["scheduler"]["status"] == "healthy"
+        dep.wait_until("a healthy deployment", healthy, START_TIMEOUT)
+        _, tok = dep.request("GET", "/auth/token", auth=False)
+        dep.token = tok["access_token"]
+        dep.wait_until("the DAG parsed", lambda: any(d["dag_id"] == "watched" for d in dep.request(
+            "GET", "/api/v2/dags?limit=100")[1]["dags"]), START_TIMEOUT, every=2)
+        assert dep.request("PATCH", "/api/v2/dags/watched", {"is_paused": False})[0] == 200
+
+        run_id = dep.trigger("watched", {"fail": True})
+        run = dep.wait_run("watched", run_id)
+        tis = dep.task_instances("watched", run_id)
+        assert run["state"] == "failed", tis
+        assert tis["evaluate"]["state"] == "failed" and tis["pipespec__finish"]["state"] == "success", tis
+        dep.wait_until("the failure alert", lambda: http.at("/v2/enqueue"), 30)
+        (pd,) = [q.json() for q in http.at("/v2/enqueue")]
+        assert (pd["event_action"], pd["dedup_key"], pd["payload"]["source"]) == (
+            "trigger", "pipespec/watched", "pipespec/airflow")
+        assert pd["payload"]["custom_details"]["run_id"] == run_id.replace(":", "_").replace("+", "_")
+        parent1 = dep.xcom("watched", run_id, "pipespec__start", -1)
+
+        http.requests.clear()
+        run_id = dep.trigger("watched", {"fail": False})
+        run = dep.wait_run("watched", run_id)
+        assert run["state"] == "success", dep.task_instances("watched", run_id)
+        (pd,) = [q.json() for q in http.at("/v2/enqueue")]
+        assert pd == {"routing_key": PD_KEY, "event_action": "resolve", "dedup_key": "pipespec/watched"}
+        texts = [q.json()["text"].split(" (")[0] for q in http.at("/services/")]
+        assert texts == ["pipespec: watched recovered", "pipespec: watched alert"]
+        (push,) = http.at("/metrics/")
+        assert push.path == "/metrics/job/pipespec/pipeline/watched/target/airflow"
+        assert 'pipespec_step_success{pipeline="watched",target="airflow",step="evaluate"} 1.0' in push.body.decode()
+        parent2 = dep.xcom("watched", run_id, "pipespec__start", -1)
+
+        c = MlflowClient(f"sqlite:///{db}")
+        exp = c.get_experiment_by_name("watched")
+        parents = [r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+        assert {r.info.run_id: r.info.status for r in parents} == {parent1: "FAILED", parent2: "FINISHED"}
+    finally:
+        if dep is not None:
+            dep.stop_all()
         http.stop()
