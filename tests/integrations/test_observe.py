@@ -179,3 +179,29 @@ def test_unreachable_mlflow_is_a_warning_and_an_empty_parent(tmp_path):
                   cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == "\n"
     assert "pipespec: warning: MLflow at http://127.0.0.1" in r.stderr
+
+
+def test_each_targets_words_for_states_are_read():
+    from pipespec.frontend import check_text
+    from pipespec.integrations.collect import run_state, step_states
+
+    pipe = check_text("""\
+pipespec: 1
+name: words
+steps:
+  fan:
+    foreach: [1, 2, 3]
+    run: echo ${{ item }}
+  fan_2:
+    run: echo two
+""", "p.yaml").pipeline
+    # Airflow: mapped legs as step_N (one failed fails the step), durations, a helper task left out
+    got = step_states(pipe, {"fan_0": {"status": "success", "duration": 1.5}, "fan_1": {"status": "failed",
+                             "duration": 2.5}, "fan_2": "success", "fan__foreach": "success", "pipespec__start": "x"})
+    assert got == {"fan": {"status": "failed", "started": None, "ended": None, "duration": 2.5},
+                   "fan_2": {"status": "succeeded", "started": None, "ended": None, "duration": None}}
+    # GitHub: toJSON(needs) gives {job: {result, outputs}}
+    got = step_states(pipe, {"fan": {"result": "skipped", "outputs": {}}, "fan_2": {"result": "cancelled"}})
+    assert (got["fan"]["status"], got["fan_2"]["status"]) == ("skipped", "not_run")
+    assert [run_state(w) for w in ("success", "failure", "SUCCEEDED", "CANCELED", "meh")] == [
+        "succeeded", "failed", "succeeded", "interrupted", None]
