@@ -40,6 +40,8 @@ DEFAULT_ARTIFACT_ROOT = ".pipespec/airflow"
 DEFAULT_IMAGE = "python:3.11-slim"
 XCOM_RESULT = "/airflow/xcom/return.json"
 FINALLY_LEAF = "finally__succeeded"     # step names have no '__': no step can take this id
+OBSERVE_START = "pipespec__start"       # notify:/metrics:/tracking: (docs/targets/airflow.md)
+OBSERVE_FINISH = "pipespec__finish"
 
 _PARAM_TYPES = {"string": "string", "path": "string", "int": "integer", "float": "number",
                 "bool": "boolean", "list": "array", "map": "object", "any": None}
@@ -215,6 +217,8 @@ class _Generator:
         tasks += fin
         if fin:
             tasks.append(self.finally_leaf())
+        observe = self.observe_tasks()
+        tasks += observe
         secrets = self.secrets()
         if secrets and not self.kubernetes:
             if any(ref[0] == "variable" for _, pairs in secrets for _, ref in pairs):
@@ -238,6 +242,8 @@ class _Generator:
             param_names=[p.name for p in pipe.params],
             secrets=[] if self.kubernetes else secrets,
             finally_tasks=bool(pipe.finally_steps),
+            observe=bool(observe),
+            tracking=bool(observe) and pipe.observe.tracking,
             main_task_ids=self.main_task_ids,
             items_helper=self.uses_items,
             helpers=helper_source(self.helpers).strip("\n").replace("\ndef ", "\n\n\ndef ") if self.helpers else "",
@@ -262,6 +268,35 @@ class _Generator:
         fins = [_var(st.name) for st in self.pipe.finally_steps]
         t.blocks.append(f"    {_list(fins)} >> {FINALLY_LEAF}" if len(fins) > 1 else f"    {fins[0]} >> {FINALLY_LEAF}")
         return t
+
+    def observe_tasks(self) -> list[_Task]:
+        """The run's boundary for ``notify:``/``metrics:``/``tracking:``: with tracking, a start
+        task before every step opens the MLflow parent run (its id is the XCom each step hands
+        ``pipespec exec`` as ``PIPESPEC_TRACKING_PARENT``); a finish teardown after everything
+        (the finally steps too) ends it, pushes the metrics and sends the alerts from the task
+        states. A teardown is left out when Airflow decides the run's state: what it does or
+        fails to do never changes the run's result. Not under the kubernetes operator (W701)."""
+        from pipespec.integrations.targets import carried
+
+        obs = self.pipe.observe
+        if obs is None or not carried(self.pipe, "airflow"):
+            return []
+        out = []
+        steps = [_var(st.name) for st in self.pipe.all_steps]
+        if obs.tracking:
+            t = _Task(comment=["the MLflow parent run of this run, before any step (pipespec observe start)"])
+            t.blocks.append(f'    {OBSERVE_START} = PipespecObserve(task_id="{OBSERVE_START}", action="start")')
+            t.blocks.append(f"    {OBSERVE_START} >> {_list(steps)}" if len(steps) > 1
+                            else f"    {OBSERVE_START} >> {steps[0]}")
+            out.append(t)
+        t = _Task(comment=["metrics, alerts and the end of the MLflow run, after everything (pipespec observe",
+                           "finish); a teardown: it runs whatever happened and never decides the run's state"])
+        t.blocks.append(f'    {OBSERVE_FINISH} = PipespecObserve(task_id="{OBSERVE_FINISH}", action="finish")'
+                        ".as_teardown()")
+        ups = [*self.main_tasks, *(_var(st.name) for st in self.pipe.finally_steps)]
+        t.blocks.append(f"    {_list(ups)} >> {OBSERVE_FINISH}" if len(ups) > 1 else f"    {ups[0]} >> {OBSERVE_FINISH}")
+        out.append(t)
+        return out
 
     def docstring(self) -> str:
         pipe = self.pipe
@@ -290,6 +325,17 @@ class _Generator:
                 pairs.append((sec.env, ref))
             if pairs:
                 out.append((st.name, sorted(pairs)))
+        obs = self.pipe.observe
+        if obs is not None and not self.kubernetes:
+            from pipespec.integrations.targets import carried
+
+            names = [c.secret for c in obs.channels] + ([obs.pushgateway_secret] if obs.pushgateway_secret else [])
+            pairs = []
+            for name in dict.fromkeys(names):
+                var = AIRFLOW_VARIABLES.ref(by_name[name])
+                pairs.append((by_name[name].env, ("connection", var[5:]) if var.startswith("conn:") else ("variable", var)))
+            if pairs and carried(self.pipe, "airflow"):
+                out.append((OBSERVE_FINISH, sorted(pairs)))
         return out
 
     def dag_args(self) -> list[str]:

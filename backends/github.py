@@ -222,7 +222,9 @@ class _Builder:
         jobs = {st.name: self._job(st) for st in pipe.steps}
         jobs.update(gates)
         jobs.update({st.name: self._job(st) for st in pipe.finally_steps})
-        doc["jobs"] = jobs
+        from .github_observe import add_jobs        # notify:/metrics:/tracking: at the run's boundary
+
+        doc["jobs"] = add_jobs(self, jobs, RUN_STATUS, ROOT_TMP, _SECRET_NAME)
         return doc
 
     def _triggers(self) -> dict:

@@ -45,7 +45,9 @@ class Builder:
                                else "targets.kubeflow.spec_path", pipe.span)
         if self.ex.install:
             self.ex.no_placeholder(self.ex.install, "targets.kubeflow.install", pipe.span)
-        if pipe.finally_steps:
+        from pipespec.backends import kubeflow_observe
+
+        if pipe.finally_steps or (kubeflow_observe.wanted(pipe) and pipe.steps):
             if not pipe.steps:
                 self.b.unsupported(pipe.finally_steps[0].span, "a pipeline with only finally: steps "
                                    "has nothing for a KFP exit handler to wrap", limit=True)
@@ -65,6 +67,7 @@ class Builder:
             self.wiring.condition(sc)
         for st in pipe.all_steps:
             self.wiring.dependencies(st)
+        kubeflow_observe.add(self)                 # notify:/metrics:/tracking: at the run's boundary
         for sc in [layout.root, *layout.scopes()]:      # once, after every step: stable order
             for t in sc.tasks.values():
                 if "dependentTasks" in t:

@@ -42,12 +42,49 @@ def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any]
     pipe = res.pipeline
     try:
         req = _request(pipe, spec_path, step_name, digest, kwargs, sys.argv if argv is None else argv)
+        if pipe.observe is not None and pipe.observe.tracking:
+            _tracking_parent(pipe, req.run_id)
         result = w.run_request(pipe, req, [KfpSink(kwargs)])
     except w.WorkerError as e:
         print(f"pipespec: error: {e}", file=sys.stderr)
         raise SystemExit(e.code) from None
     if not result.ok:
         raise SystemExit(result.exit_code or 1)
+
+
+def _tracking_parent(pipe, run_id: str) -> None:
+    """The MLflow parent run that the pipeline's start task opened, found by its tags, as
+    ``PIPESPEC_TRACKING_PARENT`` for the step's executor (the same hand-over as on every target)."""
+    import os
+
+    from pipespec.integrations import parent
+
+    found = parent.find_id(pipe, run_id, "kubeflow", lambda m: print(m, file=sys.stderr))
+    if found:
+        os.environ["PIPESPEC_TRACKING_PARENT"] = found
+
+
+def observe_task(action: str, spec_path: str, digest: str, record_root: str | None, kwargs: dict[str, Any],
+                 argv: list[str] | None = None) -> None:
+    """The start or finish task of a run: ``pipespec observe`` with what KFP hands the task (the
+    run's id, its creation time, the exit handler's final status, the params)."""
+    from pipespec.cli import main as cli
+
+    argv = sys.argv if argv is None else argv
+    run_id, run_date = _run_ids(argv)
+    args = ["observe", action, spec_path, "--run-id", run_id, "--target", "kubeflow", "--digest", digest]
+    if action == "start":
+        args += ["--output", kwargs["parent"]]
+    else:
+        state = _state(kwargs.get("run__status"))
+        status = {"SUCCEEDED": "succeeded", "CANCELED": "interrupted", "CANCELLED": "interrupted"}.get(state, "failed")
+        params = {k.split("__", 1)[1]: v for k, v in kwargs.items() if k.startswith("params__") and v is not None}
+        args += ["--status", status, "--params-json", json.dumps(params), "--run-date", run_date]
+        if record_root:
+            args += ["--artifact-root", record_root]
+    code = cli(args)
+    if code:
+        raise SystemExit(code)
 
 
 def _request(pipe, spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any], argv: list[str]):

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ir": ("ir", "print the intermediate representation as JSON"),
     "run": ("run", "run a pipeline on this machine: parallel, cached, resumable"),
     "exec": ("exec_step", "run ONE step of a pipeline (what every backend's workers call)"),
+    "observe": ("observe", "a compiled target's run start and end: MLflow parent run, metrics, alerts"),
     "runs": ("runs", "list recorded runs, or show one: pipespec runs show RUN"),
     "resume": ("resume", "re-run the failed and unfinished steps of a run"),
     "metrics": ("metrics", "compare metrics across runs as a table"),

@@ -96,6 +96,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E707": ("unknown-notify-step", ERROR, "notify.steps names a step that the pipeline does not have"),
     "W700": ("unused-channel", WARNING, "a declared channel that no event sends to"),
     "W701": ("integration-local-only", WARNING, "notify:, metrics: or tracking: on a compiled target that does not carry it out yet"),
+    "W702": ("tracking-store-on-worker", WARNING, "tracking: on a target whose tasks run on fresh machines, with no tracking.mlflow.uri: the default store is lost with each task"),
+    "W703": ("recovery-without-history", WARNING, "on_recovery on a target that keeps no record of the previous run: no recovery alert is ever sent"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

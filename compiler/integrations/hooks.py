@@ -1,16 +1,16 @@
-"""The one place ``pipespec run`` hands a finished run to the integrations: ``after_run(runner,
-warn, tracker)`` finishes its MLflow runs, writes and pushes its Prometheus metrics and sends
-its alerts (``notify:``).
+"""The one core every executor hands a finished run to: ``deliver(run, warn)`` writes and
+pushes its Prometheus metrics and sends its alerts (``notify:``) over the neutral
+``finished.FinishedRun``. ``pipespec run`` calls ``after_run(runner, warn, tracker)`` (which
+also finishes its MLflow runs); a compiled target calls ``pipespec observe finish``
+(``commands/observe.py``), which builds the same model from what the target passes.
 
 Nothing here changes the run's result: every failure is one warning through ``warn``, with
-every secret value masked. Reads only what the runner keeps after a run (its step states, its
-status) and the run store's records (the previous run's status, the counters' totals).
+every secret value masked.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from typing import Callable
 
@@ -19,8 +19,7 @@ from ..expr import EvalError
 from ..runtime.context import Lookup, StepInputs, secret_value, spec_dir
 from ..runtime.masking import Masker
 from . import alerts, prometheus
-
-FINISHED = ("succeeded", "failed", "interrupted")
+from .finished import FINISHED, FinishedRun, from_runner
 
 
 def after_run(runner, warn: Callable[[str], None], tracker=None) -> None:
@@ -28,53 +27,65 @@ def after_run(runner, warn: Callable[[str], None], tracker=None) -> None:
     obs: ir.Observe | None = runner.pipeline.observe
     if obs is None or getattr(runner, "status", None) not in FINISHED:
         return
-    pipe = runner.pipeline
+    run = from_runner(runner)
+    if tracker is not None:
+        tracker.finish(runner)
+    deliver(run, warn)
+
+
+def deliver(run: FinishedRun, warn: Callable[[str], None], environ: dict[str, str] | None = None) -> None:
+    """Metrics (textfile, Pushgateway) and alerts of one finished run; warnings only.
+    ``environ``: where the secrets are read (default: this process's environment)."""
+    obs: ir.Observe | None = run.pipeline.observe
+    if obs is None:
+        return
+    pipe = run.pipeline
     masker = Masker.for_pipeline(pipe)
 
     def warning(msg: str) -> None:
         warn(masker.text(f"pipespec: warning: {msg}"))
 
-    started, ended, previous, totals, step_previous = _from_store(runner)
-    if tracker is not None:
-        tracker.finish(runner)
     if obs.textfile or obs.pushgateway or obs.pushgateway_secret:
-        run = _run(runner, started, ended)
-        items = prometheus.samples(run, totals)
+        items = prometheus.samples(_prom_run(run), {n: s.totals for n, s in run.steps.items() if s.totals})
         if obs.textfile:
             path = obs.textfile if os.path.isabs(obs.textfile) else os.path.join(spec_dir(pipe), obs.textfile)
             try:
                 prometheus.write_textfile(path, items)
             except OSError as e:
                 warning(f"metrics.textfile {obs.textfile} was not written: {e.strerror or e}")
-        url = obs.pushgateway or (_secret(pipe, obs.pushgateway_secret) if obs.pushgateway_secret else "")
+        url = obs.pushgateway or (_secret(pipe, obs.pushgateway_secret, environ) if obs.pushgateway_secret else "")
         if url:
             try:
-                prometheus.push(url, obs.push_job, {"pipeline": pipe.name}, items)
+                prometheus.push(url, obs.push_job, push_grouping(run), items)
             except prometheus.PushError as e:
                 warning(f"the metrics were not pushed: {e}")
         elif obs.pushgateway_secret:
             warning(f"the metrics were not pushed: secret '{obs.pushgateway_secret}' is not set")
-    for channel, ev in planned_alerts(runner, obs, previous, started, ended, warning, step_previous):
+    for channel, ev in planned_alerts(run, warning):
         try:
-            alerts.send(channel, _secret(pipe, channel.secret), ev)
+            alerts.send(channel, _secret(pipe, channel.secret, environ), ev)
         except alerts.AlertError as e:
             warning(f"the {ev.kind} alert to channel '{channel.name}' ({channel.type}) was not sent: {e}")
 
 
-def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float, ended: float,
-                   warning: Callable[[str], None], step_previous: dict[str, str] | None = None,
-                   ) -> list[tuple[ir.Channel, alerts.Event]]:
+def push_grouping(run: FinishedRun) -> dict[str, str]:
+    """The Pushgateway group of a run: ``pipeline`` (and ``target`` off the local runner, so that
+    a compiled target's pushes and the local runner's do not replace each other's metrics)."""
+    if run.target == "local":
+        return {"pipeline": run.pipeline.name}
+    return {"pipeline": run.pipeline.name, "target": run.target}
+
+
+def planned_alerts(run: FinishedRun, warning: Callable[[str], None]) -> list[tuple[ir.Channel, alerts.Event]]:
     """(channel, event) for every alert this run sends, in the spec's order: a channel hears of
     the run's status once (recovery before success), of each step of ``notify.steps`` once
-    likewise, and of every true ``when:`` condition. ``step_previous``: step -> its status in the
-    pipeline's previous run of it."""
-    pipe, status = runner.pipeline, runner.status
-    failed = tuple(st.name for st in runner.states.values() if st.status == "failed")
+    likewise, and of every true ``when:`` condition."""
+    pipe, status, obs = run.pipeline, run.status, run.pipeline.observe
     ok = status == "succeeded"
-    recovered = ok and (previous in ("failed", "interrupted") or bool(getattr(runner, "resume", None)))
+    recovered = ok and (run.previous in ("failed", "interrupted") or run.resumed)
     wanted = ["failure"] if not ok else (["recovery", "success"] if recovered else ["success"])
-    base = dict(pipeline=pipe.name, status=status, run_id=runner.run_id, failed_steps=failed,
-                started=started, ended=ended, dedup_key=f"pipespec/{pipe.name}")
+    base = dict(pipeline=pipe.name, status=status, run_id=run.run_id, failed_steps=run.failed_steps,
+                started=run.started, ended=run.ended, dedup_key=f"pipespec/{pipe.name}", target=run.target)
     out: list[tuple[ir.Channel, alerts.Event]] = []
     told: set[str] = set()
     for kind in wanted:
@@ -85,16 +96,16 @@ def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float
                 if name not in told:
                     told.add(name)
                     out.append((obs.channel(name), alerts.Event(kind=kind, **base)))
-    out += _step_alerts(runner, obs, base, step_previous or {})
+    out += _step_alerts(run, obs, base)
     n = 0
     for rule in obs.alerts:
         if rule.event != "condition":
             continue
         n += 1
-        if any(runner.states[s].status != "succeeded" for s in rule.reads if s in runner.states):
+        if any(run.steps[s].status != "succeeded" for s in rule.reads if s in run.steps):
             continue                    # a step it reads did not succeed: on_failure tells of that
         try:
-            hit = _evaluate(runner, rule.condition)
+            hit = _evaluate(run, rule.condition)
         except EvalError as e:           # the expression's own failure (a division by zero, ...)
             warning(f"notify.when #{n} ({rule.message}) was not evaluated: {e}")
             continue
@@ -109,19 +120,19 @@ def planned_alerts(runner, obs: ir.Observe, previous: str | None, started: float
     return out
 
 
-def _step_alerts(runner, obs: ir.Observe, base: dict, previous: dict[str, str]) -> list:
+def _step_alerts(run: FinishedRun, obs: ir.Observe, base: dict) -> list:
     out = []
     steps = list(dict.fromkeys(r.step for r in obs.alerts if r.step is not None))
     for step in steps:
-        st = runner.states.get(step)
-        if st is None or st.status not in ("succeeded", "failed"):
+        st = run.steps.get(step)
+        if st is None or st.status not in ("succeeded", "failed", "timeout"):
             continue                     # skipped, not run, excluded: nothing to tell of it
-        if st.status == "failed":
+        if st.status != "succeeded":
             wanted = ["failure"]
         else:
-            wanted = ["recovery", "success"] if previous.get(step) in ("failed", "timeout") else ["success"]
+            wanted = ["recovery", "success"] if run.step_previous.get(step) in ("failed", "timeout") else ["success"]
         told: set[str] = set()
-        failed = (step,) if st.status == "failed" else ()
+        failed = (step,) if st.status != "succeeded" else ()
         for kind in wanted:
             for rule in obs.alerts:
                 if rule.step != step or rule.event != kind:
@@ -134,69 +145,27 @@ def _step_alerts(runner, obs: ir.Observe, base: dict, previous: dict[str, str]) 
     return out
 
 
-def _evaluate(runner, value: ir.Value):
+def _evaluate(run: FinishedRun, value: ir.Value):
     if value.template is None:
         return value.literal
-    values = {n: st.values for n, st in runner.states.items() if st.status == "succeeded"}
-    artifacts = {n: st.artifacts for n, st in runner.states.items() if st.status == "succeeded"}
-    inputs = StepInputs(runner.params, values, artifacts, run_id=runner.run_id,
-                        run_date=getattr(runner, "run_date", None) or time.strftime("%Y-%m-%d"))
-    pipe = runner.pipeline
+    values = {n: st.values for n, st in run.steps.items() if st.status == "succeeded"}
+    artifacts = {n: st.artifacts for n, st in run.steps.items() if st.status == "succeeded"}
+    inputs = StepInputs(run.params, values, artifacts, run_id=run.run_id,
+                        run_date=run.run_date or time.strftime("%Y-%m-%d"))
+    pipe = run.pipeline
     return value.template.render(Lookup(pipe, pipe.all_steps[0], inputs, {}, {}, lambda _m: None))
 
 
-def _secret(pipe: ir.Pipeline, name: str) -> str:
-    return secret_value(pipe, name, warn=lambda _m: None)
+def _secret(pipe: ir.Pipeline, name: str, environ: dict[str, str] | None = None) -> str:
+    return secret_value(pipe, name, environ, warn=lambda _m: None)
 
 
-def _from_store(runner) -> tuple[float, float, str | None, dict[str, tuple[int, int]], dict[str, str]]:
-    """The run's start and end, the status of the pipeline's previous finished run, each step's
-    attempts and cache hits over every run in the store, and the status each step of
-    ``notify.steps`` had in the pipeline's previous run of it."""
-    now = time.time()
-    started, ended, previous, totals, steps = now, now, None, {}, {}
-    path = os.path.join(runner.store_dir, "runs.db")
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    except sqlite3.Error:
-        return started, ended, previous, totals, steps
-    try:
-        row = db.execute("SELECT started, ended FROM runs WHERE id=?", (runner.run_id,)).fetchone()
-        if row:
-            started, ended = row[0] or now, row[1] or now
-        row = db.execute("SELECT status FROM runs WHERE pipeline=? AND id<>? AND status IN "
-                         "('succeeded','failed','interrupted') ORDER BY started DESC LIMIT 1",
-                         (runner.pipeline.name, runner.run_id)).fetchone()
-        previous = row[0] if row else None
-        for step, attempts, hits in db.execute(
-                "SELECT e.step, SUM(e.attempts), SUM(e.cache_hit) FROM executions e JOIN runs r "
-                "ON e.run_id = r.id WHERE r.pipeline=? GROUP BY e.step", (runner.pipeline.name,)):
-            totals[step] = (int(attempts or 0), int(hits or 0))
-        for step in {r.step for r in runner.pipeline.observe.alerts if r.step is not None}:
-            # the latest other run with a finished instance of the step; failed if any instance failed
-            row = db.execute("SELECT MAX(e.status IN ('failed','timeout')) FROM executions e JOIN runs r "
-                             "ON e.run_id = r.id WHERE r.pipeline=? AND e.step=? AND e.run_id<>? AND e.status IN "
-                             "('succeeded','failed','timeout') GROUP BY e.run_id ORDER BY MAX(e.ended) DESC LIMIT 1",
-                             (runner.pipeline.name, step, runner.run_id)).fetchone()
-            if row:
-                steps[step] = "failed" if row[0] else "succeeded"
-    except sqlite3.Error:
-        pass
-    finally:
-        db.close()
-    return started, ended, previous, totals, steps
-
-
-def _run(runner, started: float, ended: float) -> prometheus.Run:
-    run = prometheus.Run(runner.pipeline.name, runner.status, started, ended)
-    for name, st in runner.states.items():
-        times = [(i.started, i.ended) for i in st.instances if i.started is not None and i.ended is not None]
-        sr = prometheus.StepRun(name, st.status, min((a for a, _ in times), default=None),
-                                max((b for _, b in times), default=None))
-        for inst in st.instances:
-            item = inst.label[len(name) + 1:-1] if inst.index is not None else ""
-            for output, fields in (inst.metrics or {}).items():
-                if isinstance(fields, dict):
-                    sr.metrics.append((item, output, fields))
-        run.steps.append(sr)
-    return run
+def _prom_run(run: FinishedRun) -> prometheus.Run:
+    out = prometheus.Run(run.pipeline.name, run.status, run.started, run.ended, target=run.target)
+    for st in run.steps.values():
+        sr = prometheus.StepRun(st.name, st.status, st.started, st.ended)
+        if (st.started is None or st.ended is None) and st.duration is not None:
+            sr.started, sr.ended = 0.0, st.duration
+        sr.metrics.extend(st.metrics)
+        out.steps.append(sr)
+    return out

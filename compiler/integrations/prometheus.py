@@ -54,7 +54,7 @@ class StepRun:
 class Run:
     pipeline: str
     status: str
-    started: float
+    started: float | None             # None: not known (no duration is written)
     ended: float
     target: str = "local"
     steps: list[StepRun] = field(default_factory=list)
@@ -68,23 +68,26 @@ class Sample:
 
 
 def samples(run: Run, totals: dict[str, tuple[int, int]]) -> list[Sample]:
-    """``totals``: step -> (attempts, cache hits) over every run of the pipeline."""
+    """``totals``: step -> (attempts, cache hits) over every run of the pipeline; a step not
+    in it has no counters."""
     base = (("pipeline", run.pipeline), ("target", run.target))
     out = []
     if run.status == "succeeded":
         out.append(Sample(LAST_SUCCESS, base, run.ended))
-    out += [Sample("pipespec_run_last_completion_timestamp_seconds", base, run.ended),
-            Sample("pipespec_run_duration_seconds", base, max(0.0, run.ended - run.started)),
-            Sample("pipespec_run_success", base, 1.0 if run.status == "succeeded" else 0.0)]
+    out.append(Sample("pipespec_run_last_completion_timestamp_seconds", base, run.ended))
+    if run.started is not None:
+        out.append(Sample("pipespec_run_duration_seconds", base, max(0.0, run.ended - run.started)))
+    out.append(Sample("pipespec_run_success", base, 1.0 if run.status == "succeeded" else 0.0))
     for st in run.steps:
         lab = base + (("step", st.name),)
         if st.started is not None and st.ended is not None:
             out.append(Sample("pipespec_step_duration_seconds", lab, max(0.0, st.ended - st.started)))
         if st.status not in ("skipped", "not_run"):
             out.append(Sample("pipespec_step_success", lab, 1.0 if st.status == "succeeded" else 0.0))
-        attempts, hits = totals.get(st.name, (0, 0))
-        out.append(Sample("pipespec_step_attempts_total", lab, float(attempts)))
-        out.append(Sample("pipespec_step_cache_hits_total", lab, float(hits)))
+        if st.name in totals:            # a target that keeps no store of its runs has none
+            attempts, hits = totals[st.name]
+            out.append(Sample("pipespec_step_attempts_total", lab, float(attempts)))
+            out.append(Sample("pipespec_step_cache_hits_total", lab, float(hits)))
         for item, output, fields in st.metrics:
             for k, v in fields.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -1,24 +1,85 @@
-"""What the compiled targets do not carry out yet of ``notify:``/``metrics:``/``tracking:``:
-one W701 per key at compile time, so that nothing is dropped in silence (the local runner does
-them itself; rendering them natively per target is issue 14's next part)."""
+"""What a compiled target does not carry out of ``notify:``/``metrics:``/``tracking:``: one
+W701 per key at compile time, so that nothing is dropped in silence. ``CARRIED`` lists what each
+target renders natively (its tasks run ``pipespec observe start|finish``, docs/targets/); the
+local runner does all three itself. Plain data: validate imports no backend for it."""
 
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 
 
+CARRIED: dict[str, frozenset[str]] = {
+    "airflow": frozenset({"notify:", "metrics:", "tracking:"}),
+    "github": frozenset({"notify:", "metrics:", "tracking:"}),
+    "kubeflow": frozenset({"notify:", "metrics:", "tracking:"}),
+}
+# parts of a key a target still leaves out: target -> ((part, used(observe), what is lost, why))
+PARTS = {
+    "kubeflow": (
+        ("notify.steps", lambda o: any(r.step is not None for r in o.alerts), "no alert about one step is sent",
+         "the exit task sees the run's final status only, not each task's"),
+        ("notify.when", lambda o: any(r.event == "condition" for r in o.alerts), "no when: condition is checked",
+         "the exit task cannot read the steps' outputs"),
+    ),
+}
+# where finish keeps the previous run's record on a target whose tasks run on fresh machines
+HISTORY_OPTION = {"github": "artifact_root", "kubeflow": "pipeline_root"}
+
+
+def carried(pipe, target: str) -> frozenset[str]:
+    """The keys ``target`` carries out for this spec."""
+    if target == "airflow" and pipe.target("airflow").get("operator") == "kubernetes":
+        return frozenset()              # the pods would need the start/finish tasks as pods too
+    return CARRIED.get(target, frozenset())
+
+
+# targets whose every task runs on a machine of its own, gone afterwards (what a task is called there)
+FRESH_MACHINES = {"github": "job", "kubeflow": "task"}
+
+
+def _history(pipe, target: str) -> bool:
+    """Whether ``pipespec observe finish`` on ``target`` can find the previous run's status: in
+    the record under a lasting artifact root, or in MLflow's previous parent run."""
+    obs = pipe.observe
+    if obs.tracking and (obs.mlflow_uri or target not in FRESH_MACHINES):
+        return True
+    if target in FRESH_MACHINES:
+        return bool(pipe.target(target).get(HISTORY_OPTION[target]))
+    return True                          # Airflow: its artifact root is shared by the workers
+
+
 def not_carried_out(pipe, target: str) -> list[Diagnostic]:
     obs = pipe.observe
     if obs is None:
         return []
+    done = carried(pipe, target)
     out = []
     spans = dict(obs.spans)
     what = (("notify:", bool(obs.alerts) or bool(obs.channels), "no alert is sent from its runs"),
             ("metrics:", bool(obs.textfile or obs.pushgateway or obs.pushgateway_secret), "no metrics are written"),
             ("tracking:", obs.tracking, "nothing is logged to MLflow"))
+    if "tracking:" in done and obs.tracking and not obs.mlflow_uri and target in FRESH_MACHINES:
+        out.append(Diagnostic("W702", f"{target}: tracking: has no uri: every {FRESH_MACHINES[target]} runs on a "
+                              "fresh machine, so the default store (.pipespec/mlflow.db beside the spec) is lost with "
+                              "it, unless the runners set MLFLOW_TRACKING_URI", spans.get("tracking", pipe.span),
+                              help="set tracking.mlflow.uri to an MLflow tracking server"))
+    recovery = any(r.event == "recovery" for r in obs.alerts)
+    if "notify:" in done and recovery and not _history(pipe, target):
+        out.append(Diagnostic("W703", f"{target}: on_recovery needs the status of the previous run, which this "
+                              f"target does not keep: no recovery alert is sent (and PagerDuty is never resolved)",
+                              spans.get("notify", pipe.span),
+                              help=f"set targets.{target}.{HISTORY_OPTION.get(target, 'artifact_root')} to a lasting "
+                              "store (a shared folder or an "
+                              "object store URL), or track to an MLflow server (tracking.mlflow.uri)"))
+    for part, used, effect, why in PARTS.get(target, ()) if "notify:" in done else ():
+        if used(obs):
+            out.append(Diagnostic("W701", f"{target}: {part} is carried out by pipespec run only, not by the "
+                                  f"{target} target ({why}): {effect}", spans.get("notify", pipe.span),
+                                  help="run it with pipespec run, or drop it for this target"))
     for key, used, effect in what:
-        if used:
+        if used and key not in done:
+            label = f"{target} target" + (" under operator: kubernetes" if target in CARRIED and not done else "")
             out.append(Diagnostic("W701", f"{target}: {key} is carried out by pipespec run only, not yet by the "
-                                  f"{target} target: {effect}", spans.get(key[:-1], pipe.span),
+                                  f"{label}: {effect}", spans.get(key[:-1], pipe.span),
                                   help="run it with pipespec run, or drop the key for this target"))
     return out

@@ -53,7 +53,7 @@ def _leg_name(job_id: str, matrix: dict) -> str:
 
 
 def run(workflow: str, inputs: list[str], workdir: str, event: str, timeout: float,
-        files: list[str]) -> dict:
+        files: list[str], secret_file: str | None = None, act_env: list[str] | None = None) -> dict:
     errors: list[str] = []
     base = Path(workdir).resolve()
     repo = base / "repo"
@@ -80,6 +80,10 @@ def run(workflow: str, inputs: list[str], workdir: str, event: str, timeout: flo
            "-W", f".github/workflows/{src.name}", "--json"]
     for kv in inputs:
         cmd += ["--input", kv]
+    if secret_file:                      # NAME=value lines: the workflow's secrets.NAME
+        cmd += ["--secret-file", str(Path(secret_file).resolve())]
+    for kv in act_env or ():             # e.g. GITHUB_RUN_ID=7 (act's github.run_id is always 1)
+        cmd += ["--env", kv]
     log = base / "act.jsonl"
     errlog = base / "act.stderr"
     t0 = time.monotonic()
@@ -157,9 +161,11 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--file", action="append", default=[],
                     help="SRC[:DEST] copied into the repo before the commit (repeatable)")
+    ap.add_argument("--secret-file", help="NAME=value lines, passed to act as the workflow's secrets")
+    ap.add_argument("--env", action="append", default=[], help="K=V for act's --env (repeatable)")
     a = ap.parse_args(argv)
     Path(a.workdir).mkdir(parents=True, exist_ok=True)
-    report = run(a.workflow, a.input, a.workdir, a.event, a.timeout, a.file)
+    report = run(a.workflow, a.input, a.workdir, a.event, a.timeout, a.file, a.secret_file, a.env)
     print(json.dumps(report, indent=1))
     return 0 if report["ok"] else 1
 

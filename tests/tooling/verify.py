@@ -132,7 +132,8 @@ def github_check(path, *, skip: Iterable[str] = ()) -> dict:
 
 
 def act_run(workflow, inputs: Mapping | None = None, *, workdir=None, timeout: float = 600,
-            files: Iterable[str] = (), event: str = "workflow_dispatch") -> dict:
+            files: Iterable[str] = (), event: str = "workflow_dispatch", secret_file=None,
+            env: Mapping | None = None) -> dict:
     """Run with nektos/act on the host (self-hosted). Report: jobs{id: success|failure|skipped},
     legs{"job (k=v)": result}, job_outputs{job: {name: value}}, step_outputs, returncode."""
     a = [str(workflow), "--workdir", _workdir(workdir, "pipespec-act-run-"), "--event", event,
@@ -143,4 +144,8 @@ def act_run(workflow, inputs: Mapping | None = None, *, workdir=None, timeout: f
         a += ["--input", f"{k}={v}"]
     for f in files:
         a += ["--file", str(f)]
+    if secret_file is not None:
+        a += ["--secret-file", str(secret_file)]
+    for k, v in (env or {}).items():
+        a += ["--env", f"{k}={v}"]
     return _run_script("github", "run_act.py", a, timeout=timeout + 60)
