@@ -10,8 +10,10 @@ timeout ends it KILLED; an outage is a warning; without the parent, exec says no
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -42,6 +44,8 @@ steps:
   slow:
     run: sleep 20
     timeout: 1s
+  long:
+    run: sleep 60
 tracking:
   mlflow:
     experiment: churn-exp
@@ -165,6 +169,51 @@ def test_a_timeout_ends_the_nested_run_killed(store):
     r = _exec(folder, "slow", parent=parent, uri=uri)
     assert r.returncode == 124, r.stderr
     assert _children(c, eid, parent)["slow"].info.status == "KILLED"
+
+
+def test_sigterm_stops_the_step_and_ends_its_nested_run_killed(store):
+    """The platform killing the task (Airflow, a pod's deletion: SIGTERM to exec) must not leave
+    the nested run RUNNING forever, as a crashed run marked nothing."""
+    folder, uri, c, eid, parent = store
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PIPESPEC_")) and k != "GITHUB_OUTPUT"}
+    env.update({"PIPESPEC_TRACKING_PARENT": parent, "MLFLOW_TRACKING_URI": uri})
+    p = subprocess.Popen([sys.executable, "-m", "pipespec", "exec", "pipeline.yaml", "--step", "long", "--run-id", "m-2"],
+                         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "long" not in _children(c, eid, parent):          # the nested run is open: the step runs
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.5)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGTERM)
+        _out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+    assert p.returncode != 0, err
+    run = _children(c, eid, parent)["long"]
+    assert run.info.status == "KILLED", err
+    assert run.data.tags["pipespec.status"] == "cancelled"
+
+
+def test_the_runner_honours_mlflow_tracking_uri(store, tmp_path):
+    """``pipespec run`` with no ``uri:`` in the spec and ``$MLFLOW_TRACKING_URI`` set (a team's
+    own MLflow): the runs go there, not to the run store's default database."""
+    folder, uri, c, eid, parent = store
+    spec = "pipespec: 1\nname: churn\nsteps:\n  score:\n    call: steps:train\n    with: {kind: forest}\n" \
+           "    outputs: {quality: metrics}\ntracking:\n  mlflow: {experiment: churn-exp}\n"
+    (folder / "small.yaml").write_text(spec)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PIPESPEC_")) and k != "GITHUB_OUTPUT"}
+    env["MLFLOW_TRACKING_URI"] = uri
+    r = subprocess.run([sys.executable, "-m", "pipespec", "run", "small.yaml", "--progress", "plain"], cwd=folder,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert not (folder / ".pipespec" / "mlflow.db").exists()
+    [local] = [x for x in c.search_runs([eid]) if x.data.tags.get("pipespec.target") == "local"
+               and "mlflow.parentRunId" not in x.data.tags]
+    [score] = c.search_runs([eid], f"tags.`mlflow.parentRunId` = '{local.info.run_id}'")
+    assert score.data.metrics == {"auc": 0.9} and score.data.tags["pipespec.target"] == "local"
 
 
 def test_an_outage_is_a_warning_and_the_step_succeeds(store):
