@@ -132,9 +132,17 @@ def register(client, uri: str, experiment_id: str, reg, path: str | None, source
             client.log_model_artifacts(lm.model_id, tmp)
     client.finalize_logged_model(lm.model_id, "READY")
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(uri)
-    version = mlflow.register_model(f"models:/{lm.model_id}", reg.model, tags={"pipespec.run_id": run_id})
+    mlflow.set_tracking_uri(uri)        # a SQLite registry finds the LoggedModel of models:/ID there
+    # the client's calls, not mlflow.register_model: the same store calls without its prints
+    try:
+        client.create_registered_model(reg.model)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    version = client.create_model_version(reg.model, f"models:/{lm.model_id}", run_id=source_run_id,
+                                          tags={"pipespec.run_id": run_id}, model_id=lm.model_id)
     if reg.alias:
         client.set_registered_model_alias(reg.model, reg.alias, version.version)
     return str(version.version)
