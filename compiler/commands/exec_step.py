@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import sys
 
 from ..cli import UsageError
 from .common import require_valid
@@ -38,6 +37,9 @@ def add_arguments(p) -> None:
     p.add_argument("--digest", metavar="sha256:HEX",
                    help="the IR digest the calling file was compiled from (default: $PIPESPEC_IR_DIGEST); "
                         "a different spec here fails with exit 65")
+    p.add_argument("--log-format", choices=("text", "json"), default=None,
+                   help="json: what exec says as Elastic Common Schema objects on standard error "
+                        "(default: $PIPESPEC_LOG_FORMAT, else text)")
     p.add_argument("--retries-by-executor", action="store_true",
                    help="retry here with the step's declared backoff (for targets without native retries)")
 
@@ -86,6 +88,7 @@ def main(args) -> int:
         run_id=args.run_id or "exec-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S"),
         run_date=args.run_date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
         run_status=args.run_status, retry=args.retries_by_executor)
+    log = _log(args, pipe, req)
     sinks: list = []
     root = None
     try:
@@ -109,9 +112,9 @@ def main(args) -> int:
         if args.result_json:
             sinks.append(w.ResultJsonSink(args.result_json))
         sinks.extend(worker_sinks(os.environ))    # a target's own, when its workers' environment says so
-        res = w.run_request(pipe, req, sinks, resolved=resolved, label="pipespec exec")
+        res = w.run_request(pipe, req, sinks, resolved=resolved, label="pipespec exec", log=log)
     except w.WorkerError as e:
-        print(f"pipespec exec: error: {e}", file=sys.stderr)
+        log.error(str(e))
         if args.result_json:       # the task's platform reads why: Airflow does not retry these
             from ..files import write_atomic
 
@@ -125,6 +128,19 @@ def main(args) -> int:
         if root is not None:
             root.close()
     return res.exit_code
+
+
+def _log(args, pipe, req):
+    from ..runtime import worker as w
+
+    fmt = args.log_format or os.environ.get("PIPESPEC_LOG_FORMAT") or "text"
+    if fmt not in ("text", "json"):
+        raise UsageError(f"$PIPESPEC_LOG_FORMAT: expected text or json, not {fmt!r}")
+    if fmt == "text":
+        return w.TextLog("pipespec exec")
+    from ..integrations.logs import WorkerJsonLog
+
+    return WorkerJsonLog(pipe, req.step, req.run_id)
 
 
 def _output_paths(args, pipe, step, root, run_id: str, index) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""``pipespec run --log-format json``: each event of the run as one JSON object per line, with
+"""``pipespec run --log-format json`` and ``pipespec exec --log-format json`` (or
+``$PIPESPEC_LOG_FORMAT=json``, for all of a target's workers): each event as one JSON object per line, with
 the Elastic Common Schema fields (elastic/ecs-logging ``spec/spec.json``): ``@timestamp``,
 ``log.level`` and ``ecs.version`` as dotted top-level keys, ``message``, ``event.outcome``
 (success | failure | unknown), ``event.duration`` in nanoseconds, ``service.name`` and
@@ -87,3 +88,52 @@ class JsonDisplay(Display):
 
     def warning(self, message: str) -> None:
         self.emit(record(message, level="warning", labels=self._labels()))
+
+
+class WorkerJsonLog:
+    """``pipespec exec``'s events (``runtime.worker.TextLog``'s) as the same ECS objects as
+    ``pipespec run``'s: a retry (``step-retry``), the instance's end (``step-done`` |
+    ``step-failed``, with its outcome and duration), warnings and errors; on standard error,
+    where the text lines go, so the step's own standard output stays its own."""
+
+    def __init__(self, pipeline, step: str | None = None, run_id: str | None = None, stream=None) -> None:
+        import sys
+
+        from ..runtime.masking import Masker
+
+        self.pipeline, self.step, self.run_id = pipeline.name, step, run_id
+        self.masker = Masker.for_pipeline(pipeline)
+        self.stream = stream or sys.stderr
+
+    def emit(self, rec: dict) -> None:
+        rec["message"] = self.masker.text(rec["message"])
+        self.stream.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.stream.flush()
+
+    def _labels(self, step=None, inputs=None) -> dict:
+        from ..runner.state import instance_label
+
+        name = instance_label(step.name, inputs.index, inputs.item) if step is not None else self.step
+        return {"pipeline": self.pipeline, "step": name, "run_id": inputs.run_id if inputs else self.run_id}
+
+    def retry(self, step, inputs, n: int, delay: float, why: str) -> None:
+        self.emit(record(f"attempt {n} failed ({why}); retrying in {delay:g}s", level="warning",
+                         outcome="failure", labels=self._labels(step, inputs), action="step-retry"))
+
+    def ended(self, step, inputs, res) -> None:
+        label = self._labels(step, inputs)
+        if res.ok:
+            msg = f"{label['step']} done {res.duration_s:.2f}s"
+        else:
+            why = res.error or f"exit {res.exit_code}"
+            msg = f"{label['step']} {res.status.upper()} after {res.attempts} attempt{'s' if res.attempts > 1 else ''}: {why}"
+        rec = record(msg, level="info" if res.ok else "error", outcome="success" if res.ok else "failure",
+                     duration_s=res.duration_s, labels=label, action="step-done" if res.ok else "step-failed")
+        rec["pipespec"] = {"status": res.status, "exit_code": res.exit_code, "attempts": res.attempts}
+        self.emit(rec)
+
+    def warning(self, message: str) -> None:
+        self.emit(record(message, level="warning", labels=self._labels()))
+
+    def error(self, message: str) -> None:
+        self.emit(record(message, level="error", outcome="failure", labels=self._labels()))

@@ -16,6 +16,7 @@ that turn what their platform hands a task into a request. Documented in docs/st
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -108,28 +109,82 @@ def resolve(pipeline: ir.Pipeline, req: WorkerRequest,
                             run_id=req.run_id, run_date=req.run_date, run_status=req.run_status)
 
 
+class TextLog:
+    """What a worker says on standard error, as text (``--log-format json``:
+    ``integrations.logs.WorkerJsonLog``, the same events as ECS objects)."""
+
+    def __init__(self, label: str = "pipespec") -> None:
+        self.label = label
+
+    def retry(self, step: ir.Step, inputs: StepInputs, n: int, delay: float, why: str) -> None:
+        print(f"{self.label}: {step.name}: attempt {n} failed ({why}); retrying in {delay:g}s", file=sys.stderr)
+
+    def ended(self, step: ir.Step, inputs: StepInputs, res: StepResult) -> None:
+        name = step.name + (f"[{inputs.index}]" if inputs.index is not None else "")
+        if res.ok:
+            print(f"{self.label}: {name} succeeded in {res.duration_s:.2f}s", file=sys.stderr)
+        else:
+            why = res.error or f"exit {res.exit_code}"
+            print(f"{self.label}: {name} {res.status.upper()} after {res.attempts} attempt"
+                  f"{'s' if res.attempts > 1 else ''}: {why}", file=sys.stderr)
+
+    def warning(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def error(self, message: str) -> None:
+        print(f"{self.label}: error: {message}", file=sys.stderr)
+
+
 def run_request(pipeline: ir.Pipeline, req: WorkerRequest, sinks: Sequence[Sink] = (), *,
-                resolved: tuple[ir.Step, StepInputs] | None = None, label: str = "pipespec") -> StepResult:
+                resolved: tuple[ir.Step, StepInputs] | None = None, label: str = "pipespec",
+                log: TextLog | None = None) -> StepResult:
     """Run one step instance for a request and write its result through every sink.
 
-    Raises ``WorkerError`` when nothing could start; a failure of the step itself is the
-    returned result (``res.ok`` false, ``res.exit_code`` the status to exit with).
+    With ``tracking:`` and ``$PIPESPEC_TRACKING_PARENT`` (the target's MLflow parent run), the
+    instance is one nested run of it (``integrations.tracking.StepTracker``): the step's
+    process gets ``MLFLOW_RUN_ID``, and a SIGTERM (the platform killing the task) stops the
+    step so that its run ends KILLED. Raises ``WorkerError`` when nothing could start; a
+    failure of the step itself is the returned result (``res.ok`` false, ``res.exit_code``
+    the status to exit with).
     """
     step, inputs = resolved or resolve(pipeline, req)
-    res = run_step(pipeline, step, inputs, req.output_paths, retry=req.retry,
-                   on_retry=lambda n, d, why: print(
-                       f"{label}: {step.name}: attempt {n} failed ({why}); retrying in {d:g}s",
-                       file=sys.stderr))
+    log = log or TextLog(label)
+    tracker, base_env, cancel, restore = None, None, None, None
+    if pipeline.observe is not None and pipeline.observe.tracking and os.environ.get("PIPESPEC_TRACKING_PARENT"):
+        from ..integrations.tracking import StepTracker
+
+        tracker = StepTracker.open(pipeline, step, inputs, log.warning)
+    if tracker is not None:
+        base_env = {**os.environ, **tracker.env()}
+        cancel, restore = _cancel_on_signals()
+    try:
+        res = run_step(pipeline, step, inputs, req.output_paths, retry=req.retry, base_env=base_env, cancel=cancel,
+                       on_retry=lambda n, d, why: log.retry(step, inputs, n, d, why), warn=log.warning)
+    finally:
+        if restore is not None:
+            restore()
+    if tracker is not None:
+        tracker.close(res)          # before the sinks: a remote root's sink replaces the local paths
     for sink in sinks:
         sink.write(step, res)
-    name = step.name + (f"[{inputs.index}]" if inputs.index is not None else "")
-    if res.ok:
-        print(f"{label}: {name} succeeded in {res.duration_s:.2f}s", file=sys.stderr)
-    else:
-        why = res.error or f"exit {res.exit_code}"
-        print(f"{label}: {name} {res.status.upper()} after {res.attempts} attempt"
-              f"{'s' if res.attempts > 1 else ''}: {why}", file=sys.stderr)
+    log.ended(step, inputs, res)
     return res
+
+
+def _cancel_on_signals():
+    """A cancel event set by SIGTERM/SIGINT (main thread only), and how to put the old handlers back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None, None
+    event = threading.Event()
+    old = {sig: signal.signal(sig, lambda *_: event.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return event, restore
 
 
 class ResultJsonSink:

@@ -319,8 +319,11 @@ def deploy(
     test_size: float,
     n_estimators: int,
     min_auc: float,
+    package: str,
 ) -> dict:
-    """Register the selected model as the next version in a folder registry.
+    """Release the selected model: ``package`` (the model file the spec's ``tracking:``
+    registers in MLflow as the next version of ``churn``, alias ``champion``) and a copy in a
+    folder registry.
 
     Layout: ``<registry>/churn/v<N>/{model.joblib, model_card.md, metadata.json}`` and
     ``<registry>/churn/LATEST``. Registering is idempotent: a model whose file hash is
@@ -330,6 +333,7 @@ def deploy(
     root = Path(registry).resolve() / "churn"
     root.mkdir(parents=True, exist_ok=True)
     digest = _sha256(model)
+    shutil.copyfile(model, package)
 
     def versions() -> list[int]:
         return sorted(int(p.name[1:]) for p in root.iterdir() if p.is_dir() and re.fullmatch(r"v\d+", p.name))

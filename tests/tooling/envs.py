@@ -7,7 +7,7 @@ Library:
     path = ensure("airflow", with_pipespec=True)   # + pipespec installed editable (--no-deps)
 
 CLI:
-    python tests/tooling/envs.py ensure airflow|airflow-k8s|kfp|github|all [--with-pipespec]
+    python tests/tooling/envs.py ensure airflow|airflow-k8s|kfp|github|mlflow|all [--with-pipespec]
     python tests/tooling/envs.py path NAME        # where it would live (no build)
     python tests/tooling/envs.py key NAME
 
@@ -42,6 +42,7 @@ ENVS: dict[str, dict] = {
     "airflow-k8s": {"requirements": HERE / "requirements-airflow-k8s.txt"},
     "kfp": {"requirements": HERE / "requirements-kfp.txt"},
     "github": {"requirements": HERE / "requirements-github.txt", "npm": HERE / "github"},
+    "mlflow": {"requirements": HERE / "requirements-mlflow.txt"},   # `mlflow server` (full package)
 }
 DEFAULT_ALL = ("airflow", "kfp", "github")
 NPM_FILES = ("package.json", "package-lock.json")
