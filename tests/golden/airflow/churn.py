@@ -42,6 +42,7 @@ PARAMS = [
 # Secrets each step reads: environment variable -> ("variable", name) or ("connection", id).
 SECRETS = {
     "notify": {"SLACK_WEBHOOK": ["variable", "slack_webhook"]},
+    "pipespec__finish": {"ALERT_WEBHOOK_URL": ["variable", "alert_webhook"]},
 }
 # The tasks whose states make run.status of the finally: steps.
 MAIN_TASKS = [
@@ -103,6 +104,37 @@ def _exec_args(step, context, result_json, index=None, run_status=None):
     return args
 
 
+def _observe_args(action, context, tmp):
+    """`pipespec observe start|finish` of this run: finish gets the run's status (failed when any
+    task but these two failed or could not run for it), each task's state and duration, the
+    params, and the MLflow parent run (docs/targets/airflow.md)."""
+    spec = _spec()
+    args = ["observe", action, spec, "--run-id", _run_id(context), "--target", "airflow", "--digest", DIGEST]
+    if action == "start":
+        return args
+    ti = context["ti"]
+    states = {}
+    for crumb in ti.get_task_breadcrumbs(dag_id=ti.dag_id, run_id=ti.run_id):
+        if crumb["task_id"].startswith("pipespec__"):
+            continue
+        key = crumb["task_id"] if crumb["map_index"] < 0 else f"{crumb['task_id']}_{crumb['map_index']}"
+        states[key] = {"status": str(crumb["state"]), "duration": crumb["duration"]}
+    failed = any(s["status"] in ("failed", "upstream_failed") for s in states.values())
+    steps_json = os.path.join(tmp, "steps.json")
+    with open(steps_json, "w", encoding="utf-8") as f:
+        json.dump(states, f)
+    started = context["dag_run"].start_date
+    args += ["--status", "failed" if failed else "success", "--artifact-root", _artifact_root(spec),
+             "--params-json", json.dumps({name: context["params"][name] for name in PARAMS}, sort_keys=True),
+             "--steps-json", "@" + steps_json, "--run-date", _run_date(context)]
+    if started is not None:
+        args += ["--started", started.isoformat()]
+    parent = ti.xcom_pull(task_ids="pipespec__start")
+    if parent:
+        args += ["--parent", parent]
+    return args
+
+
 def _secret_env(step):
     env = {}
     for var, (_, name) in SECRETS.get(step, {}).items():
@@ -127,6 +159,9 @@ class PipespecStep(BaseOperator):
             result_json = os.path.join(tmp, "result.json")
             cmd = [*PIPESPEC, *_exec_args(self.step, context, result_json, self.index, status)]
             env = {**os.environ, **_secret_env(self.step)}
+            parent = context["ti"].xcom_pull(task_ids="pipespec__start")
+            if parent:  # pipespec exec nests this step's MLflow run under the pipeline's
+                env["PIPESPEC_TRACKING_PARENT"] = parent
             self._proc = proc = subprocess.Popen(cmd, env=env, start_new_session=True)
             try:
                 code = proc.wait()
@@ -159,6 +194,25 @@ class PipespecStep(BaseOperator):
                 os.killpg(self._proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+class PipespecObserve(BaseOperator):
+    """The run's boundary: `pipespec observe start` (opens the MLflow parent run; its id is the
+    XCom) or `finish` (ends it, pushes the metrics, sends the alerts). An integration that fails
+    is a warning in the task's log, never a failed task."""
+
+    def __init__(self, *, action, **kwargs):
+        super().__init__(**kwargs)
+        self.action = action
+
+    def execute(self, context):
+        with tempfile.TemporaryDirectory(prefix="pipespec-") as tmp:
+            cmd = [*PIPESPEC, *_observe_args(self.action, context, tmp)]
+            env = {**os.environ, **_secret_env(self.task_id)}
+            proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pipespec observe {self.action} exited with status {proc.returncode}")
+        return proc.stdout.strip() if self.action == "start" else None
 
 
 class _Problem(Exception):
@@ -383,3 +437,12 @@ with DAG(
     # the run fails when a finally step failed (teardowns do not count)
     finally__succeeded = EmptyOperator(task_id="finally__succeeded")
     notify >> finally__succeeded
+
+    # the MLflow parent run of this run, before any step (pipespec observe start)
+    pipespec__start = PipespecObserve(task_id="pipespec__start", action="start")
+    pipespec__start >> [ingest, prepare, train, evaluate, deploy, monitor, notify]
+
+    # metrics, alerts and the end of the MLflow run, after everything (pipespec observe
+    # finish); a teardown: it runs whatever happened and never decides the run's state
+    pipespec__finish = PipespecObserve(task_id="pipespec__finish", action="finish").as_teardown()
+    [ingest, prepare, train__foreach, train, evaluate, deploy, monitor, notify] >> pipespec__finish
