@@ -136,14 +136,16 @@ def pipespec_wheel() -> tuple[str, bytes]:
 
     files = _package_files()
     dist_info = f"pipespec-{__version__}.dist-info"
-    try:
+    try:                  # the installed metadata (a .dist-info, or the .egg-info of a checkout)
         dist = metadata.distribution("pipespec")
-        meta = dist.read_text("METADATA")
+        requires = list(dist.requires or ())
         entry_points = dist.read_text("entry_points.txt") or ""
     except metadata.PackageNotFoundError:
-        meta, entry_points = None, ""
-    if not meta:
-        meta = f"Metadata-Version: 2.1\nName: pipespec\nVersion: {__version__}\n"
+        requires, entry_points = [], ""
+    extras = sorted({m.group(1) for r in requires for m in [re.search(r'extra == "([^"]+)"', r)] if m})
+    meta = (f"Metadata-Version: 2.1\nName: pipespec\nVersion: {__version__}\nRequires-Python: >=3.11\n"
+            + "".join(f"Provides-Extra: {e}\n" for e in extras)
+            + "".join(f"Requires-Dist: {r}\n" for r in requires))
     if not entry_points:
         entry_points = "[console_scripts]\npipespec = pipespec.cli:main\n"
     files[f"{dist_info}/METADATA"] = meta.encode()

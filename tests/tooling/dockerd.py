@@ -6,14 +6,14 @@ No image can be pulled on this kind of machine: Docker comes from Debian's packa
 and ``docker import`` (shared/design/integrations.md, "Containers, for real").
 
 Library:
-    from tooling.docker import Daemon, ensure_base_image
+    from tooling.dockerd import Daemon, ensure_base_image
     d = Daemon().start()            # our dockerd: its own data root, exec root and socket
     env = d.env()                   # {"DOCKER_HOST": "unix://<our socket>", "PIPESPEC_DOCKER": <docker>}
     ensure_base_image(d)            # local/debian-python:bookworm, built once, then reused
     d.stop()                        # by its PID, only when this process started it
 
 CLI:
-    python tests/tooling/docker.py start|stop|base|status
+    python tests/tooling/dockerd.py start|stop|base|status
 
 Cache: $PIPESPEC_TOOLING_DIR (else ~/.cache/pipespec-tooling)/docker: ``data`` (images, so they
 persist across CI runs), ``exec``, ``docker.sock``, ``dockerd.pid``, ``dockerd.log``. The daemon
@@ -240,7 +240,7 @@ def ensure_base_image(d: Daemon, ref: str = BASE_IMAGE, timeout: float = 900) ->
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0] not in ("start", "stop", "base", "status"):
-        print("usage: docker.py start|stop|base|status", file=sys.stderr)
+        print("usage: dockerd.py start|stop|base|status", file=sys.stderr)
         return 2
     d = Daemon()
     if args[0] == "status":
@@ -255,7 +255,7 @@ def main(argv=None) -> int:
             d.stop()
         return 0
     d.start()
-    d.owned = False                               # the CLI leaves it running: `docker.py stop` ends it
+    d.owned = False                               # the CLI leaves it running: `dockerd.py stop` ends it
     if args[0] == "base":
         t0 = time.monotonic()
         print(ensure_base_image(d), f"{time.monotonic() - t0:.1f}s")
