@@ -18,7 +18,7 @@ from support import ROOT
 sys.path.insert(0, str(ROOT))
 from tests.tooling.dockerd import BASE_IMAGE, Daemon, DockerError, ensure_base_image  # noqa: E402
 
-BUILD_TIMES: dict[str, float] = {}          # what the session measured, printed at its end
+from docker_support import BUILD_TIMES, pipespec  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +51,6 @@ def base_image(docker_daemon) -> str:
         pytest.fail(f"the base image {BASE_IMAGE} cannot be built: {e}")
     BUILD_TIMES["base image (debootstrap + import)" + (" [cached]" if had else "")] = time.monotonic() - t0
     return BASE_IMAGE
-
-
-def pipespec(*args: str, timeout: float = 900, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipespec", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -195,11 +195,11 @@ class Daemon:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        """Stop the daemon by its PID when we started it (its containers are stopped first)."""
+        """Stop the daemon by its PID when we started it (its containers, all ours, removed first)."""
         if not self.owned or self.pid is None:
             return
         try:
-            ids = self.docker("ps", "-aq", "--filter", "label=pipespec.test", timeout=30, check=False).stdout.split()
+            ids = self.docker("ps", "-aq", timeout=30, check=False).stdout.split()   # our daemon's, all
             if ids:
                 self.docker("rm", "-f", *ids, timeout=60, check=False)
         except (subprocess.TimeoutExpired, OSError):
