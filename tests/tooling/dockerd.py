@@ -206,6 +206,18 @@ class Daemon:
             pass
         self._stop_pid(self.pid)
         self.pid, self.owned = None, False
+        self._unmount_leftovers()
+
+    def _unmount_leftovers(self) -> None:
+        """dockerd leaves its network namespace bound under the exec root (exec/netns/default)."""
+        prefix = str(self.root / "exec") + "/"
+        try:
+            with open("/proc/mounts") as f:
+                points = [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
+        except OSError:
+            return
+        for point in sorted(points, reverse=True):
+            subprocess.run(["umount", point], capture_output=True, timeout=30)
 
     def has_image(self, ref: str) -> bool:
         return self.docker("image", "inspect", ref, timeout=30, check=False).returncode == 0
