@@ -168,6 +168,25 @@ def test_a_missing_image_is_one_error(docker_daemon, tmp_path):
     assert r.returncode == 1 and "error[E615]" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_failed_build_is_one_error(docker_daemon, base_image, tmp_path):
+    spec = _spec(tmp_path, "pipespec: 1\nname: broken\nsteps:\n  a:\n    run: 'true'\n",
+                 {"requirements.txt": "pipespec-no-such-package-zz9==0.0.1\n"})
+    r = pipespec("image", str(spec), "--base", base_image, timeout=600)
+    assert r.returncode == 1 and "error[E613]" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_a_call_step_in_an_image_without_pipespec_is_warned(docker_daemon, base_image, tmp_path):
+    spec = _spec(tmp_path, "pipespec: 1\nname: bare\nsteps:\n  a:\n    call: steps:f\n",
+                 {"steps.py": "def f():\n    return {}\n"})
+    r = pipespec("run", str(spec), "--containers", "--image", base_image, "--progress", "plain")
+    assert "warning[W611]" in r.stderr
+    assert r.returncode == 1                               # it ran, and failed in the image
+    logs = "".join(p.read_text(errors="replace") for p in (tmp_path / ".pipespec" / "logs").rglob("a.err"))
+    assert "No module named 'pipespec'" in logs, logs[-1500:]
+    assert _containers(docker_daemon, "label=org.pipespec.run") == []
+
+
 def _per_step(n: int, tmp_path: Path, containers: bool, image: str) -> float:
     steps = "".join(f"  s{i}:\n    run: 'true'\n" + (f"    needs: [s{i - 1}]\n" if i else "") for i in range(n))
     spec = _spec(tmp_path, f"pipespec: 1\nname: cost\nsteps:\n{steps}")
