@@ -67,6 +67,7 @@ class Backend:
     extension: str = ""
     capabilities: dict[str, tuple[str, str]] = {}   # feature -> (NATIVE|EMULATED|UNSUPPORTED, how)
     options: TargetOptions | None = None
+    step_image: str | None = None                   # pipespec compile --image TAG (docs/containers.md)
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
@@ -77,6 +78,10 @@ class Backend:
         """``self.opts`` for ``pipe``: built once (by ``compile``, or by whoever generates first)."""
         if self._configured_for is not pipe:
             self.opts, self._configured_for = self.parse_options(pipe), pipe
+            if self.step_image and hasattr(self.opts, "image"):   # compile --image: a built step image
+                import dataclasses
+                self.opts = dataclasses.replace(self.opts, image=self.step_image,
+                                                **({"setup": False} if hasattr(self.opts, "setup") else {}))
         return self.opts
 
     def parse_options(self, pipe: ir.Pipeline) -> BaseOptions:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("metrics", "compare metrics across runs as a table"),
     "gc": ("gc", "check the run store's integrity and remove what nothing references"),
     "compile": ("compile", "compile a spec for a target: airflow, kubeflow, github"),
+    "image": ("image", "write the Dockerfile of a spec's step image and build it: pipespec, kfp, requirements, code"),
     "targets": ("targets", "list the installed backends and what each supports"),
     "upgrade": ("upgrade", "rewrite specs for the newest language version, keeping comments and layout"),
     "import": ("import_spec", "write a pipespec spec from a DVC pipeline (dvc.yaml)"),

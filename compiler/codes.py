@@ -103,6 +103,15 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),
     "W600": ("emulated-by-target", WARNING, "the target has no native form for a feature; pipespec emulates it"),
     "W601": ("no-pipespec-on-worker", WARNING, "a step's container has no way to get pipespec"),
+    # -- E61x/W61x: step images and containers (pipespec image, run --containers; docs/containers.md)
+    "E610": ("unsafe-image-path", ERROR, "a path to put into a step image holds a control character, '$' or '\\'"),
+    "E611": ("not-an-image-reference", ERROR, "a base or step image that is not an image reference (name[:tag][@digest])"),
+    "E612": ("docker-unavailable", ERROR, "Docker is needed (build an image, run in containers) and its client or daemon does not answer"),
+    "E613": ("image-build-failed", ERROR, "docker build of a step image failed or did not finish in time"),
+    "E614": ("image-context-unreadable", ERROR, "a file for the image cannot be read, or the spec's folder is too large to copy"),
+    "E615": ("step-image-missing", ERROR, "run --containers: the local Docker has no such image (nothing is pulled)"),
+    "W610": ("image-without-requirements", WARNING, "no requirements.txt beside the spec: the image has only pipespec"),
+    "W611": ("image-without-pipespec", WARNING, "run --containers: a call: step's image was not made by pipespec image"),
     # -- E8xx: importing another tool's pipeline -----------------------------------------------
     "E800": ("cannot-import", ERROR, "the file to import is not a pipeline of that tool (no stages, not a mapping)"),
     # -- E83x: org policies (docs/policies.md) --------------------------------------------------

@@ -20,6 +20,9 @@ def add_arguments(p) -> None:
                    help="file or directory to write (default: standard output; with --all: targets.T.output)")
     p.add_argument("--all", action="store_true", help="every target whose targets.T.output is set in the spec")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file on disk is out of date")
+    p.add_argument("--image", metavar="TAG",
+                   help="the image of every step without image: of its own, e.g. the tag `pipespec image` built "
+                        "(Kubeflow executors, Airflow's kubernetes mode); nothing is installed when it starts")
     p.add_argument("--strict", action="store_true",
                    help="treat warnings as errors (the spec's, and what the target only emulates: W600)")
 
@@ -48,12 +51,22 @@ def _destination(backend, pipe, output: str | None) -> str | None:
     return output
 
 
-def compile_one(path: str, target: str, output: str | None, check: bool, strict: bool = False) -> int:
+def compile_one(path: str, target: str, output: str | None, check: bool, strict: bool = False,
+                image: str | None = None) -> int:
     from pipespec.backends.base import CompileOptions
 
     res = require_valid(path, policies=True, strict=strict)
     pipe = res.pipeline
     backend = backend_named(target)
+    if image:
+        from ..containers import ImageError, check_reference
+
+        try:
+            backend.step_image = check_reference(image, "--image")
+        except ImageError as e:
+            res.diagnostics = [e.diagnostic(pipe.span)]
+            print_diagnostics([res], stream=sys.stderr)
+            return 1
     dest = _destination(backend, pipe, output)
     result = backend.compile(pipe, CompileOptions(spec_path=path, output_path=dest))
     if pipe.observe is not None:
@@ -108,7 +121,7 @@ def main(args) -> int:
     rc = 0
     for path in args.files:
         if args.target:
-            rc = max(rc, compile_one(path, args.target, args.output, args.check, args.strict))
+            rc = max(rc, compile_one(path, args.target, args.output, args.check, args.strict, args.image))
             continue
         pipe = require_valid(path, policies=True, strict=args.strict).pipeline
         outs = [(t, cfg["output"]) for t, cfg in pipe.targets if isinstance(cfg, dict) and cfg.get("output")]
@@ -116,5 +129,5 @@ def main(args) -> int:
             print(f"{path}: no targets.T.output set; nothing to compile", file=sys.stderr)
         for t, out in outs:
             dest = _shown(os.path.join(os.path.dirname(path), out))
-            rc = max(rc, compile_one(path, t, dest, args.check, args.strict))
+            rc = max(rc, compile_one(path, t, dest, args.check, args.strict, args.image))
     return rc

@@ -35,6 +35,11 @@ def add_run_options(p) -> None:
                    help="seconds between SIGTERM and SIGKILL on timeout or Ctrl-C (default 5)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="json: one Elastic Common Schema object per line instead of text")
+    p.add_argument("--containers", action="store_true",
+                   help="run each step in `docker run`, in its image: (else --image); docs/containers.md")
+    p.add_argument("--image", metavar="TAG",
+                   help="with --containers: the image of steps without image: (default: the spec's own, "
+                        "as `pipespec image SPEC --print-tag` names it)")
 
 
 def store_dir(pipeline, given: str | None) -> str:
@@ -92,6 +97,12 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
                         compiled=compiled)
     except PlanError as e:
         raise UsageError(str(e)) from None
+    if getattr(args, "containers", False):
+        from ..runner.containers import containers_for
+
+        runner.containers = containers_for(compiled, runner, args)
+    elif getattr(args, "image", None):
+        raise UsageError("--image is for --containers")
     from ..files import UnsafePath
     from ..runner.owner import RunBusy
     from ..runner.scheduler import StoreError

@@ -73,6 +73,8 @@ class Attempting:
             kind = type(a)
             if kind is A.Signal:
                 signal_group(inst.pid, a.sig)
+                if self.r.containers is not None:     # run --containers (runner/containers.py)
+                    self.r.containers.signal(inst, a.sig)
             elif kind is A.Sweep:
                 self.children.sweep(inst.pid, a.grace)
             elif kind is A.WaitUntil:
@@ -127,6 +129,8 @@ class Attempting:
         if inst.inv is not None:
             cleanup(inst.inv)
             inst.inv = None
+        if self.r.containers is not None:
+            self.r.containers.ended(inst)
 
     # ------------------------------------------------------------ the phases
 
@@ -157,6 +161,8 @@ class Attempting:
         if isinstance(got, Outcome):
             return got
         inst.inv = got
+        if r.containers is not None:
+            return r.containers.start(inst, got, r.devnull, *inst.fds)
         return start(got, r.devnull, *inst.fds)
 
     def _started(self, inst: Instance, got: int | Outcome) -> None:

@@ -76,6 +76,7 @@ class Runner:
         self.resume = resume
         self.argv = argv or []
         self.grace = kill_grace
+        self.containers = None                          # run --containers: a runner.containers.Containers
         self.spec_path = os.path.abspath(pipeline.source)
         self.spec_dir = spec_dir(pipeline)
         self.states = {s.name: StepState(s) for s in pipeline.all_steps}

@@ -41,6 +41,7 @@ ENVS: dict[str, dict] = {
     "airflow": {"requirements": HERE / "requirements-airflow.txt"},
     "airflow-k8s": {"requirements": HERE / "requirements-airflow-k8s.txt"},
     "kfp": {"requirements": HERE / "requirements-kfp.txt"},
+    "kfp-docker": {"requirements": HERE / "requirements-kfp-docker.txt"},   # kfp.local.DockerRunner
     "github": {"requirements": HERE / "requirements-github.txt", "npm": HERE / "github"},
     "mlflow": {"requirements": HERE / "requirements-mlflow.txt"},   # `mlflow server` (full package)
 }

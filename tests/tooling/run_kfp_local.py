@@ -2,7 +2,7 @@
 """Execute a KFP v2 IR YAML for real with kfp.local (SubprocessRunner, no venv per task).
 
 Runs INSIDE the `kfp` env (tests/tooling/envs.py). Usage:
-    <kfp-env>/bin/python tests/tooling/run_kfp_local.py IR_YAML [--args JSON] --workdir DIR
+    <kfp-env>/bin/python tests/tooling/run_kfp_local.py IR_YAML [--args JSON] --workdir DIR [--runner docker]
 
 kfp.local only runs Lightweight Python Components (the command must run
 `kfp.dsl.executor_main`); container components are refused. Tasks run with THIS interpreter
@@ -75,7 +75,7 @@ def _task_outputs(root: Path) -> dict:
     return tasks
 
 
-def run(ir: str, args: dict, workdir: str) -> dict:
+def run(ir: str, args: dict, workdir: str, runner: str = "subprocess") -> dict:
     errors: list[str] = []
     root = Path(workdir).resolve() / "pipeline_root"
     root.mkdir(parents=True, exist_ok=True)
@@ -83,8 +83,10 @@ def run(ir: str, args: dict, workdir: str) -> dict:
     from kfp import components, local
 
     t0 = time.monotonic()
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root),
-               raise_on_error=True)
+    # docker: every task in its component's image, in a container (needs the `docker` package
+    # and DOCKER_HOST; tests/containers); subprocess: with this interpreter
+    chosen = local.DockerRunner() if runner == "docker" else local.SubprocessRunner(use_venv=False)
+    local.init(runner=chosen, pipeline_root=str(root), raise_on_error=True)
     comp = components.load_component_from_file(ir)
     outputs: dict = {}
     try:
@@ -107,12 +109,13 @@ def main(argv=None) -> int:
     ap.add_argument("ir")
     ap.add_argument("--args", default="{}", help="JSON object of pipeline arguments")
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess")
     a = ap.parse_args(argv)
     ir = str(Path(a.ir).resolve())
     Path(a.workdir).mkdir(parents=True, exist_ok=True)
     from _report import emit, json_stdout
     out = json_stdout()
-    report = run(ir, json.loads(a.args), a.workdir)
+    report = run(ir, json.loads(a.args), a.workdir, a.runner)
     report["log_hint"] = "task logs go to stderr"
     return emit(out, report)
 
