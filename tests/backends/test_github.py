@@ -86,7 +86,11 @@ def test_refused_case_compiles_with_a_runner_that_has_the_gpu(tmp_path):
 def test_churn_shape():
     doc = yaml.safe_load(compile_spec(ROOT / "specs/churn/pipeline.yaml").text)
     jobs = doc["jobs"]
-    assert list(jobs) == ["ingest", "prepare", "train", "evaluate", "deploy", "monitor", "notify"]
+    # the example's notify:/metrics:/tracking: add the run's boundary jobs around the steps
+    assert list(jobs) == ["pipespec__start", "ingest", "prepare", "train", "evaluate", "deploy", "monitor", "notify",
+                          "pipespec__finish"]
+    assert jobs["pipespec__finish"]["if"] == "${{ always() }}"
+    assert jobs["pipespec__finish"]["needs"] == [*list(jobs)[:-1]]
     inputs = doc["on"]["workflow_dispatch"]["inputs"]
     assert inputs["rows"] == {"description": "Customers to generate", "required": False,
                               "type": "number", "default": 5000}
@@ -107,7 +111,7 @@ def test_churn_shape():
     assert up[0]["with"]["name"] == "pipespec--train--${{ strategy.job-index }}"
     # finally: always(), after every step, run.status from needs
     assert jobs["notify"]["if"] == "${{ always() }}"
-    assert jobs["notify"]["needs"] == ["ingest", "prepare", "train", "evaluate", "deploy", "monitor"]
+    assert jobs["notify"]["needs"] == ["pipespec__start", "ingest", "prepare", "train", "evaluate", "deploy", "monitor"]
     run = [s for s in jobs["notify"]["steps"] if s.get("id") == "exec"][0]
     assert run["env"]["SLACK_WEBHOOK"] == "${{ secrets.SLACK_WEBHOOK }}"
     assert '--run-status "$PIPESPEC_RUN_STATUS"' in run["run"]

@@ -73,7 +73,10 @@ def test_churn_structure():
     doc, platform = docs(compile_path(ROOT / "specs/churn/pipeline.yaml"))
     root = tasks_of(doc)
     # finally: an exit handler around every other step, notify as its exit task
-    assert set(root) == {"exit-handler", "notify"}
+    # and the example's notify:/metrics:/tracking: a start task before the handler, a finish exit task
+    assert set(root) == {"exit-handler", "notify", "pipespec--start", "pipespec--finish"}
+    assert root["exit-handler"]["dependentTasks"] == ["pipespec--start"]
+    assert root["pipespec--finish"]["dependentTasks"] == ["exit-handler"]
     notify = root["notify"]
     assert notify["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
     assert notify["dependentTasks"] == ["exit-handler"]
