@@ -35,6 +35,8 @@ def add_run_options(p) -> None:
                    help="seconds between SIGTERM and SIGKILL on timeout or Ctrl-C (default 5)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="json: one Elastic Common Schema object per line instead of text")
+    p.add_argument("--preload", action="store_true",
+                   help="fork call: steps from a Python that has imported their libraries once (docs/runner.md)")
 
 
 def store_dir(pipeline, given: str | None) -> str:
@@ -89,7 +91,7 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
         runner = Runner(pipe, params, store_dir=store_dir(pipe, args.store), jobs=args.jobs,
                         no_cache=no_cache, only=only, from_=from_, display=display, resume=resume,
                         argv=sys.argv[1:], kill_grace=args.kill_grace, explain=args.explain,
-                        compiled=compiled)
+                        compiled=compiled, preload=getattr(args, "preload", False))
     except PlanError as e:
         raise UsageError(str(e)) from None
     from ..files import UnsafePath

@@ -157,6 +157,10 @@ class Attempting:
         if isinstance(got, Outcome):
             return got
         inst.inv = got
+        if r.pyservers is not None and step.kind == "call":     # --preload: fork, else spawn
+            forked = r.pyservers.start(got, r.devnull, *inst.fds)
+            if forked is not None:
+                return forked
         return start(got, r.devnull, *inst.fds)
 
     def _started(self, inst: Instance, got: int | Outcome) -> None:
