@@ -436,6 +436,13 @@ def case_memory(ctx: Ctx) -> list[Row]:
     return rows
 
 
+def case_cold(ctx: Ctx) -> list[Row]:
+    """Case 8: cold runs of Python steps (churn, 10 scikit-learn steps; --preload; dvc, snakemake)."""
+    from .cold import case_cold as run
+
+    return run(ctx)
+
+
 CASES = {
     "1": case_validate_latency,
     "2": case_validate_throughput,
@@ -443,4 +450,15 @@ CASES = {
     "4": case_airflow_parse,
     "5": case_runner,       # 5 and 6
     "7": case_memory,
+    "8": case_cold,
 }
+
+
+def case_targets(ctx: Ctx) -> list[Row]:
+    """Time to result of the churn example on every target, and each one's fixed start (minutes)."""
+    from .targets import case_targets as run
+
+    return run(ctx)
+
+
+SLOW_CASES = {"targets": case_targets}    # opt-in: ``python -m bench --case targets``
