@@ -126,7 +126,8 @@ def case_cold(ctx) -> list:
     times = {False: [], True: []}
     results = {}
     reset = _fresh(churn, "registry")
-    run_once(_pipespec(spec, True), cwd=churn, prepare=reset)       # warm-up: page cache, .pyc files
+    if not ctx.quick:
+        run_once(_pipespec(spec, True), cwd=churn, prepare=reset)   # warm-up: page cache, .pyc files
     for _ in range(reps):                                           # interleaved: the load moves both
         for preload in (False, True):
             times[preload].append(run_once(_pipespec(spec, preload), cwd=churn, prepare=reset).seconds)
@@ -146,7 +147,8 @@ def case_cold(ctx) -> list:
     times = {False: [], True: []}
     results = {}
     reset = _fresh(d)
-    run_once(_pipespec(spec, True), cwd=d, prepare=reset)
+    if not ctx.quick:
+        run_once(_pipespec(spec, True), cwd=d, prepare=reset)
     for _ in range(reps):
         for preload in (False, True):
             times[preload].append(run_once(_pipespec(spec, preload), cwd=d, prepare=reset).seconds)
