@@ -220,3 +220,47 @@ def test_python_threads_at_import_fall_back_to_spawning(spec, tmp_path):
     r = s.run("--preload", env={"PYTHONPATH": str(lib)}, check=0)
     assert "started Python threads" in r.stdout, r.stdout
     assert json.loads(s.executions()["one"]["values_json"]) == {"preloaded": False}
+
+
+@pytest.mark.parametrize("env", [pytest.param({}, id="cgroup"), pytest.param({"PIPESPEC_NO_CGROUP": "1"}, id="pgroup")])
+def test_after_kill_9_the_server_exits_and_resume_kills_the_orphaned_step(spec, tmp_path, env):
+    """The runner killed with SIGKILL: its server sees the end of its socket and exits; the
+    forked step lives on (as a spawned one would) until resume kills it before running it again."""
+    s = spec("""
+        pipespec: 1
+        name: k9
+        steps:
+          long: {call: "steps:sleeps", with: {pidfile: pids}}
+    """)
+    s.write("steps.py", STEPS)
+    p = subprocess.Popen([sys.executable, "-m", "pipespec", "run", str(s.path), "--progress", "plain", "--preload"],
+                         cwd=tmp_path, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    pids = []
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "pids").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = list(map(int, (tmp_path / "pids").read_text().split()))
+        with open(f"/proc/{pids[0]}/stat") as f:
+            server = int(f.read().rsplit(")", 1)[1].split()[1])
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        assert _wait_dead(server, 10), "the Python server outlived its killed runner"
+        assert _alive(pids[0])                              # the step itself is an orphan now
+        (tmp_path / "pids").unlink()
+        s.write("steps.py", STEPS.replace("time.sleep(60)", "time.sleep(0)"))
+        r = s.pipespec("resume", s.latest_run()["id"], "--progress", "plain", "--preload", timeout=60, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "killed" in r.stdout and str(pids[0]) in r.stdout, r.stdout
+        assert _wait_dead(pids[0]) and _wait_dead(pids[1])
+    finally:
+        for pid in pids:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if p.poll() is None:
+            p.kill()
+            p.wait()
