@@ -142,8 +142,8 @@ class PythonServers:
         if server is None or server.dead:
             return None
         msg = json.dumps({"argv": inv.argv, "env": inv.env, "cwd": inv.cwd}).encode()
-        if len(msg) > MAX_MESSAGE:
-            return None
+        if len(msg) > MAX_MESSAGE or b"\\u0000" in msg:
+            return None               # spawn refuses a NUL (not retried) where a child would crash
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             with server.lock:

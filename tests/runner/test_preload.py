@@ -264,3 +264,25 @@ def test_after_kill_9_the_server_exits_and_resume_kills_the_orphaned_step(spec, 
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_a_nul_byte_in_the_environment_fails_as_without_preload(spec):
+    """An upstream value holding a NUL byte, put in a call: step's env: no process can receive
+    it; the step fails the same way with --preload (spawned, not retried), never a crash in a fork."""
+    s = spec("""
+        pipespec: 1
+        name: nul
+        steps:
+          make: {call: "nsteps:make", outputs: {v: string}}
+          use:
+            call: nsteps:use
+            env: {V: "${{ steps.make.outputs.v }}"}
+            retries: {limit: 2, delay: 0s}
+    """)
+    s.write("nsteps.py", "def make():\n    return {'v': 'a' + chr(0) + 'b'}\n\ndef use():\n    pass\n")
+    got = []
+    for args in ((), ("--preload",)):
+        s.run(*args, "--no-cache")
+        row = s.executions()["use"]
+        got.append((row["status"], row["attempts"], row["exit_code"], row["error"]))
+    assert got[0] == got[1] and got[0][0] == "failed" and got[0][1] == 1, got
