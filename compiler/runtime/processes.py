@@ -11,7 +11,9 @@ exec`` marks what it inherited so too: ``no_inherited_fds``). Exec failures rais
 Popen: ``FileNotFoundError`` (not on PATH), ``PermissionError`` (not executable).
 
 ``Children`` waits for any number of them in one ``poll()``: each child gets a pidfd (readable
-when it exits), and a pipe lets signal handlers and worker threads wake the loop. Without
+when it exits), and a pipe lets signal handlers and worker threads wake the loop. A step forked by
+a Python server (``pipespec run --preload``, ``runner.pyserver``) is not our child: it is
+watched through the socket its server sends the wait status on. Without
 pidfds (not Linux) a thread per child waits instead. Killing is by process group
 (``signal_group``): SIGTERM, then SIGKILL after the grace period — the times are the attempt
 machine's. A child that ends on its own leaves its group to ``sweep``: SIGTERM to what is left
