@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cases import CASES, Ctx, Row
+from .cases import CASES, SLOW_CASES, Ctx, Row
 from .measure import ROOT, install_pipespec
 
 DOC = ROOT / "docs" / "performance.md"
@@ -37,7 +37,8 @@ def table(rows: list[Row]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench")
     p.add_argument("--quick", action="store_true", help="smoke mode: each case once, tiny sizes, no doc")
-    p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
+    p.add_argument("--cases", "--case", default=",".join(CASES),
+                   help=f"comma-separated subset of {','.join(CASES)}; opt-in: {','.join(SLOW_CASES)}")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-write", action="store_true", help="do not rewrite docs/performance.md")
     args = p.parse_args(argv)
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
         print("== installing this checkout into a fresh venv (as users install it)", file=sys.stderr, flush=True)
         install_pipespec(Path(tmp))
         for key in args.cases.split(","):
-            fn = CASES[key.strip()]
+            fn = {**CASES, **SLOW_CASES}[key.strip()]
             print(f"== case {key}: {fn.__doc__.strip().splitlines()[0] if fn.__doc__ else fn.__name__}",
                   file=sys.stderr, flush=True)
             got = fn(ctx)

@@ -462,6 +462,13 @@ def case_check_repo(ctx: Ctx) -> list[Row]:
                 note="the difference is compiling every DAG afresh and comparing it")]
 
 
+def case_cold(ctx: Ctx) -> list[Row]:
+    """Case 9: cold runs of Python steps (churn, 10 scikit-learn steps; --preload; dvc, snakemake)."""
+    from .cold import case_cold as run
+
+    return run(ctx)
+
+
 CASES = {
     "1": case_validate_latency,
     "2": case_validate_throughput,
@@ -470,4 +477,15 @@ CASES = {
     "5": case_runner,       # 5 and 6
     "7": case_memory,
     "8": case_check_repo,
+    "9": case_cold,
 }
+
+
+def case_targets(ctx: Ctx) -> list[Row]:
+    """Time to result of the churn example on every target, and each one's fixed start (minutes)."""
+    from .targets import case_targets as run
+
+    return run(ctx)
+
+
+SLOW_CASES = {"targets": case_targets}    # opt-in: ``python -m bench --case targets``

@@ -40,6 +40,8 @@ def add_run_options(p) -> None:
     p.add_argument("--image", metavar="TAG",
                    help="with --containers: the image of steps without image: (default: the spec's own, "
                         "as `pipespec image SPEC --print-tag` names it)")
+    p.add_argument("--preload", action="store_true",
+                   help="fork call: steps from a Python that has imported their libraries once (docs/runner.md)")
 
 
 def store_dir(pipeline, given: str | None) -> str:
@@ -94,10 +96,12 @@ def execute(compiled, params: dict, args, only=(), from_=(), no_cache=False, res
         runner = Runner(pipe, params, store_dir=store_dir(pipe, args.store), jobs=args.jobs,
                         no_cache=no_cache, only=only, from_=from_, display=display, resume=resume,
                         argv=sys.argv[1:], kill_grace=args.kill_grace, explain=args.explain,
-                        compiled=compiled)
+                        compiled=compiled, preload=getattr(args, "preload", False))
     except PlanError as e:
         raise UsageError(str(e)) from None
     if getattr(args, "containers", False):
+        if getattr(args, "preload", False):       # a container is its own process: nothing to fork from
+            raise UsageError("--preload and --containers cannot be combined: each container starts its own Python")
         from ..runner.containers import containers_for
 
         runner.containers = containers_for(compiled, runner, args)

@@ -163,6 +163,10 @@ class Attempting:
         inst.inv = got
         if r.containers is not None:
             return r.containers.start(inst, got, r.devnull, *inst.fds)
+        if r.pyservers is not None and step.kind == "call":     # --preload: fork, else spawn
+            forked = r.pyservers.start(got, r.devnull, *inst.fds)
+            if forked is not None:
+                return forked
         return start(got, r.devnull, *inst.fds)
 
     def _started(self, inst: Instance, got: int | Outcome) -> None:

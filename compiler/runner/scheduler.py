@@ -58,7 +58,8 @@ class Runner:
     def __init__(self, pipeline: ir.Pipeline, params: dict, *, store_dir: str, jobs: int | None = None,
                  no_cache: bool = False, only: tuple[str, ...] = (), from_: tuple[str, ...] = (),
                  display: Display | None = None, resume: str | None = None, argv: list[str] | None = None,
-                 kill_grace: float = 5.0, explain: bool = False, compiled=None) -> None:
+                 kill_grace: float = 5.0, explain: bool = False, compiled=None,
+                 preload: bool = False) -> None:
         from .ircache import compile_fresh
 
         self.compiled = compiled or compile_fresh(pipeline)
@@ -77,6 +78,7 @@ class Runner:
         self.argv = argv or []
         self.grace = kill_grace
         self.containers = None                          # run --containers: a runner.containers.Containers
+        self.preload = preload
         self.spec_path = os.path.abspath(pipeline.source)
         self.spec_dir = spec_dir(pipeline)
         self.states = {s.name: StepState(s) for s in pipeline.all_steps}
@@ -138,6 +140,7 @@ class Runner:
         self.workers = Workers(self.jobs, self.children.wake)
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.attempting = Attempting(self, self._complete)
+        self.pyservers = None
         self.running = 0
         self.failed = False
         self.interrupts = Interrupts(self.children.wake)
@@ -152,6 +155,10 @@ class Runner:
             remove_debris(self.run_dir, self.scratch)  # of the runners before us, dead or not
         make_dirs(self.store_dir, self.log_dir)          # never through a link planted in the store
         make_dirs(self.store_dir, self.scratch)
+        if self.preload:
+            from .pyserver import PythonServers
+
+            self.pyservers = PythonServers(self.pipeline, self.spec_dir, self.log_dir, self.display.line)
         if self.resume:
             self.resume_rows = {(r["step"], r["item_index"]): r for r in self.records.executions(self.resume)
                                 if r["status"] == "succeeded"}
@@ -185,6 +192,8 @@ class Runner:
             self.children.kill_all()            # only after a bug of ours, or a store error: no orphans
             self.workers.close()
             self.children.sweep_all()           # what ended steps left in their process groups
+            if self.pyservers is not None:
+                self.pyservers.close()
             self.containment.close()            # and anything else in the run's cgroup
             self.children.close()
             os.close(self.devnull)

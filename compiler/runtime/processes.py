@@ -11,7 +11,9 @@ exec`` marks what it inherited so too: ``no_inherited_fds``). Exec failures rais
 Popen: ``FileNotFoundError`` (not on PATH), ``PermissionError`` (not executable).
 
 ``Children`` waits for any number of them in one ``poll()``: each child gets a pidfd (readable
-when it exits), and a pipe lets signal handlers and worker threads wake the loop. Without
+when it exits), and a pipe lets signal handlers and worker threads wake the loop. A step forked by
+a Python server (``pipespec run --preload``, ``runner.pyserver``) is not our child: it is
+watched through the socket its server sends the wait status on. Without
 pidfds (not Linux) a thread per child waits instead. Killing is by process group
 (``signal_group``): SIGTERM, then SIGKILL after the grace period — the times are the attempt
 machine's. A child that ends on its own leaves its group to ``sweep``: SIGTERM to what is left
@@ -168,6 +170,7 @@ class Child:
     pid: int
     owner: Any                         # what the caller wants back when it ends
     fd: int = -1
+    status: Any = None                 # forked by a Python server: its wait status comes on this socket
 
 
 class Children:
@@ -186,7 +189,9 @@ class Children:
 
     def close(self) -> None:
         for c in list(self.live.values()):
-            if c.fd >= 0:
+            if c.status is not None:
+                c.status.close()
+            elif c.fd >= 0:
                 os.close(c.fd)
         os.close(self._rd)
         os.close(self._wr)
@@ -199,8 +204,13 @@ class Children:
             pass                                    # already full of wake-ups
 
     def add(self, pid: int, owner: Any) -> Child:
-        c = Child(pid, owner)
-        if _PIDFD:
+        c = Child(int(pid), owner)
+        status = getattr(pid, "status", None)     # runner.pyserver.ForkedPid: not our child
+        if status is not None:
+            c.status, c.fd = status, status.fileno()
+            self.poller.register(c.fd, select.POLLIN)
+            self.live[c.fd] = c
+        elif _PIDFD:
             c.fd = os.pidfd_open(pid)
             self.poller.register(c.fd, select.POLLIN)
             self.live[c.fd] = c
@@ -274,6 +284,9 @@ class Children:
                 continue
             c = self.live.pop(fd)
             self.poller.unregister(fd)
+            if c.status is not None:
+                ended.append((c, _forked_exit(c)))
+                continue
             os.close(fd)
             _, status = os.waitpid(c.pid, 0)
             ended.append((c, os.waitstatus_to_exitcode(status)))
@@ -298,3 +311,20 @@ class Children:
         with self._lock:
             self._ended.append((c, status))
         self.wake()
+
+
+def _forked_exit(c: Child) -> int:
+    """The exit status of a child forked by a Python server (``runner.pyserver``), which reaped
+    it and sends its wait status; when the server died instead, the group is killed: -SIGKILL."""
+    import json
+
+    sock = c.status
+    try:
+        sock.settimeout(5.0)
+        data = sock.recv(4096)
+        return os.waitstatus_to_exitcode(json.loads(data)["status"])
+    except (OSError, ValueError, KeyError, TypeError):
+        signal_group(c.pid, signal.SIGKILL)
+        return -signal.SIGKILL
+    finally:
+        sock.close()

@@ -171,6 +171,9 @@ def test_run_containers_without_docker_is_one_error_and_runs_nothing(tmp_path):
     assert not (store / "runs").exists()
     r = _cli("run", str(spec), "--image", "x:1", "--store", str(store))
     assert r.returncode == 2 and "--image is for --containers" in r.stderr
+    r = _cli("run", str(spec), "--containers", "--preload", "--store", str(store))
+    assert r.returncode == 2 and "--preload and --containers cannot be combined" in r.stderr
+    assert not (store / "runs").exists()
 
 
 def test_compile_image_puts_the_tag_on_every_step_without_one(tmp_path):
