@@ -9,7 +9,7 @@ offending node then counts as ``any`` so one mistake does not cascade into sever
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from ..record import record
 from typing import Callable
 
 from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unary
@@ -19,7 +19,7 @@ from .types import (ANY, BOOL, FLOAT, INT, NULL, STRING, Type, compatible, is_an
 from .values import with_article
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TypeIssue:
     """A problem found by the checker. ``start``/``end`` are offsets into the expression."""
 

@@ -17,7 +17,7 @@ that turn what their platform hands a task into a request. Documented in docs/st
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from ..record import record, field
 from typing import Any, Callable, Protocol, Sequence
 
 from .. import ir
@@ -39,7 +39,7 @@ class WorkerError(Exception):
         self.code = code
 
 
-@dataclass
+@record
 class WorkerRequest:
     step: str
     params: dict[str, Any] = field(default_factory=dict)         # as given: coerced here

@@ -184,3 +184,15 @@ def test_lexers_are_compiled_once_and_shared():
     first = dict(parser._compiled)
     parse("b + 1")
     assert all(parser._compiled[n] is lx for n, lx in first.items())
+
+
+def test_package_functions_survive_their_submodule_being_imported():
+    """``evaluate`` and ``typecheck`` are functions of submodules of the same name: importing the
+    submodule (template.py does, lazily) must not turn ``pipespec.expr.evaluate`` into the module."""
+    import subprocess
+    import sys
+
+    code = ("import pipespec.expr as E, pipespec.expr.evaluate, pipespec.expr.typecheck; "
+            "assert callable(E.evaluate) and callable(E.typecheck), (E.evaluate, E.typecheck); "
+            "from pipespec.expr import evaluate, typecheck; assert callable(evaluate) and callable(typecheck)")
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env(), timeout=60)
