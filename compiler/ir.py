@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from .expr import Template, Type
 from .span import ScalarMap, Span
-from .spec import ARTIFACT_TYPES  # one list of the artifact types, kept with the raw model
 
 if TYPE_CHECKING:
     from .expr.ast import Expr
@@ -126,7 +125,7 @@ class Output:
 
     @property
     def is_artifact(self) -> bool:
-        return self.type in ARTIFACT_TYPES
+        return self.type in _artifact_types()
 
 
 @record(frozen=True)
@@ -140,7 +139,7 @@ class Input:
 
     @property
     def is_artifact(self) -> bool:
-        return self.type in ARTIFACT_TYPES
+        return self.type in _artifact_types()
 
 
 @record(frozen=True)
@@ -344,6 +343,14 @@ def plain(pipeline: "Pipeline") -> dict:
 # is_dataclass on every node) was most of the digest's cost at 10000 steps.
 _CONVERTERS: dict[type, Any] = {}
 _SKIPPED = ("span", "start", "end", "offset")
+
+
+def _artifact_types() -> tuple:
+    # one list of the artifact types, kept with the raw model (spec.py); imported on first use:
+    # a cached run loads the IR from its cache and never needs the raw model's classes
+    from .spec import ARTIFACT_TYPES
+
+    return ARTIFACT_TYPES
 
 
 def _fields(t: type):
