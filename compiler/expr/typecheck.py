@@ -8,7 +8,6 @@ offending node then counts as ``any`` so one mistake does not cascade into sever
 
 from __future__ import annotations
 
-import difflib
 from ..record import record
 from typing import Callable
 
@@ -173,6 +172,8 @@ class _Checker:
         name_end = node.start + len(node.name)
         fn = FUNCTIONS.get(node.name)
         if fn is None:
+            import difflib   # only to word a "did you mean"
+
             close = difflib.get_close_matches(node.name, FUNCTIONS, n=1)
             help = (f"did you mean '{close[0]}'?" if close
                     else "the functions are: " + ", ".join(sorted(FUNCTIONS)))

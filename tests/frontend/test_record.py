@@ -81,7 +81,7 @@ def test_records_pickle():
 
 def test_validate_never_imports_dataclasses(tmp_path):
     code = ("import sys; from pipespec.cli import main; rc = main(['validate', '-q', sys.argv[1]]); "
-            "assert rc == 0, rc; heavy = {'dataclasses', 'inspect', 'lark', 'jsonschema', 'jinja2'} & set(sys.modules); "
+            "assert rc == 0, rc; heavy = {'dataclasses', 'inspect', 'lark', 'jsonschema', 'jinja2', 'difflib', 'importlib.resources'} & set(sys.modules); "
             "assert not heavy, heavy")
     from support import ROOT
 
