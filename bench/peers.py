@@ -1,4 +1,4 @@
-"""Peers' environments (check-jsonschema, snakemake, dvc, Airflow + dag-factory, kfp), built once
+"""Peers' environments (check-jsonschema, actionlint, yamllint, snakemake, dvc, Airflow + dag-factory, kfp), built once
 and reused through the test tooling's cached-venv machinery (tests/tooling/envs.py)."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ HERE = Path(__file__).resolve().parent
 
 BENCH_ENVS = {
     "bench-checkjsonschema": HERE / "requirements-checkjsonschema.txt",
+    "bench-actionlint": HERE / "requirements-actionlint.txt",
+    "bench-yamllint": HERE / "requirements-yamllint.txt",
     "bench-snakemake": HERE / "requirements-snakemake.txt",
     "bench-dvc": HERE / "requirements-dvc.txt",
     "bench-dagfactory": HERE / "requirements-dagfactory.txt",

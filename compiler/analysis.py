@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-import difflib
-from dataclasses import dataclass, field
+from .record import record, field
 
 from . import expr as E
 from .diagnostics import Diagnostics
@@ -35,7 +34,7 @@ FIELD_CONTEXTS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """A resolved reference: ``kind`` is param|output|item|own_output|env|run|secret."""
 
@@ -46,7 +45,7 @@ class Reference:
     span: Span
 
 
-@dataclass
+@record
 class Site:
     """One string that holds expressions, in one field of one step (or the pipeline env)."""
 
@@ -407,5 +406,7 @@ def literal_type(v) -> E.Type:
 
 
 def _dym(word: str, choices) -> str | None:
+    import difflib   # only to word a "did you mean"
+
     m = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{m[0]}'?" if m else None

@@ -6,14 +6,13 @@ from ``RENDERERS`` by ``--format``.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, replace
+from .record import record, field, replace
 
 from .codes import CODES, ERROR, PLUGIN_CODES, WARNING, entry
 from .span import Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Diagnostic:
     code: str
     message: str
@@ -174,6 +173,8 @@ def render_json(diags: list[Diagnostic], sources: SourceCache, color: bool = Fal
                     "errors": sum(r["errors"] for r in rows), "warnings": sum(r["warnings"] for r in rows)},
         "diagnostics": [d.to_json() for d in diags],
     }
+    import json   # the JSON renderer only
+
     return json.dumps(doc, indent=2) + "\n"
 
 

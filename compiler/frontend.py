@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from .record import record, field
 from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Diagnostics
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the IR is built only when asked for; validate never imports
     from . import ir
 
 
-@dataclass
+@record
 class Result:
     file: str
     text: str

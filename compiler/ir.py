@@ -8,16 +8,14 @@ keeps its source ``Span``. ``Pipeline.to_json()`` is byte-stable and ``digest()`
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from .record import record, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .expr import Template, Type
 from .span import ScalarMap, Span
-from .spec import ARTIFACT_TYPES  # one list of the artifact types, kept with the raw model
 
 if TYPE_CHECKING:
     from .expr.ast import Expr
@@ -25,7 +23,7 @@ if TYPE_CHECKING:
 VALUE_TYPES = ("string", "int", "float", "bool", "path", "list", "map")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Value:
     """A value written in the spec: a literal, or a string holding ``${{ }}`` expressions.
 
@@ -46,7 +44,7 @@ class Value:
         return self.template is None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TypedExpr:
     """One ``${{ }}`` of a Value with what the analysis found: the static type of every node and
     where every node is in the file. Backends read these instead of re-running the type checker,
@@ -67,7 +65,7 @@ class TypedExpr:
         return self.where.at(self.offset + node.start, self.offset + node.end)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Shell:
     """A shell-string ``run:`` as ``/bin/sh -c`` receives it (``compiler/shell.py``).
 
@@ -83,7 +81,7 @@ class Shell:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Param:
     name: str
     type: Type
@@ -96,7 +94,7 @@ class Param:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Secret:
     """A named reference to a secret, never its value. ``env`` is the environment variable the
     step's process reads it from (and the local runner's store); ``stores`` are the references
@@ -118,7 +116,7 @@ class Secret:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Output:
     name: str
     type: str                          # one of ARTIFACT_TYPES or VALUE_TYPES
@@ -127,10 +125,10 @@ class Output:
 
     @property
     def is_artifact(self) -> bool:
-        return self.type in ARTIFACT_TYPES
+        return self.type in _artifact_types()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Input:
     """One upstream output a step reads (through any of its expressions)."""
 
@@ -141,10 +139,10 @@ class Input:
 
     @property
     def is_artifact(self) -> bool:
-        return self.type in ARTIFACT_TYPES
+        return self.type in _artifact_types()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Retries:
     limit: int
     delay_s: float
@@ -152,7 +150,7 @@ class Retries:
     max_delay_s: float
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resources:
     cpu: float | None                  # cores
     memory: int | None                 # bytes
@@ -160,7 +158,7 @@ class Resources:
     accelerator: str | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Step:
     name: str
     description: str
@@ -212,7 +210,7 @@ class Step:
         return tuple(o for o in self.outputs if not o.is_artifact)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Channel:
     """An alert channel of ``notify:``: its address or key is the value of ``secret``."""
 
@@ -226,7 +224,7 @@ class Channel:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Alert:
     """Which channels hear of what: ``event`` is failure | success | recovery | condition, of the
     run, or of one step (``step``)."""
@@ -240,7 +238,7 @@ class Alert:
     step: str | None = None            # notify.steps: the step it is about; None: the run
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Register:
     step: str
     output: str
@@ -248,7 +246,7 @@ class Register:
     alias: str | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Observe:
     """``notify:``, ``tracking:`` and ``metrics:`` of a pipeline (docs/spec.md "Alerts,
     tracking and metrics"); ``None`` fields were not written."""
@@ -269,7 +267,7 @@ class Observe:
         return next(c for c in self.channels if c.name == name)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pipeline:
     version: int
     name: str
@@ -341,17 +339,36 @@ def plain(pipeline: "Pipeline") -> dict:
     return _plain(pipeline)
 
 
-# One converter per type, made on first sight: the generic walk (dataclasses.fields and
+# One converter per type, made on first sight: the generic walk (the fields and
 # is_dataclass on every node) was most of the digest's cost at 10000 steps.
 _CONVERTERS: dict[type, Any] = {}
 _SKIPPED = ("span", "start", "end", "offset")
 
 
+def _artifact_types() -> tuple:
+    # one list of the artifact types, kept with the raw model (spec.py); imported on first use:
+    # a cached run loads the IR from its cache and never needs the raw model's classes
+    from .spec import ARTIFACT_TYPES
+
+    return ARTIFACT_TYPES
+
+
+def _fields(t: type):
+    """The fields of a record (``pipespec.record``) or of a dataclass; None for anything else."""
+    got = getattr(t, "__record_fields__", None)
+    if got is None and isinstance(t, type) and hasattr(t, "__dataclass_fields__"):
+        import dataclasses
+
+        got = dataclasses.fields(t)
+    return got
+
+
 def _converter(t: type):
-    if dataclasses.is_dataclass(t):
+    fields_ = _fields(t)
+    if fields_ is not None:
         name = t.__name__
-        names = tuple(f.name for f in dataclasses.fields(t) if f.compare and f.name not in _SKIPPED)
-        omit_none = frozenset(f.name for f in dataclasses.fields(t) if f.metadata.get("omit_none"))
+        names = tuple(f.name for f in fields_ if f.compare and f.name not in _SKIPPED)
+        omit_none = frozenset(f.name for f in fields_ if f.metadata.get("omit_none"))
 
         def convert(obj, memo):
             done = memo.get(id(obj))

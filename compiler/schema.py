@@ -8,11 +8,10 @@ get "did you mean", names/durations/quantities/schedules get their own codes, an
 
 from __future__ import annotations
 
-import difflib
 import json
+import os
 import re
 from functools import lru_cache
-from importlib import resources
 
 from .diagnostics import Diagnostic
 from .syntax import MapNode, Node, ScalarNode, SeqNode, node_at
@@ -21,7 +20,17 @@ SCHEMA_FILE = "pipeline.v1.schema.json"
 
 
 def schema_text() -> str:
-    return resources.files("pipespec.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    # read beside the package's own file: importlib.resources imports pathlib, tempfile, random
+    # and zipfile (~5 ms of a validate); it stays the way for an install that is not files
+    from . import schemas
+
+    try:
+        with open(os.path.join(os.path.dirname(schemas.__file__), SCHEMA_FILE), encoding="utf-8") as f:
+            return f.read()
+    except (OSError, TypeError):  # pragma: no cover - a zipped install
+        from importlib import resources
+
+        return resources.files("pipespec.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -86,6 +95,8 @@ def _allowed_keys(subschema: dict) -> list[str]:
 
 
 def did_you_mean(word: str, choices) -> str | None:
+    import difflib   # only to word a "did you mean"
+
     m = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{m[0]}'?" if m else None
 

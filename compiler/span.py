@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Span:
     """A region of a source file. Lines and columns are 1-based; ``end_col`` is exclusive."""
 
@@ -20,7 +20,7 @@ class Span:
                 "end_line": self.end_line, "end_col": self.end_col}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ScalarMap:
     """Where each character of a string scalar's value is in the file: the host scalar's offset
     -> span map. The one policy for positions inside expressions: the analysis reports through it

@@ -8,13 +8,13 @@ the plain JSON-like value that the JSON Schema check sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import record, field
 from typing import Any, Union
 
 from .span import ScalarMap, Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ScalarNode:
     value: Any                 # str | int | float | bool | None after YAML 1.2 core resolution
     span: Span
@@ -34,7 +34,7 @@ class ScalarNode:
         return ScalarMap(self.span, self.value if isinstance(self.value, str) else None, self.style, self.source)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SeqNode:
     items: tuple["Node", ...]
     span: Span
@@ -43,7 +43,7 @@ class SeqNode:
         return [i.to_python() for i in self.items]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class MapNode:
     items: tuple[tuple[ScalarNode, "Node"], ...]   # (key node, value node), file order
     span: Span

@@ -259,3 +259,45 @@ def valid_specs(draw):
     if targets:
         doc["targets"] = targets
     return doc
+
+
+# --- expressions (the text inside ${{ }}) ------------------------------------------------------
+
+_EXPR_TOKENS = ["a", "b", "params.x", "steps.s.outputs.m", "true", "false", "null", "true.x", "nulls", "1",
+                "0", "12", "1.5", "1e3", "2.5E-2", "1.", "'s'", "''", "'it''s'", "'", '"q"', "||", "&&", "==",
+                "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "!", "(", ")", "[", "]", ",", ".", "=", "&", "|",
+                "and", "or", "not", "len", "format", "@", "#", "\t", "\n"]
+
+
+def _grammar_exprs(children):
+    ops = st.sampled_from(["||", "&&", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/"])
+    return st.one_of(
+        st.tuples(children, ops, children).map(" ".join),
+        st.tuples(st.sampled_from(["!", "-"]), children).map("".join),
+        children.map(lambda c: f"({c})"),
+        st.tuples(children, children).map(lambda p: f"{p[0]}[{p[1]}]"),
+        st.tuples(children, st.sampled_from(["x", "y.z"])).map(lambda p: f"({p[0]}).{p[1]}"),
+        st.lists(children, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.tuples(st.sampled_from(["len", "format", "f", "a.b"]), st.lists(children, max_size=3)).map(
+            lambda p: f"{p[0]}(" + ", ".join(p[1]) + ")"),
+    )
+
+
+def expressions():
+    """Expression texts for the parser: grammatical ones built from the grammar's rules, token
+    soups (mostly not grammatical: every error path), and those with one token dropped or doubled."""
+    atoms = st.sampled_from(["a", "params.x", "steps.s.outputs.m", "1", "2.5", "1e3", "'s'", "'it''s'", "true",
+                             "false", "null", "true.x"])
+    grammatical = st.recursive(atoms, _grammar_exprs, max_leaves=10)
+    soup = st.lists(st.sampled_from(_EXPR_TOKENS), max_size=12).map(lambda ts: " ".join(ts))
+    tight = st.lists(st.sampled_from(_EXPR_TOKENS), max_size=12).map("".join)
+
+    @st.composite
+    def damaged(draw):
+        text = draw(grammatical)
+        if not text:
+            return text
+        i = draw(st.integers(0, len(text) - 1))
+        return text[:i] + draw(st.sampled_from(["", text[i] * 2, " ", "'", ")", "]", "."])) + text[i + 1:]
+
+    return st.one_of(grammatical, soup, tight, damaged())

@@ -6,7 +6,6 @@ Pushgateway is given once (E705); the textfile is a ``*.prom`` (E706)."""
 
 from __future__ import annotations
 
-import difflib
 
 from ..spec import as_map, as_str, map_items
 from ..syntax import MapNode, ScalarNode, SeqNode
@@ -62,6 +61,8 @@ def _notify(ctx, notify: MapNode | None) -> None:
     steps = set(ctx.raw.steps) | set(ctx.raw.finally_steps)
     for key, rules in map_items(notify.get("steps")):
         if isinstance(key.value, str) and key.value not in steps:
+            import difflib   # only to word a "did you mean"
+
             near = difflib.get_close_matches(key.value, sorted(s for s in steps if isinstance(s, str)), n=1)
             ctx.diags.add("E707", f"notify.steps names '{key.value}', which is not a step", key.span,
                           help=f"did you mean '{near[0]}'?" if near else

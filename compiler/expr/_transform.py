@@ -1,13 +1,25 @@
-"""Lark parse tree -> ``ast`` dataclasses. Imported only once the parser is first needed."""
+"""The grammar's rule callbacks: children (tokens and nodes) -> ``ast`` dataclasses.
+
+``parser.py`` calls them as its LALR loop reduces each rule (one method per rule name or
+``-> alias`` of grammar.lark); the lark-equivalence test calls them on lark's tree."""
 
 from __future__ import annotations
-
-from lark import Token, Transformer
 
 from .ast import Binary, Call, Index, ListExpr, Literal, Member, Ref, Unary
 from .errors import ExprSyntaxError
 
 _KEYWORDS = {"true", "false", "null"}
+
+
+class Token(str):
+    """A lexed terminal: its text, its terminal name and its character range (lark's Token)."""
+
+    def __new__(cls, type_: str, value: str, start_pos: int, end_pos: int):
+        self = super().__new__(cls, value)
+        self.type = type_
+        self.start_pos = start_pos
+        self.end_pos = end_pos
+        return self
 
 
 def _name_parts(tok: Token) -> list[str]:
@@ -19,7 +31,7 @@ def _name_parts(tok: Token) -> list[str]:
     return parts
 
 
-class ToAst(Transformer):
+class ToAst:
     """Positions come from the named tokens (brackets included), so a node covers its text."""
 
     def literal(self, children):
@@ -70,7 +82,7 @@ class ToAst(Transformer):
         return children[1]
 
     def args(self, children):
-        return tuple(c for c in children if not isinstance(c, Token))
+        return tuple(c for c in children if not isinstance(c, str))   # tokens are str
 
     def binary(self, children):
         left, op, right = children

@@ -8,11 +8,11 @@ and lets a node key a table of inferred types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import record, field
 from typing import Any, Iterator
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Expr:
     start: int = field(default=0, compare=False, kw_only=True)
     end: int = field(default=0, compare=False, kw_only=True)
@@ -21,7 +21,7 @@ class Expr:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Literal(Expr):
     value: Any                      # int | float | str | bool | None
     # Python says 1 == 1.0 == True; the language does not, so the value's class is compared too.
@@ -31,7 +31,7 @@ class Literal(Expr):
         object.__setattr__(self, "_kind", type(self.value).__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Ref(Expr):
     """A context path: ``params.n`` is ``Ref('params', ('n',))``, ``item`` is ``Ref('item')``."""
 
@@ -43,7 +43,7 @@ class Ref(Expr):
         return ".".join((self.root, *self.path))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Index(Expr):
     obj: Expr
     index: Expr
@@ -52,7 +52,7 @@ class Index(Expr):
         return (self.obj, self.index)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Member(Expr):
     """``.name`` after something that is not a plain context path (an index, call, parenthesis)."""
 
@@ -63,7 +63,7 @@ class Member(Expr):
         return (self.obj,)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Unary(Expr):
     op: str                         # '!' or '-'
     operand: Expr
@@ -72,7 +72,7 @@ class Unary(Expr):
         return (self.operand,)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Binary(Expr):
     op: str                         # == != < <= > >= && || + - * /
     left: Expr
@@ -82,7 +82,7 @@ class Binary(Expr):
         return (self.left, self.right)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Call(Expr):
     name: str
     args: tuple[Expr, ...] = ()
@@ -91,7 +91,7 @@ class Call(Expr):
         return self.args
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ListExpr(Expr):
     items: tuple[Expr, ...] = ()
 

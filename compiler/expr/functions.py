@@ -10,7 +10,7 @@ issue or error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 from typing import Any, Callable
 
 from . import runtime as R
@@ -32,7 +32,7 @@ class ArgProblem(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Function:
     name: str
     signature: str

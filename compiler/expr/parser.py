@@ -1,20 +1,28 @@
 """Expression text (the inside of ``${{ }}``) -> ``ast.Expr``, or an ``ExprSyntaxError``.
 
-One LALR parser is built from the packaged ``grammar.lark`` on first use and shared: importing
-this module does not import lark, so commands that never meet an expression stay fast. Lark's
-errors are turned into ``ExprSyntaxError`` here, with an offset that points at the offending
-character and a message in the language's own words.
+The LALR(1) tables and the contextual lexer come from ``grammar.lark`` (the language's source),
+built by lark at development time and committed as ``_tables.py`` (``python -m
+pipespec.expr.gen_tables``); the loop below drives them, so no command imports lark at run time.
+It reproduces lark's parse exactly (``tests/expr/test_lalr_driver.py`` compares the two): the
+same tokens, the same tree shape turned into the same ``ast`` nodes by ``ToAst``, the same
+errors, which are turned into ``ExprSyntaxError`` here with an offset that points at the
+offending character and a message in the language's own words.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
+from . import _tables as T
+from ._transform import ToAst, Token
 from .ast import Expr
 from .errors import ExprSyntaxError
 
-_parser = None
-_transformer = None
+# Lark's transformer recursed once per tree level and gave up at Python's recursion limit
+# (~490 levels from the CLI); the loop below has no recursion, so the bound is explicit and
+# the passes after parsing (which recurse over the AST) never see a deeper tree than before.
+MAX_DEPTH = 400
 
 # What each terminal is called in a message.
 _SHOWN = {
@@ -32,23 +40,164 @@ _OPENERS = {"LPAR": ")", "LSQB": "]"}
 _CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB"}
 
 
-def _get_parser():
-    global _parser, _transformer
-    if _parser is None:
-        from lark import Lark
+class UnexpectedCharacters(Exception):
+    """No terminal of the current state matches at ``pos_in_stream`` (lark's namesake)."""
 
-        from ._transform import ToAst
+    def __init__(self, pos: int, allowed) -> None:
+        self.pos_in_stream = pos
+        self.allowed = allowed
 
-        from importlib import resources   # ~5 ms: only when an expression is parsed
 
-        grammar = resources.files(__package__).joinpath("grammar.lark").read_text("utf-8")
-        # cache=True keeps the built LALR tables in the temp folder (keyed by a hash of the
-        # grammar, the options and the lark version): building them costs ~100 ms, loading 2 ms,
-        # and `pipespec validate` runs on every commit.
-        _parser = Lark(grammar, parser="lalr", propagate_positions=True,
-                       maybe_placeholders=True, cache=True)
-        _transformer = ToAst()
-    return _parser, _transformer
+class UnexpectedToken(Exception):
+    """A token the current state has no action for; ``expected`` names the terminals it has."""
+
+    def __init__(self, token: Token, expected) -> None:
+        self.token = token
+        self.expected = expected
+
+
+_compiled: dict[int, tuple] = {}
+
+
+def _lexer(n: int) -> tuple:
+    try:
+        return _compiled[n]
+    except KeyError:
+        pattern, allowed, unless = T.LEXERS[n]
+        _compiled[n] = got = (re.compile(pattern).match, set(allowed), unless)
+        return got
+
+
+def _next(n: int, text: str, pos: int):
+    """The next token from ``pos`` with lexer ``n`` (ignored text skipped), or None at the end."""
+    match, allowed, unless = _lexer(n)
+    end = len(text)
+    ignore = T.IGNORE
+    while pos < end:
+        m = match(text, pos)
+        if m is None:
+            raise UnexpectedCharacters(pos, allowed)
+        kind = m.lastgroup
+        stop = m.end()
+        if kind in ignore:
+            pos = stop
+            continue
+        value = m.group(0)
+        if kind in unless:
+            kind = unless[kind].get(value, kind)
+        return Token(kind, value, pos, stop)
+    return None
+
+
+def lex(source: str):
+    """All tokens of ``source``, lexed without parsing (lark's ``Lark.lex``)."""
+    pos = 0
+    while True:
+        tok = _next(T.ROOT_LEXER, source, pos)
+        if tok is None:
+            return
+        yield tok
+        pos = tok.end_pos
+
+
+def _tokens(source: str, states: list):
+    """Tokens lexed in the parser's current state (lark's contextual lexer); a character the
+    state cannot lex that the whole grammar can is an unexpected token, as lark reports it."""
+    pos = 0
+    while True:
+        try:
+            tok = _next(T.STATE_LEXER[states[-1]], source, pos)
+        except UnexpectedCharacters as e:
+            try:
+                tok = _next(T.ROOT_LEXER, source, e.pos_in_stream)
+            except UnexpectedCharacters:
+                raise e from None
+            raise UnexpectedToken(tok, e.allowed) from None
+        if tok is None:
+            return
+        yield tok
+        pos = tok.end_pos
+
+
+_EMPTY = object()
+_TO_AST = ToAst()
+
+
+def _run(source: str) -> Expr:
+    """The LALR loop. Rule callbacks run as rules reduce, which is the post-order lark's
+    transformer visits the finished tree in; like lark, a syntax error anywhere wins over a
+    callback's error, so the first callback error is kept until the whole input has parsed."""
+    actions, rules, transformer = T.ACTIONS, T.RULES, _TO_AST
+    states = [T.START]
+    values: list = []
+    depths: list = []
+    deferred: list = []
+
+    def feed(tok: Token, is_end: bool):
+        while True:
+            row = actions[states[-1]]
+            try:
+                act = row[tok.type]
+            except KeyError:
+                raise UnexpectedToken(tok, {s for s in row if s.isupper()}) from None
+            if act >= 0:
+                states.append(act)
+                values.append(tok)
+                depths.append(0)
+                return None
+            origin, size, callback, expand1, spec, nones = rules[-1 - act]
+            if size:
+                got, dep = values[-size:], depths[-size:]
+                del states[-size:], values[-size:], depths[-size:]
+            else:
+                got, dep = [], []
+            children: list = []
+            for i, how in enumerate(spec):
+                if nones is not None:
+                    children.extend([None] * nones[i])
+                if how == "k":
+                    children.append(got[i])
+                elif how == "s":
+                    children.extend(got[i])
+            if nones is not None:
+                children.extend([None] * nones[-1])
+            depth = max(dep, default=0)
+            if callback is None:                    # an inlined rule: spliced into its parent
+                value = children
+            elif expand1 and len(children) == 1:
+                value = children[0]
+            else:
+                depth += 1
+                value = _EMPTY
+                if deferred:
+                    pass
+                elif depth > MAX_DEPTH:
+                    deferred.append(ExprSyntaxError("expression is nested too deeply", 0, len(source)))
+                else:
+                    try:
+                        value = getattr(transformer, callback)(children)
+                    except ExprSyntaxError as e:
+                        deferred.append(e)
+                    except RecursionError:
+                        deferred.append(ExprSyntaxError("expression is nested too deeply", 0, len(source)))
+                    except Exception as e:  # noqa: BLE001 - e.g. int() of a 5000-digit number
+                        deferred.append(ExprSyntaxError(f"cannot read expression: {e}", 0, len(source)))
+            goto = actions[states[-1]][origin]
+            states.append(goto)
+            values.append(value)
+            depths.append(depth)
+            if is_end and goto == T.END:
+                return value
+
+    last = None
+    for tok in _tokens(source, states):
+        feed(tok, False)
+        last = tok
+    end = Token("$END", "", last.start_pos, last.end_pos) if last else Token("$END", "", 0, 0)
+    value = feed(end, True)
+    if deferred:
+        raise deferred[0]
+    return value
 
 
 def parse(source: str) -> Expr:
@@ -65,36 +214,23 @@ def _parse_cached(source: str) -> Expr:
     if not source.strip():
         raise ExprSyntaxError("empty expression: write something between '${{' and '}}'",
                               0, len(source), ("an expression",))
-    from lark.exceptions import LarkError, UnexpectedInput, VisitError
-
-    parser, transformer = _get_parser()
     try:
-        tree = parser.parse(source)
-        return transformer.transform(tree)
-    except UnexpectedInput as e:
+        return _run(source)
+    except (UnexpectedCharacters, UnexpectedToken) as e:
         raise _explain(source, e) from None
-    except VisitError as e:
-        if isinstance(e.orig_exc, ExprSyntaxError):
-            raise e.orig_exc from None
-        if isinstance(e.orig_exc, RecursionError):
-            raise ExprSyntaxError("expression is nested too deeply", 0, len(source)) from None
-        raise ExprSyntaxError(f"cannot read expression: {e.orig_exc}", 0, len(source)) from None
-    except RecursionError:
+    except RecursionError:  # pragma: no cover - the loop does not recurse; MAX_DEPTH bounds the tree
         raise ExprSyntaxError("expression is nested too deeply", 0, len(source)) from None
-    except LarkError as e:  # pragma: no cover - any other lark failure is still ours to word
-        raise ExprSyntaxError(f"cannot read expression: {e}", 0, len(source)) from None
 
 
 def _tokens_before(source: str, pos: int) -> list:
     """The tokens that end at or before ``pos``; lexing stops quietly at a bad character."""
-    parser, _ = _get_parser()
     out = []
     try:
-        for tok in parser.lex(source):
+        for tok in lex(source):
             if tok.end_pos > pos:
                 break
             out.append(tok)
-    except Exception:  # noqa: BLE001 - the lexer failing past the error is expected
+    except UnexpectedCharacters:  # the lexer failing past the error is expected
         pass
     return out
 
@@ -119,8 +255,6 @@ _WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!"}
 
 
 def _explain(source: str, e) -> ExprSyntaxError:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-
     if isinstance(e, UnexpectedCharacters):
         pos = e.pos_in_stream
         ch = source[pos]

@@ -7,7 +7,7 @@ error inside it points at the right column of the YAML file (host position + off
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 from typing import Any, Callable
 
 from .ast import Expr, Ref
@@ -35,7 +35,7 @@ class TemplateError(Exception):
         return f"TemplateError({self.message!r}, {self.start}, {self.end}, {self.code!r})"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TemplateExpr:
     source: str         # the text between '${{' and '}}'
     expr: Expr          # positions in ``expr`` are offsets into ``source``
@@ -52,7 +52,7 @@ class TemplateExpr:
         return self.offset + len(self.source) + len(CLOSE)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Template:
     parts: tuple["str | TemplateExpr", ...]
 

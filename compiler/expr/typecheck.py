@@ -8,8 +8,7 @@ offending node then counts as ``any`` so one mistake does not cascade into sever
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+from ..record import record
 from typing import Callable
 
 from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unary
@@ -19,7 +18,7 @@ from .types import (ANY, BOOL, FLOAT, INT, NULL, STRING, Type, compatible, is_an
 from .values import with_article
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TypeIssue:
     """A problem found by the checker. ``start``/``end`` are offsets into the expression."""
 
@@ -173,6 +172,8 @@ class _Checker:
         name_end = node.start + len(node.name)
         fn = FUNCTIONS.get(node.name)
         if fn is None:
+            import difflib   # only to word a "did you mean"
+
             close = difflib.get_close_matches(node.name, FUNCTIONS, n=1)
             help = (f"did you mean '{close[0]}'?" if close
                     else "the functions are: " + ", ".join(sorted(FUNCTIONS)))

@@ -8,12 +8,12 @@ else converts implicitly; ``null`` meets other values only through ``==`` and ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 KINDS = ("string", "int", "float", "bool", "path", "list", "map", "null", "any")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Type:
     kind: str
     item: "Type | None" = None     # the item type of a list; None when unknown

@@ -17,19 +17,18 @@ class or function, so an entry can describe an IR but never call code (``_IRUnpi
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
 import os
 import pickle
 import stat
-from dataclasses import dataclass
+from ..record import is_record, record, replace
 
 from .. import __version__, ir
 
 
-@dataclass
+@record
 class Compiled:
     pipeline: ir.Pipeline
     digest: str                        # Pipeline.digest()
@@ -90,7 +89,7 @@ def _open_dirs(parts: tuple[str, ...], create: bool) -> int | None:
 
 
 class _IRUnpickler(pickle.Unpickler):
-    """Resolves only the dataclasses of the IR: a pickle naming anything else (``os.system``,
+    """Resolves only the record classes of the IR: a pickle naming anything else (``os.system``,
     ``builtins.eval``, any callable a gadget needs) fails to load, which is a cache miss."""
 
     MODULES = frozenset({"pipespec.ir", "pipespec.span", "pipespec.expr.ast", "pipespec.expr.template",
@@ -99,7 +98,7 @@ class _IRUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module in self.MODULES:
             obj = super().find_class(module, name)
-            if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+            if isinstance(obj, type) and is_record(obj):
                 return obj
         raise pickle.UnpicklingError(f"{module}.{name} is not part of the IR")
 
@@ -164,7 +163,7 @@ def load(path: str, require_valid) -> Compiled:
         got = _read_entry(key)
         if got is not None:
             if got.pipeline.source != path:           # the same file reached by another path
-                got.pipeline = dataclasses.replace(got.pipeline, source=path)
+                got.pipeline = replace(got.pipeline, source=path)
             return got
     except Exception:   # noqa: BLE001 - a broken, stale or foreign cache entry is just a miss
         pass

@@ -22,7 +22,6 @@ groups and marks the run ``interrupted``; ``finally`` steps run last in every ca
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 import shutil
@@ -32,6 +31,7 @@ import time
 from collections import deque
 
 from .. import ir
+from ..record import replace
 from ..expr import EvalError
 from ..runtime import Lookup, StepInputs, StepResult, spec_dir
 from ..files import UnsafePath, make_dirs, project_root
@@ -67,7 +67,7 @@ class Runner:
         if pipeline.source and not os.path.isabs(pipeline.source):
             # steps are prepared on worker threads while another may be in the spec's folder
             # for a spawn (runtime/spawn.py): no path may depend on the current directory
-            pipeline = dataclasses.replace(pipeline, source=os.path.abspath(pipeline.source))
+            pipeline = replace(pipeline, source=os.path.abspath(pipeline.source))
         self.cwd = os.getcwd()                          # for paths shown relative to it
         self.pipeline, self.params = pipeline, params
         self.store_dir = os.path.abspath(store_dir)

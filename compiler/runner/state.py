@@ -7,7 +7,7 @@ gathered in item order) reads in one place.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from ..record import record, field
 from typing import Any
 
 from .. import ir
@@ -15,7 +15,7 @@ from .. import ir
 TERMINAL = frozenset({"succeeded", "skipped", "failed", "not_run", "excluded"})
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Instance:
     state: "StepState"
     index: int | None
@@ -56,7 +56,7 @@ class Instance:
         return instance_label(self.step.name, self.index, self.item)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class StepState:
     step: ir.Step
     mode: str = "run"                  # run | force | reuse | exclude

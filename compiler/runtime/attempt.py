@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import signal
-from dataclasses import dataclass
+from ..record import record
 
 from .. import ir
 
@@ -51,7 +51,7 @@ class NoRetry(enum.Enum):
     INTERNAL = "an error of pipespec or of the run store, not of the step"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome:
     """The end of one attempt."""
 
@@ -70,38 +70,38 @@ SUCCEEDED = Outcome(Status.SUCCEEDED, 0)
 
 # ---------------------------------------------------------------- actions
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Spawn:
     """Prepare and start attempt number ``attempt`` (1 for the first); answer ``spawned`` or
     ``not_started``."""
     attempt: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WaitUntil:
     """Wait for the process to end (``exited``), or until ``time`` (``deadline``); None: no limit."""
     time: float | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Signal:
     """Send ``sig`` to the attempt's process group (immediate)."""
     sig: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sweep:
     """The leader ended: SIGTERM what is left of its group, SIGKILL it after ``grace`` if it
     stays (``grace`` 0: SIGKILL now). Immediate: the caller does not wait for the group."""
     grace: float
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Collect:
     """The command succeeded: check its outputs; answer ``collected``."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SleepUntil:
     """Attempt ``attempt`` failed with ``failure``; the next one starts at ``time`` (answer
     ``deadline`` then, or ``cancel``). ``delay``: the declared backoff, for messages."""
@@ -111,7 +111,7 @@ class SleepUntil:
     failure: Outcome
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Done:
     outcome: Outcome
     attempts: int

@@ -12,14 +12,14 @@ import datetime as _dt
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from ..record import record, field
 from typing import Any, Callable
 
 from .. import ir
 from ..expr import Ref
 
 
-@dataclass
+@record
 class StepInputs:
     """Everything a step instance needs from outside the spec."""
 

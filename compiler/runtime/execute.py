@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from ..record import record, field
 from typing import IO, Any, Callable
 
 from .. import ir
@@ -53,7 +53,7 @@ class StepError(Exception):
         return Outcome.failed(str(self), no_retry=self.no_retry)
 
 
-@dataclass
+@record
 class StepResult:
     step: str
     index: int | None
@@ -76,7 +76,7 @@ class StepResult:
                 "duration_s": round(self.duration_s, 6), "error": self.error}
 
 
-@dataclass
+@record
 class Invocation:
     """A prepared attempt: what to spawn, where, and where its outputs go."""
 

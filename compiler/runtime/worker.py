@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from ..record import record, field
 from typing import Any, Callable, Protocol, Sequence
 
 from .. import ir
@@ -40,7 +40,7 @@ class WorkerError(Exception):
         self.code = code
 
 
-@dataclass
+@record
 class WorkerRequest:
     step: str
     params: dict[str, Any] = field(default_factory=dict)         # as given: coerced here

@@ -162,7 +162,7 @@ def test_importing_the_package_is_light():
 
     code = ("import sys, pipespec.expr as e; "
             "heavy = [m for m in ('lark', 'yaml', 'jinja2', 'jsonschema') if m in sys.modules]; "
-            "assert not heavy, heavy; e.parse('a'); assert 'lark' in sys.modules")
+            "assert not heavy, heavy; e.parse('a + b[0]'); assert 'lark' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, env=_env())
 
 
@@ -177,10 +177,22 @@ def _env():
         [root, os.environ.get("PYTHONPATH", "")])}
 
 
-def test_parser_is_built_once_and_shared():
+def test_lexers_are_compiled_once_and_shared():
     from pipespec.expr import parser
 
     parse("a")
-    first = parser._parser
+    first = dict(parser._compiled)
     parse("b + 1")
-    assert parser._parser is first
+    assert all(parser._compiled[n] is lx for n, lx in first.items())
+
+
+def test_package_functions_survive_their_submodule_being_imported():
+    """``evaluate`` and ``typecheck`` are functions of submodules of the same name: importing the
+    submodule (template.py does, lazily) must not turn ``pipespec.expr.evaluate`` into the module."""
+    import subprocess
+    import sys
+
+    code = ("import pipespec.expr as E, pipespec.expr.evaluate, pipespec.expr.typecheck; "
+            "assert callable(E.evaluate) and callable(E.typecheck), (E.evaluate, E.typecheck); "
+            "from pipespec.expr import evaluate, typecheck; assert callable(evaluate) and callable(typecheck)")
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env(), timeout=60)
