@@ -29,7 +29,7 @@ import select
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from ..record import record
 from typing import Any
 
 _DEFAULT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, n))
@@ -165,7 +165,7 @@ def group_members(pgid: int, started_by: int | None = None, procs=None) -> list[
 _PIDFD = hasattr(os, "pidfd_open")
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Child:
     pid: int
     owner: Any                         # what the caller wants back when it ends
