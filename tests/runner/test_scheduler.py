@@ -1,6 +1,5 @@
 """The local runner's scheduling: order, real parallelism, skips, fan-in order, finally, failures."""
 
-
 from runner_support import values
 
 
