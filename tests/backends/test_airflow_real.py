@@ -82,9 +82,11 @@ def test_every_spec_loads_in_a_dagbag(tmp_path):
     assert churn["params"]["rows"]["schema"] == {"type": "integer", "minimum": 100, "description": "Customers to generate"} \
         or churn["params"]["rows"]["schema"]["minimum"] == 100
     assert churn["tasks"]["notify"]["upstream"] == sorted(
-        ["deploy", "evaluate", "ingest", "monitor", "prepare", "train", "train__foreach"])
-    assert churn["tasks"]["notify"]["downstream"] == ["finally__succeeded"] and "run__failed" not in churn["tasks"]
-    assert not any(t["is_teardown"] for name, t in churn["tasks"].items() if name != "notify")
+        ["deploy", "evaluate", "ingest", "monitor", "pipespec__start", "prepare", "train", "train__foreach"])
+    assert churn["tasks"]["notify"]["downstream"] == ["finally__succeeded", "pipespec__finish"] and "run__failed" not in churn["tasks"]
+    # the example's notify:/metrics:/tracking: a start task before every step, a finish teardown
+    assert not any(t["is_teardown"] for name, t in churn["tasks"].items() if name not in ("notify", "pipespec__finish"))
+    assert churn["tasks"]["pipespec__finish"]["is_teardown"]
     # the one leaf after the teardowns: a normal task (so it counts for the run's state) that
     # needs every finally task to succeed, and does nothing itself
     done = churn["tasks"]["finally__succeeded"]
@@ -127,6 +129,7 @@ def test_churn_end_to_end(churn_project, monkeypatch, tmp_path):
         "train[0]": "success", "train[1]": "success", "evaluate": "success",
         "deploy__if": "success", "deploy": "success", "monitor": "success",
         "notify": "success", "finally__succeeded": "success",
+        "pipespec__start": "success", "pipespec__finish": "success",
     }, rep.get("output_tail")
     x = rep["xcom"]
     assert x["train[0]"]["return_value"]["values"] == {"name": "logreg"}

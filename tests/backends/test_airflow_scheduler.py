@@ -336,7 +336,7 @@ def test_churn_through_the_scheduler(deployment, local_churn):
         "ingest": "success", "prepare": "success", "train__foreach": "success",
         "train[0]": "success", "train[1]": "success", "evaluate": "success",
         "deploy__if": "success", "deploy": "success", "monitor": "success", "notify": "success",
-        "finally__succeeded": "success",
+        "finally__succeeded": "success", "pipespec__start": "success", "pipespec__finish": "success",
     }
     # every task ran in a worker process of its own, once (the inert leaf after the finally
     # tasks is an EmptyOperator: the scheduler marks it without starting a worker)

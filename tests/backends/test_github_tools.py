@@ -161,7 +161,8 @@ def _local_run(spec: Path, store: Path, params: dict) -> dict:
 
 def _act_results(root: Path) -> dict:
     """(step, index) -> {"values", "metrics"} the act run left in the artifact root."""
-    (run,) = [p for p in root.iterdir() if p.is_dir()]
+    # _pipespec: where the finish job keeps the run's status for the next run's on_recovery
+    (run,) = [p for p in root.iterdir() if p.is_dir() and p.name != "_pipespec"]
     out = {}
     for f in sorted(run.glob("*/*/_values.json")):
         data = json.loads(f.read_text())
@@ -187,11 +188,15 @@ def test_churn_runs_under_act_like_pipespec_run(tmp_path, params, deployed):
     skipped = {"deploy", "monitor"}
     expected = {j: ("skipped" if j in skipped and not deployed else "success")
                 for j in ("ingest", "prepare", "train", "evaluate", "deploy", "monitor", "notify")}
+    # the example's notify:/metrics:/tracking: the run's boundary jobs around the steps
+    expected = {"pipespec__start": "success", **expected, "pipespec__finish": "success"}
     assert rep["jobs"] == expected, rep.get("errors") or rep["_stderr"]
     assert rep["ok"], rep["errors"]
     assert rep["legs"]['train (item="logreg")'] == rep["legs"]['train (item="forest")'] == "success"
 
     act = _act_results(root)
+    # the finish job ran pipespec observe finish: it kept this run's status for the next run
+    assert (root / "_pipespec" / "observe" / "churn" / "github.json").is_file()
     local = _local_run(spec, tmp_path / "store", params)
     assert _comparable(act) == _comparable(local)
     metrics = act[("evaluate", None)]["metrics"]["metrics"]

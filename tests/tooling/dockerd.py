@@ -43,6 +43,16 @@ DEBOOTSTRAP = "/usr/sbin/debootstrap"
 START_TIMEOUT = 60.0
 
 
+def system_env(**extra: str) -> dict[str, str]:
+    """The environment for the system's own tools (apt-get, debootstrap, dockerd): the caller's,
+    with the sbin folders on PATH. debootstrap runs chroot and dockerd runs runc from them, and a
+    user's PATH (or CI's ``env -i``) need not have them: debootstrap then fails with "Unable to
+    execute target architecture"."""
+    have = os.environ.get("PATH", "").split(os.pathsep)
+    want = [p for p in ("/usr/local/sbin", "/usr/sbin", "/sbin") if p not in have]
+    return {**os.environ, "PATH": os.pathsep.join([p for p in have if p] + want + ["/usr/bin", "/bin"]), **extra}
+
+
 class DockerError(RuntimeError):
     pass
 
@@ -77,7 +87,7 @@ def ensure_packages(timeout: float = 900) -> None:
     with _locked("apt.lock"):
         if all(os.path.exists(p) for p in (DOCKER, DOCKERD, DEBOOTSTRAP)):
             return
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        env = system_env(DEBIAN_FRONTEND="noninteractive")
         r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], env=env,
                            capture_output=True, text=True, timeout=timeout)
         if r.returncode != 0:
@@ -155,7 +165,7 @@ class Daemon:
                     "--bridge=none", "--iptables=false", "--ip-masq=false", "--storage-driver", "overlay2"]
             with open(self.log, "ab") as log:
                 self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                             start_new_session=True)
+                                             start_new_session=True, env=system_env())
             self.pid, self.owned = self.proc.pid, True
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
@@ -235,7 +245,7 @@ def ensure_base_image(d: Daemon, ref: str = BASE_IMAGE, timeout: float = 900) ->
             rootfs = Path(tmp) / "rootfs"
             r = subprocess.run([DEBOOTSTRAP, "--variant=minbase", "--include=python3,python3-venv,python3-pip",
                                 "bookworm", str(rootfs), DEBIAN_MIRROR], capture_output=True, text=True,
-                               timeout=timeout)
+                               timeout=timeout, env=system_env())
             if r.returncode != 0:
                 raise DockerError(f"debootstrap failed: {(r.stderr or r.stdout).strip()[-800:]}")
             for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):

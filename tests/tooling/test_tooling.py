@@ -277,3 +277,17 @@ def test_act_run_if_true(tmp_path):
     rep = verify.act_run(FIX / "gha_run.yml", {"n": 1, "go": True}, workdir=tmp_path)
     assert rep["jobs"]["deploy"] == "success"
     assert list(k for k in rep["legs"] if k.startswith("square")) == ["square (item=0)"]
+
+
+def test_the_system_tools_find_their_sbin_programs_whatever_the_callers_path(monkeypatch):
+    """debootstrap runs chroot and dockerd runs runc from /usr/sbin: under CI's
+    ``env -i PATH=/usr/local/bin:/usr/bin:/bin`` debootstrap failed ("Unable to execute target
+    architecture") until the tooling put the sbin folders on its tools' PATH."""
+    from .dockerd import system_env
+
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
+    path = system_env(X="1")["PATH"].split(":")
+    assert path[:3] == ["/usr/local/bin", "/usr/bin", "/bin"] and "/usr/sbin" in path and "/sbin" in path
+    assert system_env(X="1")["X"] == "1"
+    monkeypatch.setenv("PATH", "/opt/x:/usr/sbin")
+    assert system_env()["PATH"].split(":").count("/usr/sbin") == 1
