@@ -30,7 +30,7 @@ def main(args) -> int:
 
     from ..cli import UsageError
 
-    records = open_records(args)                    # the same store lookup as runs/resume
+    records = open_records(args, "cleaned")         # the same store lookup as runs/resume
     store = os.path.dirname(records.path)
     records.close()
     try:

@@ -31,7 +31,7 @@ def add_format_argument(p) -> None:
                    help="table (default), json, or csv")
 
 
-def open_records(args):
+def open_records(args, doing: str = "written"):
     """The run store named by --store, or by --spec's location, or ./.pipespec."""
     from ..runner.records import Records
 
@@ -46,7 +46,20 @@ def open_records(args):
         path = ".pipespec"
     if not os.path.exists(os.path.join(path, "runs.db")):
         raise UsageError(f"no run store at {path} (pass --store DIR or --spec FILE)")
-    return Records(path)
+    import sqlite3
+
+    try:
+        return Records(path)
+    except sqlite3.OperationalError as e:
+        # a WAL database whose -shm file cannot be made (a read-only store) cannot even be read
+        import errno
+
+        try:
+            readonly = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        except OSError:
+            readonly = False
+        why = os.strerror(errno.EROFS) if readonly else str(e)
+        raise UsageError(f"the run store {path} cannot be {doing}: {why} ({e})") from None
 
 
 def find_run(records, ref: str):

@@ -4,6 +4,7 @@ resumable; resumes and killed runs leave no debris; ``pipespec gc`` checks and c
 import hashlib
 import json
 import os
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -72,6 +73,14 @@ def test_a_read_only_store_says_so(spec, mounted):
     rid = s.latest_run()["id"]
     store = str(s.dir / ".pipespec")
     os.makedirs(os.path.join(store, "tmp", "20200101-000000-dead"))    # for gc to fail to remove
+    # the last connection gone, SQLite removes runs.db-wal and -shm: a WAL database then cannot
+    # be opened at all in a read-only folder (resume said "internal error" when it was so)
+    db = sqlite3.connect(os.path.join(store, "runs.db"))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    for extra in ("runs.db-wal", "runs.db-shm"):      # checkpointed: nothing in them is lost
+        if os.path.exists(os.path.join(store, extra)):
+            os.remove(os.path.join(store, extra))
     mounted("--bind", store, store)
     mounted("-o", "remount,ro,bind", store)
     for args in (["run", str(s.path), "--progress", "plain", "--no-cache"],
