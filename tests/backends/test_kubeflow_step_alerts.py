@@ -36,6 +36,7 @@ params:
   fail_train: {type: bool, default: false}
   auc: {type: float, default: 0.9}
   bad_leg: {type: int, default: -1}
+  flaky: {type: string, default: ""}
 secrets:
   hook: {env: ALERT_HOOK}
 steps:
@@ -45,7 +46,11 @@ steps:
     outputs: {scores: metrics}
     cache: false
   train:
-    run: test ${{ params.fail_train }} = false || exit 3
+    run: |
+      test ${{ params.fail_train }} = false || exit 3
+      test -z "$FLAKY" || test -e "$FLAKY" || { touch "$FLAKY"; exit 4; }
+    env: {FLAKY: "${{ params.flaky }}"}
+    retries: {limit: 1, delay: 1s}
     needs: [evaluate]
     cache: false
   legs:
@@ -63,15 +68,17 @@ notify:
     - if: ${{ steps.evaluate.outputs.scores.auc < 0.7 }}
       send: [team]
       message: AUC below 0.7
+metrics:
+  pushgateway: "PUSH_URL"
 targets:
   kubeflow: {pipeline_root: "RECORD_ROOT"}
 """
 
 
-def _compile(tmp_path: pathlib.Path, spec_text: str = SPEC) -> tuple[pathlib.Path, list, object]:
+def _compile(tmp_path: pathlib.Path, spec_text: str = SPEC, url: str = "http://127.0.0.1:9") -> tuple:
     spec = tmp_path / "proj" / "pipeline.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(spec_text.replace("RECORD_ROOT", str(tmp_path / "records")))
+    spec.write_text(spec_text.replace("RECORD_ROOT", str(tmp_path / "records")).replace("PUSH_URL", url))
     res = load_spec(str(spec))
     assert res.ok, [d.message for d in res.diagnostics]
     r = KubeflowBackend().compile(res.pipeline, CompileOptions("pipeline.yaml", None))
@@ -106,6 +113,7 @@ def test_without_a_root_or_anything_that_needs_it_the_steps_record_nothing(tmp_p
         "kubeflow: notify.steps", "kubeflow: notify.when"]
     # run-level alerts only: the exit task's status is enough, the step files stay as they were
     run_only = SPEC[:SPEC.index("  steps:\n    train")] + "  on_failure: [team]\n" + SPEC[SPEC.index("targets:"):]
+    assert "metrics:" not in run_only
     out, diags, _ = _compile(tmp_path, run_only)
     doc, *_ = yaml.safe_load_all(out.read_text())
     assert "record_root" not in _executor_code(doc, "exec-train")
@@ -154,6 +162,28 @@ def test_step_states_from_the_recorded_outcomes(tmp_path):
     assert collect.worker_states(pipe, root, other, {}, "2026-12-02")["legs"]["status"] == "not_run"
 
 
+def test_outcomes_in_an_object_store_through_fsspec(tmp_path):
+    """The same records through fsspec (its in-memory file system stands for s3:// or gs://)."""
+    pytest.importorskip("fsspec")
+    _, _, pipe = _compile(tmp_path)
+    root = Root(collect.results_root(f"memory://kfpalerts-{tmp_path.name}/root/"))
+    assert root.remote
+    try:
+        root.put_outcome("r1", "legs", 1, {"status": "failed", "attempt": 1})
+        root.put_outcome("r1", "legs", 0, {"status": "succeeded", "attempt": 1})
+        root.put_outcome("r1", "legs", 2, {"status": "succeeded", "attempt": 1})
+        root.put_outcome("r1", "evaluate", None, {"status": "succeeded", "attempt": 1})
+        assert root.outcomes("r1", "legs") == {0: {"status": "succeeded", "attempt": 1},
+                                               1: {"status": "failed", "attempt": 1},
+                                               2: {"status": "succeeded", "attempt": 1}}
+        got = collect.worker_states(pipe, root, "r1", {}, "2026-12-02")
+        assert {k: v["status"] for k, v in got.items()} == {"evaluate": "succeeded", "legs": "failed"}
+        assert root.fs.exists(f"/kfpalerts-{tmp_path.name}/root/_pipespec/runs/r1/legs/1/_outcome.json")
+    finally:
+        root.fs.rm(f"/kfpalerts-{tmp_path.name}", recursive=True)
+        root.close()
+
+
 @pytest.mark.slow
 def test_the_spec_passes_the_real_protobuf(tmp_path):
     out, _, _ = _compile(tmp_path)
@@ -169,7 +199,7 @@ def _alerts(http) -> list[dict]:
 def test_step_alerts_and_conditions_under_kfp_local(tmp_path, monkeypatch):
     http = Recorder().start()
     try:
-        out, _, _ = _compile(tmp_path)
+        out, _, _ = _compile(tmp_path, url=http.url)
         monkeypatch.setenv("PIPESPEC_PROJECT_DIR", str(tmp_path / "proj"))
         monkeypatch.setenv("ALERT_HOOK", f"{http.url}/hook/{HOOK_TOKEN}")   # kfp.local has no k8s secrets
 
@@ -188,16 +218,30 @@ def test_step_alerts_and_conditions_under_kfp_local(tmp_path, monkeypatch):
         run_id = fail["run_id"]
         rec = json.loads((tmp_path / "records" / "_pipespec" / "runs" / run_id / "train" / "_" /
                           "_outcome.json").read_text())
-        assert rec["status"] == "failed" and rec["exit_code"] == 3 and rec["attempt"] == 1
+        assert rec["status"] == "failed" and rec["exit_code"] == 3 and rec["attempt"] == 2    # KFP retried it
         assert not (tmp_path / "records" / "_pipespec" / "runs" / run_id / "train" / "_" / "_done").exists()
+        # the step and model metrics come from the same records
+        (push,) = http.at("/metrics/")
+        body = push.body.decode()
+        labels = 'pipeline="stepwatch",target="kubeflow",step='
+        for line in (f'pipespec_step_success{{{labels}"train"}} 0.0', f'pipespec_step_success{{{labels}"evaluate"}} 1.0',
+                     f'pipespec_model_metric{{{labels}"evaluate",output="scores",metric="auc"}} 0.6'):
+            assert line in body, body
 
-        # 2. everything succeeds, auc 0.9: train's success alert, the condition is false: nothing else
+        # 2. train fails once and succeeds when KFP retries it, auc 0.9: train's success alert (its last
+        # attempt stands), the condition is false: nothing else
         http.requests.clear()
-        rep = verify.kfp_local_run(out, {"auc": 0.9}, with_pipespec=True, workdir=tmp_path / "kfp2")
+        marker = tmp_path / "flaky-marker"
+        rep = verify.kfp_local_run(out, {"auc": 0.9, "flaky": str(marker)}, with_pipespec=True,
+                                   workdir=tmp_path / "kfp2")
         assert rep["ok"], rep["errors"]
+        assert marker.exists()
         got = _alerts(http)
         assert [(a["event"], a["step"], a["status"], a["failed_steps"]) for a in got] == [
             ("success", "train", "succeeded", [])], got
+        rec = json.loads((tmp_path / "records" / "_pipespec" / "runs" / got[0]["run_id"] / "train" / "_" /
+                          "_outcome.json").read_text())
+        assert (rec["status"], rec["exit_code"], rec["attempt"]) == ("succeeded", 0, 2)
 
         # 3. one leg of the fan-out fails: the fan-out's failure alert (train succeeded: told too)
         http.requests.clear()
