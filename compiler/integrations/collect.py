@@ -190,16 +190,7 @@ def _record_path(root: Root, pipe: ir.Pipeline, target: str) -> str:
 
 def read_previous(root: Root, pipe: ir.Pipeline, target: str, run_id: str) -> dict | None:
     """The record of the run before ``run_id`` (``{"run_id", "status", "steps"}``), if kept."""
-    path = _record_path(root, pipe, target)
-    try:
-        if root.remote:
-            with root.fs.open(path, "r") as f:
-                rec = json.load(f)
-        else:
-            with open(path, encoding="utf-8") as f:
-                rec = json.load(f)
-    except (OSError, ValueError, FileNotFoundError):
-        return None
+    rec = root.read_json(_record_path(root, pipe, target))
     if not isinstance(rec, dict):
         return None
     if rec.get("run_id") == run_id:                 # finish of this run again: the one before it

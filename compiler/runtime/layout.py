@@ -173,6 +173,17 @@ class Root:
         write_atomic(os.path.join(d, DONE), b"")          # a link planted at _done is replaced, not followed
 
 
+    def read_json(self, path: str) -> Any:
+        """The JSON document at ``path`` (a path of this root), None when absent or unreadable."""
+        try:
+            if self.remote:
+                with self.fs.open(path, "r") as f:
+                    return json.load(f)
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError, FileNotFoundError):
+            return None
+
     def names(self, run_id: str, step: str) -> list[str]:
         """What ``ROOT/run_id/step`` holds (instance folders ``_``, ``0``, ...); [] when absent."""
         base = self.join(check_run_id(run_id), step)
@@ -203,16 +214,7 @@ class Root:
         for name in self.names(run_id, step):
             if name != "_" and not name.isdigit():
                 continue
-            path = self.join(run_id, step, name, OUTCOME)
-            try:
-                if self.remote:
-                    with self.fs.open(path, "r") as f:
-                        rec = json.load(f)
-                else:
-                    with open(path, encoding="utf-8") as f:
-                        rec = json.load(f)
-            except (OSError, ValueError, FileNotFoundError):
-                continue
+            rec = self.read_json(self.join(run_id, step, name, OUTCOME))
             if isinstance(rec, dict):
                 out[None if name == "_" else int(name)] = rec
         return out
