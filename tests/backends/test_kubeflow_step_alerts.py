@@ -256,3 +256,67 @@ def test_step_alerts_and_conditions_under_kfp_local(tmp_path, monkeypatch):
         assert HOOK_TOKEN not in json.dumps(rep)
     finally:
         http.stop()
+
+
+CACHED = """\
+pipespec: 1
+name: cachewatch
+params:
+  auc: {type: float, default: 0.6}
+secrets:
+  hook: {env: ALERT_HOOK}
+steps:
+  evaluate:
+    run: |
+      printf '{"auc": %s}' ${{ params.auc }} > ${{ outputs.scores }}
+    outputs: {scores: metrics}
+notify:
+  channels:
+    team: {type: webhook, secret: hook}
+  when:
+    - if: ${{ steps.evaluate.outputs.scores.auc < 0.7 }}
+      send: [team]
+      message: AUC below 0.7
+targets:
+  kubeflow: {pipeline_root: "RECORD_ROOT"}
+"""
+
+_RUN_TWICE = """\
+import sys
+from kfp import components, local
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[2], enable_caching=True)
+comp = components.load_component_from_file(sys.argv[1])
+for _ in range(2):
+    comp(auc=0.6)
+"""
+
+
+@pytest.mark.slow
+def test_a_cache_hit_records_nothing_as_its_w701_says(tmp_path):
+    """kfp.local's own cache (enable_caching=True) runs the cached step's task only once: the
+    second run records no outcome and its condition is not checked — what W701 warns of."""
+    import subprocess
+
+    import envs
+
+    http = Recorder().start()
+    try:
+        out, diags, _ = _compile(tmp_path, CACHED)
+        assert [d.help for d in diags if d.code == "W701"] == [
+            "set cache: false on step 'evaluate' (or accept it on cache hits)"]
+        script = tmp_path / "run_twice.py"
+        script.write_text(_RUN_TWICE)
+        env_dir = envs.ensure("kfp", with_pipespec=True, quiet=True)
+        env = verify.tool_environ(env_dir)
+        env.update(PIPESPEC_PROJECT_DIR=str(tmp_path / "proj"), ALERT_HOOK=f"{http.url}/hook/{HOOK_TOKEN}")
+        r = subprocess.run([str(envs.env_python(env_dir)), str(script), str(out), str(tmp_path / "kroot")],
+                           capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert [a["event"] for a in _alerts(http)] == ["condition"]          # the first run's only
+        runs = sorted(p.name for p in (tmp_path / "records" / "_pipespec" / "runs").iterdir())
+        assert len(runs) == 1, runs
+        record = json.loads((tmp_path / "records" / "_pipespec" / "observe" / "cachewatch" /
+                             "kubeflow.json").read_text())
+        assert record["run_id"] != runs[0] and record["before"]["run_id"] == runs[0]   # both finished
+    finally:
+        http.stop()
