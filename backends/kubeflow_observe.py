@@ -56,6 +56,8 @@ def add(builder) -> None:
         return
     obs = pipe.observe
     root = builder.cfg.pipeline_root
+    if root:       # embedded in the finish's command (and the steps' with outcome_root), which KFP rewrites
+        ex.no_placeholder(root, "targets.kubeflow.pipeline_root", pipe.span)
     if obs.tracking:
         comp = layout.alloc("comp-" + START)
         builder.components[comp] = {"executorLabel": "exec-" + comp[len("comp-"):],

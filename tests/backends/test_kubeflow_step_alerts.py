@@ -320,3 +320,17 @@ def test_a_cache_hit_records_nothing_as_its_w701_says(tmp_path):
         assert record["run_id"] != runs[0] and record["before"]["run_id"] == runs[0]   # both finished
     finally:
         http.stop()
+
+
+def test_a_placeholder_in_the_embedded_root_is_refused(tmp_path):
+    """The root is embedded in the tasks' commands, where KFP would replace a {{$...}} placeholder."""
+    spec = tmp_path / "proj" / "pipeline.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SPEC.replace("RECORD_ROOT", "s3://b/{{$.pipeline_job_uuid}}").replace("PUSH_URL", "http://x"))
+    res = load_spec(str(spec))
+    assert res.ok
+    r = KubeflowBackend().compile(res.pipeline, CompileOptions("pipeline.yaml", None))
+    assert not r.ok
+    assert [d.message for d in r.diagnostics if d.severity == "error"] == [
+        "kubeflow: targets.kubeflow.pipeline_root holds '{{$', which KFP replaces as a placeholder at run time "
+        "(in s3://b/{{$.pipeline_job_uuid}})"]
