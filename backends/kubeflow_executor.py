@@ -118,9 +118,13 @@ class Executors:
         for name, spec in sorted(outs.get("parameters", {}).items()):
             args.append(f"{name}: OutputPath({_ANNOTATIONS[spec['parameterType']]}) = None")
         sig = "".join(f"\n    {a}," for a in args)
+        from pipespec.backends.kubeflow_observe import outcome_root
+
+        root = outcome_root(self.pipe, self.cfg)
+        record = f", record_root={root!r}" if root else ""
         code = (f"{_PREAMBLE}def {fn}({sig}\n):\n"
                 f"    from pipespec.backends.kubeflow_task import run_task\n"
-                f"    run_task({self.spec_path!r}, {st.name!r}, {self.digest!r}, locals())\n")
+                f"    run_task({self.spec_path!r}, {st.name!r}, {self.digest!r}, locals(){record})\n")
         compile(code, f"<kubeflow executor of step {st.name}>", "exec")   # a generator bug fails here
         return code
 

@@ -6,6 +6,10 @@ boundary that run ``pipespec observe`` (docs/targets/kubeflow.md).
   ``run__status`` the handler's ``PipelineTaskFinalStatus``; it ends the MLflow parent run,
   pushes the metrics and sends the alerts, with the channels' secrets as Kubernetes secrets in
   its environment;
+- with a lasting ``targets.kubeflow.pipeline_root`` (``outcome_root``), every step's task
+  records its outcome (and values) under ``ROOT/_pipespec/runs/RUN/...``
+  (``kubeflow_task.OutcomeSink``) and the finish reads them (``--outcomes``), so that step
+  alerts, ``when:`` conditions and step metrics are made as ``pipespec run`` makes them;
 - with ``tracking:``, ``pipespec--start`` runs before the exit handler (its dependentTasks) and
   opens the parent run; each step's task finds it by its tags (``kubeflow_task.run_task``) and
   hands ``pipespec exec`` its id as ``PIPESPEC_TRACKING_PARENT``.
@@ -32,6 +36,19 @@ def wanted(pipe) -> bool:
     return pipe.observe is not None and bool(carried(pipe, "kubeflow"))
 
 
+def outcome_root(pipe, cfg) -> str | None:
+    """The lasting pipeline root under which every step's task records its outcome for the
+    exit task, when the spec has one and asks for what needs it (``notify.steps``,
+    ``notify.when``, ``metrics:``); None otherwise (the file stays as without it)."""
+    obs = pipe.observe
+    if not cfg.pipeline_root or not wanted(pipe):
+        return None
+    if any(r.step is not None or r.event == "condition" for r in obs.alerts) or \
+            obs.textfile or obs.pushgateway or obs.pushgateway_secret:
+        return cfg.pipeline_root
+    return None
+
+
 def add(builder) -> None:
     """The boundary tasks, their components and executors (after every step is in place)."""
     pipe, layout, ex = builder.pipe, builder.layout, builder.ex
@@ -39,6 +56,8 @@ def add(builder) -> None:
         return
     obs = pipe.observe
     root = builder.cfg.pipeline_root
+    if root:       # embedded in the finish's command (and the steps' with outcome_root), which KFP rewrites
+        ex.no_placeholder(root, "targets.kubeflow.pipeline_root", pipe.span)
     if obs.tracking:
         comp = layout.alloc("comp-" + START)
         builder.components[comp] = {"executorLabel": "exec-" + comp[len("comp-"):],

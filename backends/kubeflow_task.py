@@ -27,8 +27,10 @@ RUN_DATE_FLAG = "--pipespec-run-date"
 
 
 def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any],
-             argv: list[str] | None = None) -> None:
-    """The Kubeflow adapter of the worker contract (``pipespec.runtime.worker``)."""
+             argv: list[str] | None = None, record_root: str | None = None) -> None:
+    """The Kubeflow adapter of the worker contract (``pipespec.runtime.worker``).
+    ``record_root``: the lasting pipeline root under which the instance records its outcome
+    (and, when it succeeded, its values) for the exit task's alerts (``OutcomeSink``)."""
     from pipespec.files import on_worker
     from pipespec.frontend import load_spec
     from pipespec.runtime import worker as w
@@ -40,16 +42,91 @@ def run_task(spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any]
             print(f"pipespec: {spec_path}: {d.code}: {d.message}", file=sys.stderr)
         raise SystemExit(w.EXIT_USAGE)
     pipe = res.pipeline
+    outcome = None
     try:
         req = _request(pipe, spec_path, step_name, digest, kwargs, sys.argv if argv is None else argv)
         if pipe.observe is not None and pipe.observe.tracking:
             _tracking_parent(pipe, req.run_id)
-        result = w.run_request(pipe, req, [KfpSink(kwargs)])
+        sinks: list = [KfpSink(kwargs)]
+        if record_root:
+            outcome = OutcomeSink.open(pipe, record_root, req)
+            sinks += [outcome] if outcome is not None else []
+        result = w.run_request(pipe, req, sinks)
     except w.WorkerError as e:
         print(f"pipespec: error: {e}", file=sys.stderr)
         raise SystemExit(e.code) from None
+    finally:
+        if outcome is not None:
+            outcome.root.close()
     if not result.ok:
         raise SystemExit(result.exit_code or 1)
+
+
+class OutcomeSink:
+    """How the instance's attempt ended, under the lasting pipeline root, for the exit task
+    (KFP hands an exit task no other task's state or output): ``_outcome.json`` (status,
+    attempt, start and end; a failed attempt too, before the task exits non-zero) and, when it
+    succeeded, ``_values.json`` + ``_done`` as ``RootSink`` publishes them, with the metrics
+    files of the steps a ``when:`` condition reads. Layout: ``integrations.collect.results_root``.
+    A store that cannot be written is a warning: the step's result stands."""
+
+    def __init__(self, root, run_id: str, index: int | None, read_by_conditions: bool) -> None:
+        import time
+
+        self.root, self.run_id, self.index = root, run_id, index
+        self.read_by_conditions = read_by_conditions
+        self.started = time.time()
+
+    @classmethod
+    def open(cls, pipe, record_root: str, req) -> "OutcomeSink | None":
+        from pipespec.integrations.collect import results_root
+        from pipespec.runtime.layout import LayoutError, Root
+
+        try:
+            root = Root(results_root(record_root))
+        except LayoutError as e:
+            _warn_unrecorded(req.step, e)
+            return None
+        reads = {s for r in pipe.observe.alerts for s in r.reads} if pipe.observe is not None else set()
+        return cls(root, req.run_id, req.index, req.step in reads)
+
+    def write(self, step, result) -> None:
+        import os
+        import shutil
+        import time
+
+        from pipespec.record import replace
+        from pipespec.runtime.layout import LayoutError
+        from pipespec.runtime.worker import RootSink
+
+        root, run_id, index = self.root, self.run_id, self.index
+        try:
+            if result.ok:
+                arts = {}
+                for o in step.artifact_outputs:
+                    src = result.artifacts.get(o.name)
+                    if o.type != "metrics" or not self.read_by_conditions or not src:
+                        continue
+                    if root.remote:
+                        arts[o.name] = src
+                    else:                       # a local root holds its files in place
+                        dst = os.path.join(root.instance(run_id, step.name, index), o.name)
+                        os.makedirs(os.path.dirname(dst), exist_ok=True)
+                        shutil.copyfile(src, dst)
+                        arts[o.name] = dst
+                RootSink(root, run_id, index).write(step, replace(result, artifacts=arts))
+            before = root.outcomes(run_id, step.name).get(index, {})
+            attempt = before.get("attempt") if isinstance(before.get("attempt"), int) else 0
+            root.put_outcome(run_id, step.name, index, {
+                "status": result.status, "exit_code": result.exit_code, "attempt": attempt + 1,
+                "started": self.started, "ended": time.time()})
+        except (OSError, LayoutError, ValueError) as e:
+            _warn_unrecorded(step.name, e)
+
+
+def _warn_unrecorded(step: str, e: Exception) -> None:
+    print(f"pipespec: warning: the outcome of step '{step}' was not recorded for the run's alerts: {e}",
+          file=sys.stderr, flush=True)
 
 
 def _tracking_parent(pipe, run_id: str) -> None:
@@ -81,7 +158,9 @@ def observe_task(action: str, spec_path: str, digest: str, record_root: str | No
         params = {k.split("__", 1)[1]: v for k, v in kwargs.items() if k.startswith("params__") and v is not None}
         args += ["--status", status, "--params-json", json.dumps(params), "--run-date", run_date]
         if record_root:
-            args += ["--artifact-root", record_root]
+            from pipespec.integrations.collect import results_root
+
+            args += ["--artifact-root", record_root, "--outcomes", results_root(record_root)]
     code = cli(args)
     if code:
         raise SystemExit(code)
@@ -90,6 +169,7 @@ def observe_task(action: str, spec_path: str, digest: str, record_root: str | No
 def _request(pipe, spec_path: str, step_name: str, digest: str, kwargs: dict[str, Any], argv: list[str]):
     """What KFP hands the component, as a ``WorkerRequest``."""
     from pipespec.runtime import worker as w
+    from pipespec.runtime.layout import item_index
 
     w.check_digest(pipe, digest, spec_path)      # before any name of the request is looked up
     try:
@@ -128,7 +208,7 @@ def _request(pipe, spec_path: str, step_name: str, digest: str, kwargs: dict[str
         listed = [from_kfp(kind, step.item_type, x) for x in (items or [])]
         # KFP iterates over the items, not their positions: the first equal item gives the
         # index (equal items give equal steps, so only PIPESPEC_ITEM_INDEX can differ).
-        req.index = next((i for i, x in enumerate(listed) if _same(x, req.item)), 0)
+        req.index = item_index(listed, req.item)
     return req
 
 
@@ -182,12 +262,6 @@ def _state(status: Any) -> str:
     if state is None and isinstance(status, dict):
         state = status.get("state")
     return str(state or "").upper()
-
-
-def _same(a: Any, b: Any) -> bool:
-    from pipespec.expr.values import equal
-
-    return equal(a, b)
 
 
 def from_kfp(kind: str, typ: Any, v: Any) -> Any:

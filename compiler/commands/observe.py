@@ -4,7 +4,8 @@
 ``start`` opens the MLflow parent run (idempotently: a retried start finds it by its tags) and
 prints its id, which the target hands every ``pipespec exec`` as ``PIPESPEC_TRACKING_PARENT``.
 ``finish --status S`` builds the finished run (``integrations.collect``: the target's task
-states, the results under ``--artifact-root``), ends the parent run, pushes/writes the metrics
+states, the results under ``--artifact-root``, or the outcomes and results the workers recorded
+under ``--outcomes``), ends the parent run, pushes/writes the metrics
 and sends the alerts through the one core the local runner uses (``integrations.hooks.deliver``),
 then keeps the run as the next run's previous one (for ``on_recovery``).
 Exit status: 0 whatever MLflow, the Pushgateway or a channel did (warnings on standard error:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from ..cli import UsageError
 from .common import require_valid
@@ -33,6 +35,10 @@ def add_arguments(p) -> None:
     p.add_argument("--status", metavar="S", help="finish: the run's end (succeeded|failed|interrupted, or the "
                    "target's word: success, failure, cancelled, SUCCEEDED, FAILED, CANCELED)")
     p.add_argument("--artifact-root", metavar="ROOT", help="finish: where the workers left the step results")
+    p.add_argument("--outcomes", metavar="ROOT",
+                   help="finish: where the workers recorded each step instance's outcome and results by the "
+                   "artifact-root convention (Kubeflow: PIPELINE_ROOT/_pipespec/runs); they stand for "
+                   "--steps-json and the results under --artifact-root, which then keeps only the run's record")
     p.add_argument("--steps-json", metavar="JSON|@FILE",
                    help='finish: each task\'s state: {"step": "success" | {"status": ..., "started": ..., "ended": ...}}')
     p.add_argument("--params-json", metavar="JSON", help="finish: the run's parameter values")
@@ -106,16 +112,25 @@ def _finish(pipe, args) -> int:
     given = _json_arg(args.steps_json, "--steps-json") or {}
     if pipe.observe is None:
         return 0
-    root = None
+    root = results = None
     try:
         if args.artifact_root:
             try:
-                root = Root(args.artifact_root)
+                root = results = Root(args.artifact_root)
             except LayoutError as e:
                 _warn(f"pipespec: warning: the step results were not read: {e}")
+        states = collect.step_states(pipe, given)
+        if args.outcomes:
+            try:
+                results = Root(args.outcomes)
+                states = {**collect.worker_states(pipe, results, args.run_id, params,
+                                                  args.run_date or time.strftime("%Y-%m-%d")), **states}
+            except LayoutError as e:
+                results = None
+                _warn(f"pipespec: warning: the steps' outcomes were not read: {e}")
         started = collect._time(args.started)
-        run = collect.from_target(pipe, args.run_id, args.target, status, root=root,
-                                  steps=collect.step_states(pipe, given), params=params, started=started,
+        run = collect.from_target(pipe, args.run_id, args.target, status, root=results,
+                                  steps=states, params=params, started=started,
                                   ended=None, run_date=args.run_date, warn=_warn)
         record = collect.read_previous(root, pipe, args.target, args.run_id) if root is not None else None
         previous = collect.run_state(args.previous_status) if args.previous_status else None
@@ -137,6 +152,6 @@ def _finish(pipe, args) -> int:
             except OSError as e:
                 _warn(f"pipespec: warning: the run was not recorded for the next run's on_recovery: {e}")
     finally:
-        if root is not None:
-            root.close()
+        for r in {id(x): x for x in (root, results) if x is not None}.values():
+            r.close()
     return 0

@@ -29,10 +29,20 @@ STEP_STATES = {"succeeded": "succeeded", "success": "succeeded", "failed": "fail
                "cancelled": "not_run", "canceled": "not_run", "not_run": "not_run", "removed": "not_run"}
 
 
+def results_root(record_root: str) -> str:
+    """Where the workers of a target whose exit task is handed no task's state (Kubeflow) keep
+    each instance's outcome and results, by the artifact-root convention, under the lasting
+    root that also keeps the previous run's record: ``ROOT/_pipespec/runs``."""
+    return record_root.rstrip("/") + "/_pipespec/runs"
+
+
 def run_state(text: str) -> str | None:
     """A target's word for a run's end (Airflow ``success``, GitHub ``failure``, KFP
     ``SUCCEEDED``, ...) as the language's run.status; None when it is none of them."""
     return RUN_STATES.get(str(text).strip().lower())
+
+
+_RANK = ("failed", "not_run", "skipped", "succeeded")
 
 
 def step_states(pipe: ir.Pipeline, given: dict[str, Any]) -> dict[str, dict]:
@@ -49,21 +59,52 @@ def step_states(pipe: ir.Pipeline, given: dict[str, Any]) -> dict[str, dict]:
             if not (head in names and tail.isdigit()):
                 continue
             step = head
-        entry = v if isinstance(v, dict) else {"status": v}
-        word = entry.get("status") or entry.get("state") or entry.get("result")
-        status = STEP_STATES.get(str(word).strip().lower(), "not_run") if word is not None else "not_run"
-        cur = out.setdefault(step, {"status": status, "started": None, "ended": None, "duration": None})
-        rank = ("failed", "not_run", "skipped", "succeeded")
-        if rank.index(status) < rank.index(cur["status"]):
-            cur["status"] = status
-        d = entry.get("duration")
-        if isinstance(d, (int, float)) and not isinstance(d, bool) and d >= 0:
-            # legs run side by side: the longest stands for the step (Airflow gives no times)
-            cur["duration"] = float(d) if cur["duration"] is None else max(cur["duration"], float(d))
-        for k, pick in (("started", min), ("ended", max)):
-            t = _time(entry.get(k))
-            if t is not None:
-                cur[k] = t if cur[k] is None else pick(cur[k], t)
+        _merge(out, step, v if isinstance(v, dict) else {"status": v})
+    return out
+
+
+def _merge(out: dict[str, dict], step: str, entry: dict) -> None:
+    """One task's (or fan-out leg's) state into its step's: the worst status, the longest
+    duration, the earliest start and the latest end."""
+    word = entry.get("status") or entry.get("state") or entry.get("result")
+    status = STEP_STATES.get(str(word).strip().lower(), "not_run") if word is not None else "not_run"
+    cur = out.setdefault(step, {"status": status, "started": None, "ended": None, "duration": None})
+    if _RANK.index(status) < _RANK.index(cur["status"]):
+        cur["status"] = status
+    d = entry.get("duration")
+    if isinstance(d, (int, float)) and not isinstance(d, bool) and d >= 0:
+        # legs run side by side: the longest stands for the step (Airflow gives no times)
+        cur["duration"] = float(d) if cur["duration"] is None else max(cur["duration"], float(d))
+    for k, pick in (("started", min), ("ended", max)):
+        t = _time(entry.get(k))
+        if t is not None:
+            cur[k] = t if cur[k] is None else pick(cur[k], t)
+
+
+def worker_states(pipe: ir.Pipeline, root: Root, run_id: str, params: dict, run_date: str) -> dict[str, dict]:
+    """``step_states`` from the outcomes the workers recorded under the root (Kubeflow's tasks,
+    whose exit task is handed no task's state): each instance's last attempt; a fan-out whose
+    legs are known (its list evaluated over the params and the recorded values) and not all
+    recorded did not run as a whole. A step with no record is left out (skipped, not run, or
+    taken from the target's cache)."""
+    from ..runtime.layout import ConventionInputs, item_index
+
+    out: dict[str, dict] = {}
+    inputs = ConventionInputs(pipe, root, run_id, params, run_date)
+    for st in pipe.all_steps:
+        got = root.outcomes(run_id, st.name)
+        if not got:
+            continue
+        for index in sorted(got, key=lambda i: -1 if i is None else i):
+            _merge(out, st.name, got[index])
+        if st.foreach is not None:
+            try:
+                items = inputs.foreach_items(st)
+            except LayoutError:
+                continue                       # its list is not known here: the recorded legs tell
+            legs = {item_index(items, x) for x in items}
+            if not legs <= set(got):
+                _merge(out, st.name, {"status": "not_run"})
     return out
 
 
@@ -85,20 +126,11 @@ def _time(v) -> float | None:
 def _slots(root: Root, run_id: str, step: str) -> list[int | None]:
     """The finished instances of a step under the root: [None] for a plain step, the legs'
     indexes for a fan-out (each with its _done marker), [] when none finished."""
-    base = root.join(run_id, step)
-    try:
-        if root.remote:
-            names = [posixpath.basename(p.rstrip("/")) for p in root.fs.ls(base, detail=False)]
-            exists = root.fs.exists
-        else:
-            names = os.listdir(base)
-            exists = os.path.exists
-    except (OSError, FileNotFoundError):
-        return []
+    names = root.names(run_id, step)
     out: list[int | None] = []
-    if "_" in names and exists(root.join(run_id, step, "_", DONE)):
+    if "_" in names and root.exists(run_id, step, "_", DONE):
         out.append(None)
-    out += sorted(int(n) for n in names if n.isdigit() and exists(root.join(run_id, step, n, DONE)))
+    out += sorted(int(n) for n in names if n.isdigit() and root.exists(run_id, step, n, DONE))
     return out
 
 
@@ -158,16 +190,7 @@ def _record_path(root: Root, pipe: ir.Pipeline, target: str) -> str:
 
 def read_previous(root: Root, pipe: ir.Pipeline, target: str, run_id: str) -> dict | None:
     """The record of the run before ``run_id`` (``{"run_id", "status", "steps"}``), if kept."""
-    path = _record_path(root, pipe, target)
-    try:
-        if root.remote:
-            with root.fs.open(path, "r") as f:
-                rec = json.load(f)
-        else:
-            with open(path, encoding="utf-8") as f:
-                rec = json.load(f)
-    except (OSError, ValueError, FileNotFoundError):
-        return None
+    rec = root.read_json(_record_path(root, pipe, target))
     if not isinstance(rec, dict):
         return None
     if rec.get("run_id") == run_id:                 # finish of this run again: the one before it

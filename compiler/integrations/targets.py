@@ -13,13 +13,24 @@ CARRIED: dict[str, frozenset[str]] = {
     "github": frozenset({"notify:", "metrics:", "tracking:"}),
     "kubeflow": frozenset({"notify:", "metrics:", "tracking:"}),
 }
-# parts of a key a target still leaves out: target -> ((part, used(observe), what is lost, why))
+def _kfp_root(pipe) -> bool:
+    return bool(pipe.target("kubeflow").get("pipeline_root"))
+
+
+_KFP_ROOT_HELP = ("set targets.kubeflow.pipeline_root to the lasting store the runs use (an object store URL such "
+                  "as s3://BUCKET/PATH or gs://BUCKET/PATH, or a folder every task shares): each step's task then "
+                  "records its outcome there for the exit task; or run it with pipespec run")
+# parts of a key a target still leaves out: target -> ((part, used(pipe), what is lost, why, help))
 PARTS = {
     "kubeflow": (
-        ("notify.steps", lambda o: any(r.step is not None for r in o.alerts), "no alert about one step is sent",
-         "the exit task sees the run's final status only, not each task's"),
-        ("notify.when", lambda o: any(r.event == "condition" for r in o.alerts), "no when: condition is checked",
-         "the exit task cannot read the steps' outputs"),
+        ("notify.steps", lambda p: not _kfp_root(p) and any(r.step is not None for r in p.observe.alerts),
+         "no alert about one step is sent",
+         "the exit task sees the run's final status only: each task's own end reaches it only through a "
+         "lasting pipeline root", _KFP_ROOT_HELP),
+        ("notify.when", lambda p: not _kfp_root(p) and any(r.event == "condition" for r in p.observe.alerts),
+         "no when: condition is checked",
+         "the exit task cannot read the steps' outputs: they reach it only through a lasting pipeline root",
+         _KFP_ROOT_HELP),
     ),
 }
 # where finish keeps the previous run's record on a target whose tasks run on fresh machines
@@ -71,15 +82,47 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
                               help=f"set targets.{target}.{HISTORY_OPTION.get(target, 'artifact_root')} to a lasting "
                               "store (a shared folder or an "
                               "object store URL), or track to an MLflow server (tracking.mlflow.uri)"))
-    for part, used, effect, why in PARTS.get(target, ()) if "notify:" in done else ():
-        if used(obs):
+    for part, used, effect, why, fix in PARTS.get(target, ()) if "notify:" in done else ():
+        if used(pipe):
             out.append(Diagnostic("W701", f"{target}: {part} is carried out by pipespec run only, not by the "
-                                  f"{target} target ({why}): {effect}", spans.get("notify", pipe.span),
-                                  help="run it with pipespec run, or drop it for this target"))
+                                  f"{target} target ({why}): {effect}", spans.get("notify", pipe.span), help=fix))
+    if target == "kubeflow" and "notify:" in done and _kfp_root(pipe):
+        out += _kfp_unrecorded(pipe)
     for key, used, effect in what:
         if used and key not in done:
             label = f"{target} target" + (" under operator: kubernetes" if target in CARRIED and not done else "")
             out.append(Diagnostic("W701", f"{target}: {key} is carried out by pipespec run only, not yet by the "
                                   f"{label}: {effect}", spans.get(key[:-1], pipe.span),
                                   help="run it with pipespec run, or drop the key for this target"))
+    return out
+
+
+def _kfp_unrecorded(pipe) -> list[Diagnostic]:
+    """Kubeflow with a pipeline root: the step alerts and ``when:`` conditions that still depend on
+    a run where a task records nothing — a KFP cache hit (no container runs), or a ``finally:``
+    step (its task runs beside the exit task, not before it)."""
+    obs = pipe.observe
+    told = {r.step for r in obs.alerts if r.step is not None and r.event in ("success", "recovery")}
+    failing = {r.step for r in obs.alerts if r.step is not None}
+    read = {s for r in obs.alerts if r.event == "condition" for s in r.reads}
+    out = []
+    where = dict(obs.spans).get("notify", pipe.span)
+    for st in pipe.all_steps:
+        parts = [p for p, on in (("notify.steps", st.name in (failing if st.is_finally else told)),
+                                 ("notify.when", st.name in read)) if on]
+        if not parts:
+            continue
+        what = " and ".join(parts)
+        if st.is_finally:
+            out.append(Diagnostic(
+                "W701", f"kubeflow: {what} about finally: step '{st.name}' is carried out by pipespec run only, not "
+                "by the kubeflow target (the exit task runs beside the finally: tasks, not after them): its alerts "
+                "and the conditions reading it are not checked", where,
+                help="run it with pipespec run, or drop it for this target"))
+        elif st.cache:
+            out.append(Diagnostic(
+                "W701", f"kubeflow: {what} about step '{st.name}' is not carried out on a run where KFP takes the "
+                "step from its cache (a cache hit runs no container, so the task records nothing): no success or "
+                "recovery alert about it, and no condition reading it, on such runs", where,
+                help=f"set cache: false on step '{st.name}' (or accept it on cache hits)"))
     return out

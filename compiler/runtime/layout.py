@@ -5,6 +5,9 @@ Run ``R`` of a pipeline keeps everything under ``ROOT/R/``::
     ROOT/R/<step>/<index or _>/<output>        one artifact (a file, or a folder for dir)
     ROOT/R/<step>/<index or _>/_values.json    {"values": {...}, "metrics": {...}, ...}
     ROOT/R/<step>/<index or _>/_done           written last: the instance finished
+    ROOT/R/<step>/<index or _>/_outcome.json   {"status", "attempt", "started", "ended", ...}: the
+                                               last attempt's end, failed ones too (Kubeflow's
+                                               tasks, for the exit task's alerts)
 
 ``_`` stands for a step without foreach; foreach instances use their index 0, 1, ...
 With this, ``pipespec exec --artifact-root ROOT --run-id R`` needs nothing but params: it reads
@@ -31,6 +34,7 @@ from .context import Lookup, StepInputs
 
 VALUES = "_values.json"
 DONE = "_done"
+OUTCOME = "_outcome.json"
 
 
 class LayoutError(Exception):
@@ -62,6 +66,14 @@ def check_run_id(run_id: str) -> str:
 
 def slot(index: int | None) -> str:
     return "_" if index is None else str(index)
+
+
+def item_index(items: list, item: Any) -> int:
+    """The index of a foreach instance that is handed its item, not its position (Kubeflow's
+    loops): the first equal item's (equal items give equal steps), 0 when none is equal."""
+    from ..expr.values import equal
+
+    return next((i for i, x in enumerate(items) if equal(x, item)), 0)
 
 
 def is_url(root: str) -> bool:
@@ -159,6 +171,53 @@ class Root:
         os.makedirs(d, exist_ok=True)
         write_atomic(os.path.join(d, VALUES), text)
         write_atomic(os.path.join(d, DONE), b"")          # a link planted at _done is replaced, not followed
+
+
+    def read_json(self, path: str) -> Any:
+        """The JSON document at ``path`` (a path of this root), None when absent or unreadable."""
+        try:
+            if self.remote:
+                with self.fs.open(path, "r") as f:
+                    return json.load(f)
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError, FileNotFoundError):
+            return None
+
+    def names(self, run_id: str, step: str) -> list[str]:
+        """What ``ROOT/run_id/step`` holds (instance folders ``_``, ``0``, ...); [] when absent."""
+        base = self.join(check_run_id(run_id), step)
+        try:
+            if self.remote:
+                return [posixpath.basename(p.rstrip("/")) for p in self.fs.ls(base, detail=False)]
+            return os.listdir(base)
+        except (OSError, FileNotFoundError):
+            return []
+
+    def exists(self, *parts: str) -> bool:
+        path = self.join(*parts)
+        return self.fs.exists(path) if self.remote else os.path.exists(path)
+
+    def put_outcome(self, run_id: str, step: str, index: int | None, outcome: dict) -> None:
+        """Record how an attempt of the instance ended (replacing an earlier attempt's record)."""
+        text = json.dumps(outcome, sort_keys=True, indent=1)
+        d = self.instance(run_id, step, index)                  # checks the run id
+        if self.remote:
+            self.fs.pipe_file(self.join(run_id, step, slot(index), OUTCOME), text.encode())
+            return
+        os.makedirs(d, exist_ok=True)
+        write_atomic(os.path.join(d, OUTCOME), text)
+
+    def outcomes(self, run_id: str, step: str) -> dict[int | None, dict]:
+        """{index (None for a plain step): its recorded outcome} of every instance that has one."""
+        out: dict[int | None, dict] = {}
+        for name in self.names(run_id, step):
+            if name != "_" and not name.isdigit():
+                continue
+            rec = self.read_json(self.join(run_id, step, name, OUTCOME))
+            if isinstance(rec, dict):
+                out[None if name == "_" else int(name)] = rec
+        return out
 
 
 class ConventionInputs:

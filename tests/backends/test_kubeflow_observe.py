@@ -92,16 +92,24 @@ def test_the_boundary_tasks(tmp_path):
 
 
 def test_what_the_exit_task_cannot_do_is_said(tmp_path):
+    # without a pipeline root no task's outcome reaches the exit task (with one:
+    # tests/backends/test_kubeflow_step_alerts.py)
     spec = SPEC.replace("  on_recovery: [oncall, team]\n", "  on_recovery: [oncall, team]\n  when:\n"
                         "    - {if: '${{ params.fail }}', send: [team]}\n  steps:\n"
-                        "    evaluate: {on_failure: [team]}\n")
+                        "    evaluate: {on_failure: [team]}\n").replace(
+                        'targets:\n  kubeflow: {pipeline_root: "RECORD_ROOT"}\n', "")
     _, diags = _compile(tmp_path, "http://127.0.0.1:9", spec)
-    w701 = sorted(d.message for d in diags if d.code == "W701")
+    w701 = sorted((d.message, d.help) for d in diags if d.code == "W701")
+    fix = ("set targets.kubeflow.pipeline_root to the lasting store the runs use (an object store URL such as "
+           "s3://BUCKET/PATH or gs://BUCKET/PATH, or a folder every task shares): each step's task then records "
+           "its outcome there for the exit task; or run it with pipespec run")
     assert w701 == [
-        "kubeflow: notify.steps is carried out by pipespec run only, not by the kubeflow target (the exit task "
-        "sees the run's final status only, not each task's): no alert about one step is sent",
-        "kubeflow: notify.when is carried out by pipespec run only, not by the kubeflow target (the exit task "
-        "cannot read the steps' outputs): no when: condition is checked"]
+        ("kubeflow: notify.steps is carried out by pipespec run only, not by the kubeflow target (the exit task "
+         "sees the run's final status only: each task's own end reaches it only through a lasting pipeline root): "
+         "no alert about one step is sent", fix),
+        ("kubeflow: notify.when is carried out by pipespec run only, not by the kubeflow target (the exit task "
+         "cannot read the steps' outputs: they reach it only through a lasting pipeline root): no when: condition "
+         "is checked", fix)]
 
 
 @pytest.mark.slow
