@@ -166,11 +166,17 @@ def test_observe_start_writes_its_xcom_as_json(tmp_path):
 
 # -- the real tools (slow) -------------------------------------------------------------------------
 
-def _pods(dag_dir: pathlib.Path, run: dict) -> dict:
+def _check_pods(dag_dir: pathlib.Path, run: dict) -> dict:
     import verify
 
-    rep = verify._run_script("airflow-k8s", "check_airflow_pods.py", [str(dag_dir), "--run", json.dumps(run)],
-                             timeout=300, cwd=str(ROOT / "tests" / "tooling"))
+    given = dag_dir.parent / "run.json"      # beside the DAG folder, not in it
+    given.write_text(json.dumps(run))
+    return verify._run_script("airflow-k8s", "check_airflow_pods.py", [str(dag_dir), "--run", f"@{given}"],
+                              timeout=300, cwd=str(ROOT / "tests" / "tooling"))
+
+
+def _pods(dag_dir: pathlib.Path, run: dict) -> dict:
+    rep = _check_pods(dag_dir, run)
     assert rep["ok"], rep["errors"] or rep["_stderr"]
     assert not rep["warnings"], rep["warnings"]
     return rep["pods"]
@@ -325,3 +331,59 @@ def test_under_dags_test_the_boundary_tasks_reach_the_cluster_call(tmp_path):
         assert 'watched.py", line' in part and "in execute\n    result = super().execute(context)" in part
         assert "ConfigException: Invalid kube-config file. No configuration found." in part
         assert part.count("Traceback (most recent call last)") == 2    # in-cluster, then kube-config: nothing else
+
+
+FAN = """\
+pipespec: 1
+name: fan
+params:
+  items: {type: list, default: [1, 2]}
+secrets:
+  hook: {env: HOOK, kubernetes: alerts/hook}
+steps:
+  leg:
+    foreach: ${{ params.items }}
+    run: echo ${{ item }}
+notify:
+  channels:
+    audit: {type: webhook, secret: hook}
+  on_failure: [audit]
+targets:
+  airflow: {operator: kubernetes, image: ghcr.io/acme/steps:1, artifact_root: "ROOT", spec_path: pipeline.yaml}
+"""
+
+
+@pytest.mark.slow
+def test_thousands_of_task_states_fit_in_the_finish_pods_argument_or_fail_clearly(tmp_path):
+    """The states travel as one argument of the finish pod's command, which Linux caps at 131071
+    bytes (measured here: 131072 gives E2BIG): past it the durations are dropped, and past that
+    the finish task fails saying why, instead of a pod that cannot start."""
+    from servers import Recorder
+
+    proj, dag_dir = tmp_path / "proj", tmp_path / "dags"
+    proj.mkdir()
+    dag_dir.mkdir()
+    text = FAN.replace("ROOT", f"file://{tmp_path / 'store'}")
+    (proj / "pipeline.yaml").write_text(text)
+    (dag_dir / "fan.py").write_text(_compile(text).text)
+
+    def crumbs(n):
+        return [{"task_id": "leg", "map_index": i, "state": "failed" if i == 7 else "success", "duration": 12.345678}
+                for i in range(n)]
+    pods = _pods(dag_dir, {"run_id": "manual__big", "breadcrumbs": crumbs(3000)})
+    states = json.loads(dict(zip(pods["fan.pipespec__finish"]["args"][3::2],
+                                 pods["fan.pipespec__finish"]["args"][4::2]))["--steps-json"])
+    assert len(states) == 3000 and states["leg_7"] == "failed" and states["leg_8"] == "success"
+    http = Recorder().start()
+    try:
+        r = _run_pod(pods["fan.pipespec__finish"], proj, tmp_path / "x.json",
+                     {"HOOK=alerts/hook": http.url + "/hook"})
+        assert r.returncode == 0, r.stderr
+        (alert,) = [q.json() for q in http.at("/hook")]
+        assert alert["status"] == "failed" and alert["event"] == "failure", alert
+    finally:
+        http.stop()
+
+    rep = _check_pods(dag_dir, {"breadcrumbs": crumbs(7000)})
+    assert rep["errors"] == ["fan.pipespec__finish: RuntimeError: 7000 task instances: their states do not fit in "
+                             "one argument of the finish pod's command (131071 bytes)"], rep["errors"]

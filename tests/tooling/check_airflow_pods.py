@@ -4,7 +4,7 @@ and build (not run) the pod of every unmapped PipespecPodOperator and PipespecOb
 print a JSON report.
 
 Runs INSIDE the `airflow-k8s` env (tests/tooling/envs.py). Usage:
-    <airflow-k8s-env>/bin/python tests/tooling/check_airflow_pods.py DAG_FOLDER [--run JSON]
+    <airflow-k8s-env>/bin/python tests/tooling/check_airflow_pods.py DAG_FOLDER [--run JSON|@FILE]
 
 Each task's own ``execute`` runs (building its arguments and environment from the context, as
 on a worker) up to the call of KubernetesPodOperator.execute, which is where a cluster would be
@@ -60,7 +60,13 @@ def main(argv=None) -> int:
     if len(argv) not in (1, 3) or (len(argv) == 3 and argv[1] != "--run"):
         print(__doc__, file=sys.stderr)
         return 2
-    run = json.loads(argv[2]) if len(argv) == 3 else {}
+    run = {}
+    if len(argv) == 3:
+        if argv[2].startswith("@"):
+            with open(argv[2][1:], encoding="utf-8") as f:
+                run = json.load(f)
+        else:
+            run = json.loads(argv[2])
     with tempfile.TemporaryDirectory(prefix="pipespec-airflow-home-") as home:
         os.environ["AIRFLOW_HOME"] = home
         return _main(argv, run)
@@ -99,7 +105,11 @@ def _main(argv: list[str], run: dict) -> int:
             ti = _TaskInstance(dag_id, t.task_id, run)
             ctx = {"run_id": ti.run_id, "dag_run": _DagRun(), "ti": ti, "dag": dag, "params": params}
             del built[:]
-            t.execute(ctx)
+            try:
+                t.execute(ctx)
+            except Exception as e:               # the task would fail on a worker too
+                errors.append(f"{dag_id}.{t.task_id}: {type(e).__name__}: {e}")
+                continue
             (pod,) = built
             c = pod.spec.containers[0]
             res = c.resources
