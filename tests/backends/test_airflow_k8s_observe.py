@@ -36,41 +36,17 @@ from pipespec.frontend import check_text
 sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 
-PD_KEY = "PDKEY0123456789abcdef0123456789ab"
-SLACK_TOKEN = "SL4CK-path-5ecret-77aa"
-XCOM = "/airflow/xcom/return.json"
+from test_airflow_observe import PD_KEY, SLACK_TOKEN, SPEC as WATCHED   # noqa: E402  the python operator's spec
 
-SPEC = """\
-pipespec: 1
-name: watched
-params:
-  fail: {type: bool, default: false}
-secrets:
-  slack_hook: {env: SLACK_HOOK, kubernetes: alerts/slack}
-  pd_key: {env: PD_KEY, kubernetes: alerts/pagerduty}
-steps:
-  evaluate:
-    run: |
-      test ${{ params.fail }} = false || exit 1
-      printf '{"auc": 0.7}' > ${{ outputs.scores }}
-    outputs: {scores: metrics}
-  report:
-    needs: [evaluate]
-    run: echo report
-notify:
-  channels:
-    team: {type: slack, secret: slack_hook}
-    oncall: {type: pagerduty, secret: pd_key, severity: critical, url: "PD_URL"}
-  on_failure: [oncall, team]
-  on_recovery: [oncall, team]
-tracking:
-  mlflow: {uri: "MLFLOW_URI", experiment: watched}
-metrics:
-  pushgateway: "PUSH_URL"
-targets:
+XCOM = "/airflow/xcom/return.json"
+# the same spec, its secrets also in Kubernetes, its steps in pods
+SPEC = (WATCHED.replace("{env: SLACK_HOOK}", "{env: SLACK_HOOK, kubernetes: alerts/slack}")
+        .replace("{env: PD_KEY}", "{env: PD_KEY, kubernetes: alerts/pagerduty}")
+        + """targets:
   airflow: {operator: kubernetes, image: ghcr.io/acme/steps:1, namespace: ml, artifact_root: "ROOT",
             spec_path: pipeline.yaml}
-"""
+""")
+assert "kubernetes: alerts/slack" in SPEC and "kubernetes: alerts/pagerduty" in SPEC
 
 
 def _spec(pd="http://127.0.0.1:9/v2/enqueue", push="http://127.0.0.1:9", mlflow="http://mlflow:5000",
@@ -273,8 +249,10 @@ def test_the_pods_carry_out_tracking_alerts_and_metrics(tmp_path):
         # the record of run 1, kept under the artifact root (an object store URL here: file://)
         pd = [q.json() for q in http.at("/v2/enqueue")]
         assert pd == [{"routing_key": PD_KEY, "event_action": "resolve", "dedup_key": "pipespec/watched"}]
-        (slack,) = [q.json()["text"] for q in http.at("/services/")]
-        assert slack.startswith("pipespec: watched recovered")
+        # and the when: condition over evaluate's output (read from the artifact root by the finish pod)
+        texts = [q.json()["text"].splitlines() for q in http.at("/services/")]
+        assert [t[0].split(" (")[0] for t in texts] == ["pipespec: watched recovered", "pipespec: watched alert"]
+        assert texts[1][-1] == "AUC below 0.8"
         (push,) = http.at("/metrics/")
         body = push.body.decode()
         assert 'pipespec_step_success{pipeline="watched",target="airflow",step="evaluate"} 1.0' in body
