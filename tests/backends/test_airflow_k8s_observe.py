@@ -54,10 +54,12 @@ def _spec(pd="http://127.0.0.1:9/v2/enqueue", push="http://127.0.0.1:9", mlflow=
     return SPEC.replace("PD_URL", pd).replace("PUSH_URL", push).replace("MLFLOW_URI", mlflow).replace("ROOT", root)
 
 
-def _compile(text: str):
+def _compile(text: str, image: str | None = None):
     res = check_text(text, "pipeline.yaml")
     assert res.ok, [d.message for d in res.diagnostics]
-    return AirflowBackend().compile(res.pipeline, CompileOptions("pipeline.yaml"))
+    backend = AirflowBackend()
+    backend.step_image = image                                      # pipespec compile --image
+    return backend.compile(res.pipeline, CompileOptions("pipeline.yaml"))
 
 
 def _said(text: str) -> list:
@@ -158,29 +160,36 @@ def _pods(dag_dir: pathlib.Path, run: dict) -> dict:
     return rep["pods"]
 
 
+def pod_env(pod: dict, secrets: dict[str, str]) -> dict[str, str]:
+    """The pod's environment as Kubernetes would set it: its plain variables, and each secret
+    reference's variable set to the value the Kubernetes secret holds (``secrets``, by ref)."""
+    env = dict(pod["env"])
+    for ref in pod["env_from_secrets"]:
+        env[ref.split("=")[0]] = secrets[ref]
+    return env
+
+
 def _run_pod(pod: dict, proj: pathlib.Path, xcom: pathlib.Path, secrets: dict[str, str]) -> subprocess.CompletedProcess:
     """A pod's container command as a process here: ``pipespec`` of this checkout (the image's),
-    its arguments as built, its plain environment, and each secret reference's variable set to
-    the value the Kubernetes secret would hold. The XCom file goes to ``xcom`` instead of the
-    pod's /airflow/xcom volume."""
+    its arguments as built, its environment (``pod_env``). The XCom file goes to ``xcom``
+    instead of the pod's /airflow/xcom volume."""
     assert pod["command"] == ["pipespec"]
     args = [str(xcom) if a == XCOM else a for a in pod["args"]]
+    xcom.parent.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPESPEC_", "MLFLOW_"))}
-    env.update(pod["env"])
-    for ref in pod["env_from_secrets"]:
-        name = ref.split("=")[0]
-        env[name] = secrets[ref]
+    env.update(pod_env(pod, secrets))
     return subprocess.run([sys.executable, "-m", "pipespec", *args], cwd=proj, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
-def _one_run(dag_dir, proj, tmp, run_id, conf, secrets) -> tuple[str, dict, list]:
+def one_run(dag_dir, proj, tmp, run_id, conf, secrets, run_pod=_run_pod) -> tuple[str, dict, list]:
     """Airflow's part, done by the test in the order the scheduler would: start's pod, the step
-    pods (each only when its upstream succeeded), then finish's pod with the task states."""
+    pods (each only when its upstream succeeded), then finish's pod with the task states. Each
+    pod's XCom file is ``tmp/RUN/TASK/return.json``."""
     pods = _pods(dag_dir, {"run_id": run_id, "conf": conf})
     start = pods["watched.pipespec__start"]
-    xcom = tmp / run_id / "start.json"
-    r = _run_pod(start, proj, xcom, secrets)
+    xcom = tmp / run_id / "pipespec__start" / "return.json"
+    r = run_pod(start, proj, xcom, secrets)
     assert r.returncode == 0, r.stderr
     parent = json.loads(xcom.read_text())             # the provider's parse of the XCom file
     assert isinstance(parent, str) and parent
@@ -193,19 +202,26 @@ def _one_run(dag_dir, proj, tmp, run_id, conf, secrets) -> tuple[str, dict, list
         if not ok:
             crumbs.append({"task_id": step, "map_index": -1, "state": "upstream_failed", "duration": None})
             continue
-        r = _run_pod(pod, proj, tmp / run_id / f"{step}.json", secrets)
+        r = run_pod(pod, proj, tmp / run_id / step / "return.json", secrets)
         ok = r.returncode == 0
         crumbs.append({"task_id": step, "map_index": -1, "state": "success" if ok else "failed", "duration": 0.5})
     pods = _pods(dag_dir, {"run_id": run_id, "conf": conf, "xcom": {"pipespec__start": parent},
                            "breadcrumbs": crumbs})
     finish = pods["watched.pipespec__finish"]
-    r = _run_pod(finish, proj, tmp / run_id / "finish.json", secrets)
+    r = run_pod(finish, proj, tmp / run_id / "pipespec__finish" / "return.json", secrets)
     assert r.returncode == 0, r.stderr
     return parent, finish, crumbs
 
 
 @pytest.mark.slow
 def test_the_pods_carry_out_tracking_alerts_and_metrics(tmp_path):
+    two_runs(tmp_path)
+
+
+def two_runs(tmp_path, run_pod=_run_pod, build=None) -> None:
+    """A failed run, then a successful one, each pod run by ``run_pod``; ``build(proj)`` (if
+    given) builds the image of the spec's folder and returns its tag, compiled in as with
+    ``compile --image``. Also run in a real container: tests/containers/test_airflow_k8s_pods_real.py."""
     from servers import Recorder
 
     MlflowClient = pytest.importorskip("mlflow.tracking").MlflowClient
@@ -218,16 +234,17 @@ def test_the_pods_carry_out_tracking_alerts_and_metrics(tmp_path):
         text = _spec(pd=http.url + "/v2/enqueue", push=http.url, mlflow=f"sqlite:///{db}",
                      root=f"file://{tmp_path / 'store'}")
         (proj / "pipeline.yaml").write_text(text)
-        r = _compile(text)
+        image = build(proj) if build else None
+        r = _compile(text, image)
         assert r.ok and not r.diagnostics, [d.message for d in r.diagnostics]
         (dag_dir / "watched.py").write_text(r.text)
         secrets = {"SLACK_HOOK=alerts/slack": f"{http.url}/services/{SLACK_TOKEN}",
                    "PD_KEY=alerts/pagerduty": PD_KEY}
 
-        parent1, finish, crumbs = _one_run(dag_dir, proj, tmp_path, "manual__1", {"fail": True}, secrets)
+        parent1, finish, crumbs = one_run(dag_dir, proj, tmp_path, "manual__1", {"fail": True}, secrets, run_pod)
         assert [c["state"] for c in crumbs] == ["success", "failed", "upstream_failed"]
         assert finish["env_from_secrets"] == ["PD_KEY=alerts/pagerduty", "SLACK_HOOK=alerts/slack"]
-        assert not finish["xcom_sidecar"] and finish["image"] == "ghcr.io/acme/steps:1"
+        assert not finish["xcom_sidecar"] and finish["image"] == (image or "ghcr.io/acme/steps:1")
         opt = dict(zip(finish["args"][3::2], finish["args"][4::2]))
         assert opt["--status"] == "failed" and opt["--parent"] == parent1
         assert json.loads(opt["--steps-json"]) == {"evaluate": {"status": "failed", "duration": 0.5},
@@ -244,7 +261,7 @@ def test_the_pods_carry_out_tracking_alerts_and_metrics(tmp_path):
         assert 'pipespec_run_success{pipeline="watched",target="airflow"} 0.0' in push.body.decode()
 
         http.requests.clear()
-        parent2, finish, crumbs = _one_run(dag_dir, proj, tmp_path, "manual__2", {"fail": False}, secrets)
+        parent2, finish, crumbs = one_run(dag_dir, proj, tmp_path, "manual__2", {"fail": False}, secrets, run_pod)
         assert [c["state"] for c in crumbs] == ["success", "success", "success"]
         # the record of run 1, kept under the artifact root (an object store URL here: file://)
         pd = [q.json() for q in http.at("/v2/enqueue")]
@@ -354,7 +371,7 @@ def test_thousands_of_task_states_fit_in_the_finish_pods_argument_or_fail_clearl
     assert len(states) == 3000 and states["leg_7"] == "failed" and states["leg_8"] == "success"
     http = Recorder().start()
     try:
-        r = _run_pod(pods["fan.pipespec__finish"], proj, tmp_path / "x.json",
+        r = _run_pod(pods["fan.pipespec__finish"], proj, tmp_path / "x" / "return.json",
                      {"HOOK=alerts/hook": http.url + "/hook"})
         assert r.returncode == 0, r.stderr
         (alert,) = [q.json() for q in http.at("/hook")]
