@@ -293,6 +293,10 @@ def test_the_dag_loads_in_the_real_dagbag(tmp_path):
     import verify
 
     (tmp_path / "watched.py").write_text(_compile(_spec()).text)
+    # with a finally: step too (and a name of its own): finish waits for it, the run's leaf stays the steps'
+    fin = _spec().replace("name: watched", "name: watched-fin").replace(
+        "notify:\n", "finally:\n  cleanup:\n    run: echo ${{ run.status }}\nnotify:\n", 1)
+    (tmp_path / "watched_fin.py").write_text(_compile(fin).text)
     rep = verify._run_script("airflow-k8s", "check_airflow.py", [str(tmp_path)], timeout=300)
     assert rep["ok"], rep["errors"]
     assert not rep["import_errors"] and not rep["captured_warnings"], rep
@@ -304,6 +308,11 @@ def test_the_dag_loads_in_the_real_dagbag(tmp_path):
     assert finish["is_teardown"] and finish["upstream"] == ["evaluate", "report"]
     assert finish["trigger_rule"] == "all_done_setup_success"
     assert tasks["evaluate"]["upstream"] == ["pipespec__start"]
+    tasks = rep["dags"]["watched-fin"]["tasks"]
+    assert tasks["pipespec__finish"]["upstream"] == ["cleanup", "evaluate", "report"]
+    assert tasks["cleanup"]["is_teardown"] and tasks["cleanup"]["operator"] == "PipespecPodOperator"
+    assert tasks["finally__succeeded"]["upstream"] == ["cleanup"]
+    assert sorted(tasks["pipespec__start"]["downstream"]) == ["cleanup", "evaluate", "report"]
 
 
 @pytest.mark.slow
