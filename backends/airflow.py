@@ -200,6 +200,7 @@ class _Generator:
             self.sdk.add("Param")
         self.uses_items = False                # a foreach: expression needs the _items helper
         self.uses_k8s_models = False           # a pod asks for resources (k8s.V1ResourceRequirements)
+        self.uses_k8s_secrets = False          # a pod reads Kubernetes secrets (Secret)
         self.main_tasks: list[str] = []        # task variables of every non-finally task
         self.main_task_ids: list[str] = []
 
@@ -234,7 +235,7 @@ class _Generator:
             connections="Connection" in self.sdk,
             variables="Variable" in self.sdk,
             k8s_models=self.uses_k8s_models,
-            k8s_secrets=self.kubernetes and any(st.secrets for st in pipe.all_steps),
+            k8s_secrets=self.uses_k8s_secrets,
             pipespec=shlex.split(self.o.pipespec or "pipespec"),
             spec=self.spec_path(),
             digest="sha256:" + pipe.digest(),
@@ -275,7 +276,9 @@ class _Generator:
         ``pipespec exec`` as ``PIPESPEC_TRACKING_PARENT``); a finish teardown after everything
         (the finally steps too) ends it, pushes the metrics and sends the alerts from the task
         states. A teardown is left out when Airflow decides the run's state: what it does or
-        fails to do never changes the run's result. Not under the kubernetes operator (W701)."""
+        fails to do never changes the run's result. Under the kubernetes operator both are pods
+        (``PipespecObservePod``) in the image of the steps, the channels' secrets as Kubernetes
+        secrets in the finish pod's environment."""
         from pipespec.integrations.targets import carried
 
         obs = self.pipe.observe
@@ -285,18 +288,50 @@ class _Generator:
         steps = [_var(st.name) for st in self.pipe.all_steps]
         if obs.tracking:
             t = _Task(comment=["the MLflow parent run of this run, before any step (pipespec observe start)"])
-            t.blocks.append(f'    {OBSERVE_START} = PipespecObserve(task_id="{OBSERVE_START}", action="start")')
+            t.blocks.append(self.observe_task(OBSERVE_START, "start"))
             t.blocks.append(f"    {OBSERVE_START} >> {_list(steps)}" if len(steps) > 1
                             else f"    {OBSERVE_START} >> {steps[0]}")
             out.append(t)
         t = _Task(comment=["metrics, alerts and the end of the MLflow run, after everything (pipespec observe",
                            "finish); a teardown: it runs whatever happened and never decides the run's state"])
-        t.blocks.append(f'    {OBSERVE_FINISH} = PipespecObserve(task_id="{OBSERVE_FINISH}", action="finish")'
-                        ".as_teardown()")
+        t.blocks.append(self.observe_task(OBSERVE_FINISH, "finish", ".as_teardown()"))
         ups = [*self.main_tasks, *(_var(st.name) for st in self.pipe.finally_steps)]
         t.blocks.append(f"    {_list(ups)} >> {OBSERVE_FINISH}" if len(ups) > 1 else f"    {ups[0]} >> {OBSERVE_FINISH}")
         out.append(t)
         return out
+
+    def observe_task(self, var: str, action: str, tail: str = "") -> str:
+        kw = [("task_id", py_literal(var)), ("action", py_literal(action))]
+        if not self.kubernetes:
+            return _call(f"{var} = PipespecObserve", kw, tail)
+        kw += [("name", py_literal(f"{self.pipe.name}-pipespec-{action}")), ("image", py_literal(self.observe_image()))]
+        if self.o.namespace:
+            kw.append(("namespace", py_literal(self.o.namespace)))
+        names = self.observe_secrets() if action == "finish" else []
+        if names:
+            kw.append(("secrets", self.pod_secrets(names)))
+        return _call(f"{var} = PipespecObservePod", kw, tail)
+
+    def observe_secrets(self) -> list[str]:
+        """The secrets ``pipespec observe finish`` reads: the channels' and the Pushgateway's."""
+        obs = self.pipe.observe
+        names = [c.secret for c in obs.channels] + ([obs.pushgateway_secret] if obs.pushgateway_secret else [])
+        return list(dict.fromkeys(names))
+
+    def observe_image(self) -> str:
+        """The image of the start and finish pods: targets.airflow.image (or ``compile --image``),
+        else the one image every step runs in; it must hold pipespec (with the mlflow extra for
+        tracking:) and the spec, as the steps' images do."""
+        if self.o.image:
+            return self.o.image
+        images = {st.image for st in self.pipe.all_steps}
+        if len(images) == 1 and None not in images:
+            return images.pop()
+        self.b.unsupported(next((sp for _, sp in self.pipe.observe.spans), self.pipe.span),
+                           f"the steps run in {'different images' if len(images) > 1 else DEFAULT_IMAGE}: the start "
+                           f"and finish pods of notify:/metrics:/tracking: use {DEFAULT_IMAGE}, which must hold pipespec",
+                           emulated=True, help="set targets.airflow.image to an image that holds pipespec and the spec")
+        return DEFAULT_IMAGE
 
     def docstring(self) -> str:
         pipe = self.pipe
@@ -329,9 +364,8 @@ class _Generator:
         if obs is not None and not self.kubernetes:
             from pipespec.integrations.targets import carried
 
-            names = [c.secret for c in obs.channels] + ([obs.pushgateway_secret] if obs.pushgateway_secret else [])
             pairs = []
-            for name in dict.fromkeys(names):
+            for name in self.observe_secrets():
                 var = AIRFLOW_VARIABLES.ref(by_name[name])
                 pairs.append((by_name[name].env, ("connection", var[5:]) if var.startswith("conn:") else ("variable", var)))
             if pairs and carried(self.pipe, "airflow"):
@@ -563,15 +597,20 @@ class _Generator:
             self.uses_k8s_models = True
             kw.append(("container_resources",
                        f"k8s.V1ResourceRequirements(requests={py_literal(requests)}, limits={py_literal(limits)})"))
-        by_name = {s.name: s for s in self.pipe.secrets}
         if st.secrets:
-            items = []
-            for name in st.secrets:
-                sec = by_name[name]
-                secret_name, _, key = KUBERNETES_SECRETS.ref(sec).partition("/")
-                items.append(f"Secret(\"env\", {py_literal(sec.env)}, {py_literal(secret_name)}, {py_literal(key)})")
-            kw.append(("secrets", "[" + ", ".join(items) + "]"))
+            kw.append(("secrets", self.pod_secrets(st.secrets)))
         return kw
+
+    def pod_secrets(self, names) -> str:
+        """Kubernetes secrets as the pod's environment variables, by name: no value is in the DAG."""
+        self.uses_k8s_secrets = True
+        by_name = {s.name: s for s in self.pipe.secrets}
+        items = []
+        for name in names:
+            sec = by_name[name]
+            secret_name, _, key = KUBERNETES_SECRETS.ref(sec).partition("/")
+            items.append(f"Secret(\"env\", {py_literal(sec.env)}, {py_literal(secret_name)}, {py_literal(key)})")
+        return "[" + ", ".join(items) + "]"
 
 
 def _names(src: str) -> set[str]:

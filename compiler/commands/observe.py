@@ -15,6 +15,7 @@ calling file was compiled from.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -32,6 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--digest", metavar="sha256:HEX", help="the IR digest the calling file was compiled from "
                    "(default: $PIPESPEC_IR_DIGEST)")
     p.add_argument("--output", metavar="PATH", help="start: also write the parent run's id to PATH")
+    p.add_argument("--output-json", metavar="PATH", help="start: also write the parent run's id to PATH as a JSON "
+                   "string (null without one): the XCom file of Airflow's KubernetesPodOperator")
     p.add_argument("--status", metavar="S", help="finish: the run's end (succeeded|failed|interrupted, or the "
                    "target's word: success, failure, cancelled, SUCCEEDED, FAILED, CANCELED)")
     p.add_argument("--artifact-root", metavar="ROOT", help="finish: where the workers left the step results")
@@ -82,11 +85,12 @@ def _start(pipe, args) -> int:
         from ..integrations import parent as mlflow_parent
 
         parent = mlflow_parent.start(pipe, args.run_id, args.target, _warn)
-    if args.output:
-        from ..files import write_atomic
+    for path, text in ((args.output, parent), (args.output_json, json.dumps(parent or None))):
+        if path:
+            from ..files import write_atomic
 
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        write_atomic(args.output, parent)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            write_atomic(path, text)
     print(parent)
     return 0
 

@@ -38,9 +38,8 @@ HISTORY_OPTION = {"github": "artifact_root", "kubeflow": "pipeline_root"}
 
 
 def carried(pipe, target: str) -> frozenset[str]:
-    """The keys ``target`` carries out for this spec."""
-    if target == "airflow" and pipe.target("airflow").get("operator") == "kubernetes":
-        return frozenset()              # the pods would need the start/finish tasks as pods too
+    """The keys ``target`` carries out for this spec (Airflow under ``operator: kubernetes`` too:
+    its start and finish tasks are pods, like its steps)."""
     return CARRIED.get(target, frozenset())
 
 
@@ -48,13 +47,24 @@ def carried(pipe, target: str) -> frozenset[str]:
 FRESH_MACHINES = {"github": "job", "kubeflow": "task"}
 
 
+def _fresh(pipe, target: str) -> str | None:
+    """What a task of ``target`` runs in when that machine is gone afterwards, else None: Airflow's
+    workers last, but under ``operator: kubernetes`` every task is a pod of its own."""
+    if target == "airflow" and pipe.target("airflow").get("operator") == "kubernetes":
+        return "pod"
+    return FRESH_MACHINES.get(target)
+
+
 def _history(pipe, target: str) -> bool:
     """Whether ``pipespec observe finish`` on ``target`` can find the previous run's status: in
     the record under a lasting artifact root, or in MLflow's previous parent run."""
     obs = pipe.observe
-    if obs.tracking and (obs.mlflow_uri or target not in FRESH_MACHINES):
+    fresh = _fresh(pipe, target)
+    if obs.tracking and (obs.mlflow_uri or not fresh):
         return True
-    if target in FRESH_MACHINES:
+    if target == "airflow" and fresh:    # the record lasts only in an object store (no pod mounts a folder)
+        return "://" in str(pipe.target("airflow").get("artifact_root") or "")
+    if fresh:
         return bool(pipe.target(target).get(HISTORY_OPTION[target]))
     return True                          # Airflow: its artifact root is shared by the workers
 
@@ -69,8 +79,8 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
     what = (("notify:", bool(obs.alerts) or bool(obs.channels), "no alert is sent from its runs"),
             ("metrics:", bool(obs.textfile or obs.pushgateway or obs.pushgateway_secret), "no metrics are written"),
             ("tracking:", obs.tracking, "nothing is logged to MLflow"))
-    if "tracking:" in done and obs.tracking and not obs.mlflow_uri and target in FRESH_MACHINES:
-        out.append(Diagnostic("W702", f"{target}: tracking: has no uri: every {FRESH_MACHINES[target]} runs on a "
+    if "tracking:" in done and obs.tracking and not obs.mlflow_uri and _fresh(pipe, target):
+        out.append(Diagnostic("W702", f"{target}: tracking: has no uri: every {_fresh(pipe, target)} runs on a "
                               "fresh machine, so the default store (.pipespec/mlflow.db beside the spec) is lost with "
                               "it, unless the runners set MLFLOW_TRACKING_URI", spans.get("tracking", pipe.span),
                               help="set tracking.mlflow.uri to an MLflow tracking server"))
@@ -80,7 +90,7 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
                               f"target does not keep: no recovery alert is sent (and PagerDuty is never resolved)",
                               spans.get("notify", pipe.span),
                               help=f"set targets.{target}.{HISTORY_OPTION.get(target, 'artifact_root')} to a lasting "
-                              "store (a shared folder or an "
+                              f"store ({'an' if _fresh(pipe, target) == 'pod' else 'a shared folder or an'} "
                               "object store URL), or track to an MLflow server (tracking.mlflow.uri)"))
     for part, used, effect, why, fix in PARTS.get(target, ()) if "notify:" in done else ():
         if used(pipe):
@@ -90,9 +100,8 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
         out += _kfp_unrecorded(pipe)
     for key, used, effect in what:
         if used and key not in done:
-            label = f"{target} target" + (" under operator: kubernetes" if target in CARRIED and not done else "")
             out.append(Diagnostic("W701", f"{target}: {key} is carried out by pipespec run only, not yet by the "
-                                  f"{label}: {effect}", spans.get(key[:-1], pipe.span),
+                                  f"{target} target: {effect}", spans.get(key[:-1], pipe.span),
                                   help="run it with pipespec run, or drop the key for this target"))
     return out
 
