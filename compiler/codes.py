@@ -98,6 +98,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "W701": ("integration-local-only", WARNING, "notify:, metrics: or tracking: on a compiled target that does not carry it out yet"),
     "W702": ("tracking-store-on-worker", WARNING, "tracking: on a target whose tasks run on fresh machines, with no tracking.mlflow.uri: the default store is lost with each task"),
     "W703": ("recovery-without-history", WARNING, "on_recovery on a target that keeps no record of the previous run: no recovery alert is ever sent"),
+    "W704": ("textfile-on-worker", WARNING, "metrics.textfile on a target whose finish task runs on a fresh machine: the file is lost with it"),
     # -- E6xx/W6xx: targets (compile time) -----------------------------------------------
     "E600": ("unsupported-by-target", ERROR, "the spec says something the target cannot express"),
     "E601": ("target-limit", ERROR, "the spec exceeds a hard limit of the target"),

@@ -84,6 +84,12 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
                               "fresh machine, so the default store (.pipespec/mlflow.db beside the spec) is lost with "
                               "it, unless the runners set MLFLOW_TRACKING_URI", spans.get("tracking", pipe.span),
                               help="set tracking.mlflow.uri to an MLflow tracking server"))
+    if "metrics:" in done and obs.textfile and _fresh(pipe, target):
+        out.append(Diagnostic("W704", f"{target}: metrics.textfile is written by the run's finish task, and every "
+                              f"{_fresh(pipe, target)} runs on a fresh machine: the file is gone with it, before any "
+                              "node_exporter reads it", spans.get("metrics", pipe.span),
+                              help="push the metrics to a Pushgateway (metrics.pushgateway or metrics.pushgateway_secret)"
+                              ", which keeps them between runs"))
     recovery = any(r.event == "recovery" for r in obs.alerts)
     if "notify:" in done and recovery and not _history(pipe, target):
         out.append(Diagnostic("W703", f"{target}: on_recovery needs the status of the previous run, which this "

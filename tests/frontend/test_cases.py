@@ -24,8 +24,9 @@ ERR_CASES = sorted((CASES / "err").glob("*.yaml"))
 # tests make one of each (tests/frontend/test_cli.py); E800 is about a DVC file being imported
 # (tests/runner/test_dvc_import.py); E230/E231 need an installed (broken) backend:
 # tests/backends/test_third_party_target.py, test_capabilities.py; W701 is reported by pipespec
-# compile (its example is in docs/diagnostics.md), and so are W702/W703 (tests/integrations/test_compile_warns.py)
-NOT_A_TEXT = {"E111", "E800", "E230", "E231", "W701", "W702", "W703"}
+# compile (its example is in docs/diagnostics.md), and so are W702-W704 (tests/integrations/test_compile_warns.py,
+# test_textfile_on_fresh_machines.py)
+NOT_A_TEXT = {"E111", "E800", "E230", "E231", "W701", "W702", "W703", "W704"}
 # the policy codes need a pipespec.toml, which would govern every case of the folder:
 # tests/frontend/test_policies.py holds each to its exact output in a repository of its own
 NOT_A_TEXT |= {"E830", "E831", "E832", "E833", "E834"}
