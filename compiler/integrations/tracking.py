@@ -294,10 +294,13 @@ class StepTracker:
         from ..runtime.context import spec_dir
 
         uri = store_uri(pipeline.observe, os.path.join(spec_dir(pipeline), ".pipespec"), environ)
-        target = environ.get("PIPESPEC_TARGET") or "exec"
         try:
             c = MlflowClient(uri)
-            eid = c.get_run(parent).info.experiment_id
+            parent_run = c.get_run(parent)
+            eid = parent_run.info.experiment_id
+            # the target that opened the parent (observe start --target T); no compiled file sets
+            # $PIPESPEC_TARGET for its workers
+            target = environ.get("PIPESPEC_TARGET") or parent_run.data.tags.get("pipespec.target") or "exec"
             found = c.search_runs([eid], f"tags.`mlflow.parentRunId` = '{parent}' and tags.`pipespec.step` = "
                                   f"'{step.name}' and tags.`pipespec.index` = '{_slot(inputs.index)}'",
                                   max_results=10, order_by=["attributes.start_time ASC"])

@@ -241,3 +241,14 @@ def test_a_parent_that_is_not_a_run_id_is_refused_with_a_warning(store):
     assert r.returncode == 0, r.stderr
     assert "$PIPESPEC_TRACKING_PARENT is not an MLflow run id" in r.stderr
     assert _children(c, eid, parent) == {}
+
+
+def test_the_nested_run_takes_the_target_of_its_parent(store):
+    """No compiled target sets $PIPESPEC_TARGET for its workers: the target a nested run is tagged
+    with is its parent's (the run `pipespec observe start --target T` opened), never 'exec'.
+    (Found by tests/integrations/test_churn_every_target.py: kfp.local's and act's nested runs
+    said 'exec'.)"""
+    folder, uri, c, eid, parent = store
+    r = _exec(folder, "score", parent=parent, uri=uri, env_extra={"PIPESPEC_TARGET": ""})
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert _children(c, eid, parent)["score"].data.tags["pipespec.target"] == "airflow"
