@@ -57,7 +57,7 @@ def project(base: pathlib.Path) -> pathlib.Path:
     spec = proj / "specs" / "churn" / "pipeline.yaml"
     spec.write_text(spec.read_text() + f"\ntargets:\n  github:\n    setup: false\n    artifact_root: {base / 'gh-root'}\n"
                     f"    spec_path: {spec}\n")
-    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)    # the project root, wherever the tmp dir is
     return spec
 
 
