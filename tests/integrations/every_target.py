@@ -142,6 +142,10 @@ class World:
             self.scheduler_up_s = round(time.monotonic() - t0, 1)
         run_id = self.dep.trigger("churn", params)
         run = self.dep.wait_run("churn", run_id, timeout=420)
+        # a failed run may be marked failed before its finish teardown ended: the next run's
+        # recovery needs the record that finish keeps
+        self.dep.wait_until("the finish task", lambda: self.dep.task_instances("churn", run_id)[
+            "pipespec__finish"]["state"] in ("success", "failed", "upstream_failed", "skipped"), 120)
         tis = self.dep.task_instances("churn", run_id)
         return {"ok": run["state"] == "success", "run_state": run["state"], "run_id": run_id,
                 "states": {lbl: ti["state"] for lbl, ti in tis.items()}}
