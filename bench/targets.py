@@ -3,7 +3,7 @@
 deployment (scheduler, LocalExecutor, api-server, dag-processor), kfp.local and act — beside
 each one's fixed start: the same target running a one-step pipeline (``run: "true"``), and for
 the deployment also the time to bring it up. The harnesses are the slow tests' own
-(tests/tooling/verify.py, tests/backends/test_airflow_scheduler.py), in their cached envs.
+(tests/tooling/verify.py, tests/airflow_deployment.py), in their cached envs.
 
 ``python -m bench --case targets`` (not part of a plain ``python -m bench``)."""
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -109,57 +108,21 @@ def _airflow_dags_test(verify, af, work: Path) -> list[tuple]:
 
 
 def _airflow_scheduler(verify, af, work: Path) -> list[tuple]:
-    """A deployment as tests/backends/test_airflow_scheduler.py starts one: two DAGs, the
+    """A deployment as the slow tests start one (tests/airflow_deployment.py): two DAGs, the
     trivial one triggered first (the per-run fixed cost once the deployment is up)."""
-    path = ROOT / "tests" / "backends" / "test_airflow_scheduler.py"
-    spec = importlib.util.spec_from_file_location("_bench_airflow_scheduler", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from airflow_deployment import Deployment
+
     base = work / "sched"
-    proj, home, dags = base / "proj", base / "airflow_home", base / "dags"
-    for d in (home, dags):
-        d.mkdir(parents=True)
+    proj, dags = base / "proj", base / "dags"
+    dags.mkdir(parents=True)
     af.compile_dag(af.copy_churn(proj), dags / "churn.py", af.CHURN_SPEC)
     (proj / "trivial").mkdir()
     (proj / "trivial" / "pipeline.yaml").write_text(TRIVIAL)
     af.compile_dag(proj / "trivial" / "pipeline.yaml", dags / "trivial.py", "trivial/pipeline.yaml")
-    env_dir = verify.ensure("airflow", with_pipespec=True, quiet=True)
-    env = verify.tool_environ(env_dir)
-    port = mod._free_port()
-    env.update({
-        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": "2",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "PIPESPEC_PROJECT_DIR": str(proj),
-    })
-    dep = mod.Deployment(base, env, port)
+    dep = Deployment.create(base, dags, proj)
     t0 = time.monotonic()
     try:
-        r = subprocess.run([dep.airflow(), "db", "migrate"], env=env, cwd=base, capture_output=True, text=True,
-                           timeout=300, start_new_session=True)
-        if r.returncode:
-            raise RuntimeError(r.stderr[-2000:])
-        dep.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        dep.start("scheduler", "scheduler")
-        dep.start("dag-processor", "dag-processor")
-
-        def healthy():
-            _, h = dep.request("GET", "/api/v2/monitor/health", auth=False, timeout=5)
-            return h["metadatabase"]["status"] == "healthy" and h["scheduler"]["status"] == "healthy"
-        dep.wait_until("a healthy deployment", healthy, 300)
-        _, tok = dep.request("GET", "/auth/token", auth=False)
-        dep.token = tok["access_token"]
-
-        def parsed():
-            _, body = dep.request("GET", "/api/v2/dags?limit=100")
-            return {d["dag_id"] for d in body["dags"]} >= {"churn", "trivial"}
-        dep.wait_until("the DAGs parsed", parsed, 300, every=1)
-        for dag_id in ("churn", "trivial"):
-            dep.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        dep.up(["churn", "trivial"], timeout=300)
         up = time.monotonic() - t0
         states = {}
 

@@ -2,7 +2,7 @@
 churn example, and the local runner's view of a run (`pipespec run`) to compare Airflow with.
 
 Used by tests/backends/test_airflow_real.py (`airflow dags test`) and
-tests/backends/test_airflow_scheduler.py (a real scheduler).
+tests/backends/test_airflow_scheduler.py (a real scheduler; the deployment: airflow_deployment.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import signal
+import subprocess
 
 import pytest
 
@@ -46,3 +49,20 @@ def typed_expr(source: str, resolve=None):
     types: dict = {}
     E.typecheck(expr, resolve or (lambda ref: E.ANY), types)
     return ir.TypedExpr(expr, 0, tuple(types.get(n, E.ANY) for n in E.walk(expr)), ScalarMap(UNKNOWN, source))
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group ``proc`` leads (started with ``start_new_session``: every
+    child it forked gets it too), then SIGKILL while the leader lives; bounded waits. Never
+    signalled once the leader is reaped: its PID could then belong to another process."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue

@@ -279,9 +279,12 @@ class StepTracker:
 
     @classmethod
     def open(cls, pipeline, step, inputs, warn: Callable[[str], None],
-             environ: Mapping[str, str] = os.environ) -> "StepTracker | None":
+             environ: Mapping[str, str] = os.environ, given=None) -> "StepTracker | None":
         """The nested run of this step instance, opened before the step starts; None (and one
-        warning) when MLflow cannot be used, or when no parent was handed over (silently)."""
+        warning) when MLflow cannot be used, or when no parent was handed over (silently).
+        ``given``: the names of the params the worker was handed (None: all); only those are
+        logged on the parent — a default filled in here is not the run's value (a Kubeflow task
+        gets only the params its step reads), and MLflow keeps a param's first value."""
         parent = environ.get(PARENT_ENV, "").strip()
         if not parent or pipeline.observe is None or not pipeline.observe.tracking:
             return None
@@ -294,10 +297,13 @@ class StepTracker:
         from ..runtime.context import spec_dir
 
         uri = store_uri(pipeline.observe, os.path.join(spec_dir(pipeline), ".pipespec"), environ)
-        target = environ.get("PIPESPEC_TARGET") or "exec"
         try:
             c = MlflowClient(uri)
-            eid = c.get_run(parent).info.experiment_id
+            parent_run = c.get_run(parent)
+            eid = parent_run.info.experiment_id
+            # the target that opened the parent (observe start --target T); no compiled file sets
+            # $PIPESPEC_TARGET for its workers
+            target = environ.get("PIPESPEC_TARGET") or parent_run.data.tags.get("pipespec.target") or "exec"
             found = c.search_runs([eid], f"tags.`mlflow.parentRunId` = '{parent}' and tags.`pipespec.step` = "
                                   f"'{step.name}' and tags.`pipespec.index` = '{_slot(inputs.index)}'",
                                   max_results=10, order_by=["attributes.start_time ASC"])
@@ -312,7 +318,8 @@ class StepTracker:
                 tags["pipespec.attempt"] = "1"
                 run = c.create_run(eid, run_name=instance_label(step.name, inputs.index, inputs.item), tags=tags)
                 rid, attempt = run.info.run_id, 1
-                _log_params(c, parent, inputs.params, warn)
+                _log_params(c, parent, {k: v for k, v in inputs.params.items()
+                                        if given is None or k in given}, warn)
         except Exception as e:          # an outage, a bad URI, an unknown parent: MLflow's own errors
             warn(f"pipespec: warning: MLflow at {_shown(uri)} cannot be used ({type(e).__name__}); "
                  "this step is not tracked")
@@ -350,10 +357,12 @@ class StepTracker:
 
 
 def _log_params(client, parent: str, params: dict, warn) -> None:
-    """The pipeline's params on the parent run, as the local runner logs them: every worker of
-    the run logs the same values (MLflow accepts a param logged again with its value)."""
+    """The params a worker was given, on the parent run, as the local runner logs them: every
+    worker of the run logs the same values (MLflow accepts a param logged again with its value)."""
     from mlflow.entities import Param
 
+    if not params:
+        return
     try:
         client.log_batch(parent, params=[Param(k, _text(v)) for k, v in sorted(params.items())][:100])
     except Exception as e:

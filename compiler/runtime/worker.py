@@ -153,7 +153,7 @@ def run_request(pipeline: ir.Pipeline, req: WorkerRequest, sinks: Sequence[Sink]
     if pipeline.observe is not None and pipeline.observe.tracking and os.environ.get("PIPESPEC_TRACKING_PARENT"):
         from ..integrations.tracking import StepTracker
 
-        tracker = StepTracker.open(pipeline, step, inputs, log.warning)
+        tracker = StepTracker.open(pipeline, step, inputs, log.warning, given=req.params)
     if tracker is not None:
         base_env = {**os.environ, **tracker.env()}
         cancel, restore = _cancel_on_signals()

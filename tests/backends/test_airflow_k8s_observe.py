@@ -36,12 +36,12 @@ from pipespec.frontend import check_text
 sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 
-from test_airflow_observe import PD_KEY, SLACK_TOKEN, SPEC as WATCHED   # noqa: E402  the python operator's spec
+from observe_support import PD_KEY, SLACK_TOKEN, WATCHED, WHEN   # noqa: E402  the python operator's spec
 
 XCOM = "/airflow/xcom/return.json"
 # the same spec, its secrets also in Kubernetes, its steps in pods
-SPEC = (WATCHED.replace("{env: SLACK_HOOK}", "{env: SLACK_HOOK, kubernetes: alerts/slack}")
-        .replace("{env: PD_KEY}", "{env: PD_KEY, kubernetes: alerts/pagerduty}")
+SPEC = (WATCHED.replace("WHEN", WHEN).replace("{env: SLACK_HOOK}", "{env: SLACK_HOOK, kubernetes: alerts/slack}")
+        .replace("{env: PD_KEY, github: PAGERDUTY_KEY}", "{env: PD_KEY, github: PAGERDUTY_KEY, kubernetes: alerts/pagerduty}")
         + """targets:
   airflow: {operator: kubernetes, image: ghcr.io/acme/steps:1, namespace: ml, artifact_root: "ROOT",
             spec_path: pipeline.yaml}

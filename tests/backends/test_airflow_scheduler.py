@@ -15,38 +15,26 @@ manager), and compared with `pipespec run` of the same spec and params:
    on_failure_callback fired — attached by the deployment, through a cluster policy
    (`dag_policy` in airflow_local_settings.py), not by the compiled file.
 
-Every process runs in its own process group and is stopped by its PID (SIGTERM, then SIGKILL)
-in a finally; every wait is bounded. Timings are printed (pytest -s) and kept in
+The deployment is tests/airflow_deployment.py's (one harness with test_airflow_observe.py,
+test_churn_every_target.py and bench/targets.py): every process runs in its own process group
+and is stopped by its PID (SIGTERM, then SIGKILL) in a finally; every wait is bounded. Timings are printed (pytest -s) and kept in
 `<tmp>/timings.json`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
+from airflow_deployment import Deployment
 from airflow_support import AIRFLOW_TO_LOCAL, CHURN_SPEC, compile_dag, copy_churn, local_metrics, local_run
-from support import ROOT
-
-sys.path.insert(0, str(ROOT / "tests" / "tooling"))
-import verify  # noqa: E402  (tests/tooling/verify.py)
 
 pytestmark = pytest.mark.slow
 
 DAG_IDS = ("churn", "fails-after-retries", "finally-fails")
-START_TIMEOUT = 150      # s: db migrate + the api-server answering + both DAGs parsed
-RUN_TIMEOUT = 240        # s: one DAG run, triggered to finished
 
 FAILING = """\
 pipespec: 1
@@ -101,114 +89,6 @@ def dag_policy(dag):
 '''
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the process group the process leads (its PID: every worker it forked gets it
-    too), then SIGKILL while the leader lives; bounded waits. Never signalled once the leader is
-    reaped: its PID could then belong to another process."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        if proc.poll() is not None:
-            break
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-
-
-class Deployment:
-    def __init__(self, base: pathlib.Path, env: dict, port: int) -> None:
-        self.base, self.env, self.port = base, env, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.token: str | None = None
-        self.timings: dict = {}
-
-    def airflow(self) -> str:
-        return str(pathlib.Path(self.env["VIRTUAL_ENV"]) / "bin" / "airflow")
-
-    def start(self, name: str, *args: str) -> None:
-        log = open(self.base / f"{name}.log", "w")
-        try:
-            self.procs[name] = subprocess.Popen([self.airflow(), *args], env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                cwd=self.base, start_new_session=True)
-        finally:
-            log.close()
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            _stop(proc)
-
-    def logs(self, n: int = 30) -> str:
-        out = []
-        for name in self.procs:
-            lines = (self.base / f"{name}.log").read_text(errors="replace").splitlines()
-            out.append(f"--- {name} (exit {self.procs[name].poll()}) ---\n" + "\n".join(lines[-n:]))
-        return "\n".join(out)
-
-    # -- REST ---------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body=None, *, auth: bool = True, timeout: float = 15):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Accept", "application/json")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if auth:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"null")
-
-    def wait_until(self, what: str, probe, timeout: float, every: float = 1.0):
-        """Call ``probe`` until it returns something truthy (bounded); a dead process fails early."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            dead = [n for n, p in self.procs.items() if p.poll() is not None]
-            assert not dead, f"{dead} exited while waiting for {what}\n{self.logs()}"
-            try:
-                got = probe()
-                if got:
-                    return got
-            except (urllib.error.URLError, OSError, ValueError) as e:  # not up yet
-                last = e
-            time.sleep(every)
-        pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})\n{self.logs()}")
-
-    def trigger(self, dag_id: str, conf: dict) -> str:
-        status, run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-        assert status == 200, run
-        return run["dag_run_id"]
-
-    def wait_run(self, dag_id: str, run_id: str) -> dict:
-        def done():
-            _, run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            return run if run["state"] in ("success", "failed") else None
-        return self.wait_until(f"run {run_id} of {dag_id}", done, RUN_TIMEOUT)
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict:
-        _, body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
-        out = {}
-        for ti in body["task_instances"]:
-            label = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
-            out[label] = ti
-        return out
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> object:
-        _, body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
-                                      f"/xcomEntries/return_value?map_index={map_index}&deserialize=true"
-                                      f"&stringify=false")
-        return body["value"]
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     base = tmp_path_factory.mktemp("airflow-scheduler")
@@ -224,57 +104,14 @@ def deployment(tmp_path_factory):
     compile_dag(proj / "finally_fails" / "pipeline.yaml", dags / "finally_fails.py", "finally_fails/pipeline.yaml")
     (home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS, encoding="utf-8")
 
-    t0 = time.monotonic()
-    env_dir = verify.ensure("airflow", with_pipespec=True, quiet=True)
-    env = verify.tool_environ(env_dir)
-    port = _free_port()
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "2",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),   # one secret for every process
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    dep = Deployment.create(base, dags, proj, {
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONPATH": str(home / "config"),        # airflow_local_settings (the cluster policy)
-        "PIPESPEC_PROJECT_DIR": str(proj),
         "PIPESPEC_TEST_CALLBACKS": str(base / "callbacks.jsonl"),
-        "PYTHONUNBUFFERED": "1",
-    })
-    dep = Deployment(base, env, port)
+    }, home=home)
     dep.proj = proj
     try:
-        r = subprocess.run([dep.airflow(), "db", "migrate"], env=env, cwd=base, capture_output=True,
-                           text=True, timeout=120, start_new_session=True)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-        dep.timings["db_migrate_s"] = round(time.monotonic() - t0, 1)
-        dep.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        dep.start("scheduler", "scheduler")
-        dep.start("dag-processor", "dag-processor")
-
-        def healthy():
-            _, h = dep.request("GET", "/api/v2/monitor/health", auth=False, timeout=5)
-            return h["metadatabase"]["status"] == "healthy" and h["scheduler"]["status"] == "healthy"
-        dep.wait_until("a healthy deployment", healthy, START_TIMEOUT)
-        dep.timings["healthy_s"] = round(time.monotonic() - t0, 1)
-        _, tok = dep.request("GET", "/auth/token", auth=False)
-        dep.token = tok["access_token"]
-
-        def parsed():
-            _, body = dep.request("GET", "/api/v2/dags?limit=100")
-            return {d["dag_id"] for d in body["dags"]} >= set(DAG_IDS)
-        dep.wait_until("the DAGs parsed", parsed, START_TIMEOUT, every=2)
-        for dag_id in DAG_IDS:
-            status, _ = dep.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-            assert status == 200
-        dep.timings["ready_s"] = round(time.monotonic() - t0, 1)
+        dep.up(DAG_IDS)
         yield dep
     finally:
         dep.stop_all()

@@ -20,43 +20,11 @@ sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 import verify  # noqa: E402
 from servers import Recorder  # noqa: E402
+from observe_support import PD_KEY, SLACK_TOKEN, parents, write_watched  # noqa: E402
 
 from pipespec.backends.github import GithubBackend  # noqa: E402
 from pipespec.backends.base import CompileOptions  # noqa: E402
 from pipespec.frontend import load_spec  # noqa: E402
-
-PD_KEY = "PDKEY0123456789abcdef0123456789ab"
-SLACK_TOKEN = "SL4CK-path-5ecret-77aa"
-
-SPEC = """\
-pipespec: 1
-name: watched
-params:
-  fail: {type: bool, default: false}
-secrets:
-  slack_hook: {env: SLACK_HOOK}
-  pd_key: {env: PD_KEY, github: PAGERDUTY_KEY}
-steps:
-  evaluate:
-    run: |
-      test ${{ params.fail }} = false || exit 1
-      printf '{"auc": 0.7}' > ${{ outputs.scores }}
-    outputs: {scores: metrics}
-  report:
-    needs: [evaluate]
-    run: echo report
-notify:
-  channels:
-    team: {type: slack, secret: slack_hook}
-    oncall: {type: pagerduty, secret: pd_key, severity: critical, url: "PD_URL"}
-  on_failure: [oncall, team]
-  on_recovery: [oncall, team]
-tracking:
-  mlflow: {uri: "MLFLOW_URI", experiment: watched}
-metrics:
-  pushgateway: "PUSH_URL"
-"""
-
 
 def _compile(spec: pathlib.Path) -> str:
     res = load_spec(str(spec))
@@ -70,11 +38,7 @@ def _compile(spec: pathlib.Path) -> str:
 
 
 def _spec(tmp_path: pathlib.Path, url: str, target: str = "") -> pathlib.Path:
-    spec = tmp_path / "proj" / "pipeline.yaml"
-    spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(SPEC.replace("PD_URL", url + "/v2/enqueue").replace("PUSH_URL", url)
-                    .replace("MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}") + target)
-    return spec
+    return write_watched(tmp_path / "proj", url, f"sqlite:///{tmp_path / 'mlflow.db'}", tail=target)
 
 
 def test_the_boundary_jobs(tmp_path):
@@ -110,7 +74,7 @@ def test_the_boundary_jobs_pass_every_checker(tmp_path):
 
 @pytest.mark.slow
 def test_failure_then_recovery_under_act(tmp_path):
-    MlflowClient = pytest.importorskip("mlflow.tracking").MlflowClient
+    pytest.importorskip("mlflow.tracking")
     http = Recorder().start()
     try:
         root = tmp_path / "root"
@@ -151,10 +115,8 @@ def test_failure_then_recovery_under_act(tmp_path):
         assert ('pipespec_model_metric{pipeline="watched",target="github",step="evaluate",output="scores",'
                 'metric="auc"} 0.7') in body
 
-        c = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-        exp = c.get_experiment_by_name("watched")
-        parents = [r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
-        assert {r.info.run_id: r.info.status for r in parents} == {parent1: "FAILED", parent2: "FINISHED"}
+        found = parents(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        assert {r.info.run_id: r.info.status for r in found} == {parent1: "FAILED", parent2: "FINISHED"}
         log = json.dumps(rep)
         assert PD_KEY not in log and SLACK_TOKEN not in log
     finally:

@@ -20,48 +20,23 @@ sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 import verify  # noqa: E402
 from servers import Recorder  # noqa: E402
+from observe_support import PD_KEY, SLACK_TOKEN, parents, watched  # noqa: E402
 
 from pipespec.backends.base import CompileOptions  # noqa: E402
 from pipespec.backends.kubeflow import KubeflowBackend  # noqa: E402
 from pipespec.frontend import load_spec  # noqa: E402
 
-PD_KEY = "PDKEY0123456789abcdef0123456789ab"
-SLACK_TOKEN = "SL4CK-path-5ecret-77aa"
-
-SPEC = """\
-pipespec: 1
-name: watched
-params:
-  fail: {type: bool, default: false}
-secrets:
-  slack_hook: {env: SLACK_HOOK}
-  pd_key: {env: PD_KEY}
-steps:
-  evaluate:
-    run: |
-      test ${{ params.fail }} = false || exit 1
-      echo ok
-notify:
-  channels:
-    team: {type: slack, secret: slack_hook}
-    oncall: {type: pagerduty, secret: pd_key, severity: critical, url: "PD_URL"}
-  on_failure: [oncall, team]
-  on_recovery: [oncall, team]
-tracking:
-  mlflow: {uri: "MLFLOW_URI", experiment: watched}
-metrics:
-  pushgateway: "PUSH_URL"
+RECORDS = """\
 targets:
   kubeflow: {pipeline_root: "RECORD_ROOT"}
 """
 
 
-def _compile(tmp_path: pathlib.Path, url: str, spec_text: str = SPEC) -> tuple[pathlib.Path, list]:
+def _compile(tmp_path: pathlib.Path, url: str, edit=lambda text: text, records: bool = True) -> tuple[pathlib.Path, list]:
     spec = tmp_path / "proj" / "pipeline.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(spec_text.replace("PD_URL", url + "/v2/enqueue").replace("PUSH_URL", url)
-                    .replace("MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-                    .replace("RECORD_ROOT", str(tmp_path / "records")))
+    spec.write_text(edit(watched(url, f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                 tail=RECORDS.replace("RECORD_ROOT", str(tmp_path / "records")) if records else "")))
     res = load_spec(str(spec))
     assert res.ok, [d.message for d in res.diagnostics]
     r = KubeflowBackend().compile(res.pipeline, CompileOptions("pipeline.yaml", None))
@@ -94,11 +69,11 @@ def test_the_boundary_tasks(tmp_path):
 def test_what_the_exit_task_cannot_do_is_said(tmp_path):
     # without a pipeline root no task's outcome reaches the exit task (with one:
     # tests/backends/test_kubeflow_step_alerts.py)
-    spec = SPEC.replace("  on_recovery: [oncall, team]\n", "  on_recovery: [oncall, team]\n  when:\n"
-                        "    - {if: '${{ params.fail }}', send: [team]}\n  steps:\n"
-                        "    evaluate: {on_failure: [team]}\n").replace(
-                        'targets:\n  kubeflow: {pipeline_root: "RECORD_ROOT"}\n', "")
-    _, diags = _compile(tmp_path, "http://127.0.0.1:9", spec)
+    def edit(text):
+        return text.replace("  on_recovery: [oncall, team]\n", "  on_recovery: [oncall, team]\n  when:\n"
+                            "    - {if: '${{ params.fail }}', send: [team]}\n  steps:\n"
+                            "    evaluate: {on_failure: [team]}\n")
+    _, diags = _compile(tmp_path, "http://127.0.0.1:9", edit, records=False)
     w701 = sorted((d.message, d.help) for d in diags if d.code == "W701")
     fix = ("set targets.kubeflow.pipeline_root to the lasting store the runs use (an object store URL such as "
            "s3://BUCKET/PATH or gs://BUCKET/PATH, or a folder every task shares): each step's task then records "
@@ -121,7 +96,7 @@ def test_the_spec_passes_the_real_protobuf(tmp_path):
 
 @pytest.mark.slow
 def test_failure_then_recovery_under_kfp_local(tmp_path, monkeypatch):
-    MlflowClient = pytest.importorskip("mlflow.tracking").MlflowClient
+    pytest.importorskip("mlflow.tracking")
     http = Recorder().start()
     try:
         out, _ = _compile(tmp_path, http.url)
@@ -150,11 +125,9 @@ def test_failure_then_recovery_under_kfp_local(tmp_path, monkeypatch):
         assert slack.startswith("pipespec: watched recovered")
         assert 'pipespec_run_success{pipeline="watched",target="kubeflow"} 1.0' in http.at("/metrics/")[0].body.decode()
 
-        c = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-        exp = c.get_experiment_by_name("watched")
-        parents = [r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
-        assert sorted(r.info.status for r in parents) == ["FAILED", "FINISHED"]
-        assert all(r.data.tags["pipespec.target"] == "kubeflow" for r in parents)
+        found = parents(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        assert sorted(r.info.status for r in found) == ["FAILED", "FINISHED"]
+        assert all(r.data.tags["pipespec.target"] == "kubeflow" for r in found)
         assert PD_KEY not in json.dumps(rep) and SLACK_TOKEN not in json.dumps(rep)
     finally:
         http.stop()

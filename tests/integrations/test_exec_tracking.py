@@ -121,8 +121,8 @@ def _children(c, eid, parent):
 
 def test_each_exec_is_one_nested_run_of_the_targets_parent(store):
     folder, uri, c, eid, parent = store
-    for step, args in (("score", ()), ("train", ("--item-index", "0")), ("train", ("--item-index", "1")),
-                       ("fit", ())):
+    for step, args in (("score", ("--params-json", '{"rows": 100}')), ("train", ("--item-index", "0")),
+                       ("train", ("--item-index", "1")), ("fit", ())):
         r = _exec(folder, step, *args, parent=parent, uri=uri)
         assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
     kids = _children(c, eid, parent)
@@ -241,3 +241,28 @@ def test_a_parent_that_is_not_a_run_id_is_refused_with_a_warning(store):
     assert r.returncode == 0, r.stderr
     assert "$PIPESPEC_TRACKING_PARENT is not an MLflow run id" in r.stderr
     assert _children(c, eid, parent) == {}
+
+
+def test_the_nested_run_takes_the_target_of_its_parent(store):
+    """No compiled target sets $PIPESPEC_TARGET for its workers: the target a nested run is tagged
+    with is its parent's (the run `pipespec observe start --target T` opened), never 'exec'.
+    (Found by tests/integrations/test_churn_every_target.py: kfp.local's and act's nested runs
+    said 'exec'.)"""
+    folder, uri, c, eid, parent = store
+    r = _exec(folder, "score", parent=parent, uri=uri, env_extra={"PIPESPEC_TARGET": ""})
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert _children(c, eid, parent)["score"].data.tags["pipespec.target"] == "airflow"
+
+
+def test_a_worker_logs_on_the_parent_only_the_params_it_was_given(store):
+    """A Kubeflow task is handed only the params its step reads; exec's defaults for the others
+    are not the run's values, and MLflow keeps a param's first value: the finish task, which gets
+    every param, must find them unlogged. (Found by test_churn_every_target.py: kfp.local's
+    failed run of churn with models=[logreg,svm] had models=["logreg", "forest"] on its parent.)"""
+    folder, uri, c, eid, parent = store
+    r = _exec(folder, "score", parent=parent, uri=uri)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert c.get_run(parent).data.params == {}                       # rows was not given: not logged
+    r = _exec(folder, "fit", "--params-json", '{"rows": 250}', parent=parent, uri=uri)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert c.get_run(parent).data.params == {"rows": "250"}

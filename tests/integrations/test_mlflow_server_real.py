@@ -9,15 +9,12 @@ run on the same server."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from servers import free_port
+from servers import mlflow_server
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("mlflow")
@@ -59,44 +56,8 @@ def fit(model):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tooling.envs import EnvError, ensure, env_bin
-
-    try:
-        env = ensure("mlflow")
-    except EnvError as e:
-        pytest.fail(f"the mlflow tool env cannot be built: {e}")
-    d = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    log = open(d / "server.log", "w")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    proc = subprocess.Popen([str(env_bin(env, "mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "1", "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
-                             "--artifacts-destination", str(d / "artifacts")],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=d, env=clean, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180          # the first start migrates the store (~20 s here)
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("mlflow server did not come up:\n" + (d / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)         # its own group: the server and its workers
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=20)
-        log.close()
 
 
 def _env():

@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from test_run_alerts import PD_KEY, SLACK_TOKEN, HOOK_TOKEN, SPEC as ALERT_SPEC
+from observe_support import PD_KEY, SLACK_TOKEN
+from test_run_alerts import HOOK_TOKEN, SPEC as ALERT_SPEC
 
 SPEC = ALERT_SPEC + """\
   steps:

@@ -17,8 +17,8 @@ import urllib.request
 
 import pytest
 
+import servers
 from servers import free_port
-from tooling.debs import DebError, ensure_binary
 
 pytestmark = pytest.mark.slow
 parser = pytest.importorskip("prometheus_client.parser")
@@ -40,43 +40,10 @@ metrics:
 """
 
 
-def _serve(tmp_path: pathlib.Path, name: str, args: list[str], port: int, ready_s: float = 30):
-    """Start the package's binary; its URL once /-/ready answers; stopped by the generator."""
-    try:
-        exe = ensure_binary(name)
-    except DebError as e:
-        pytest.fail(f"{name} cannot be had: {e}")
-    log_path = tmp_path / f"{name}.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([str(exe), *args], stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + ready_s
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail(f"{name} did not become ready: " + log_path.read_text()[-2000:])
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
-
-
 @pytest.fixture
 def pushgateway(tmp_path):
-    port = free_port()
-    yield from _serve(tmp_path, "prometheus-pushgateway", [f"--web.listen-address=127.0.0.1:{port}"], port)
+    with servers.pushgateway(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -87,8 +54,10 @@ def prometheus_server(tmp_path, pushgateway):
     cfg.write_text("global: {scrape_interval: 1s}\n"
                    "scrape_configs:\n"
                    f"  - {{job_name: pushgateway, honor_labels: true, static_configs: [{{targets: ['{target}']}}]}}\n")
-    yield from _serve(tmp_path, "prometheus", [f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}",
-                                              f"--storage.tsdb.path={tmp_path / 'tsdb'}"], port, ready_s=60)
+    with servers.debian_server("prometheus", [f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}",
+                                              f"--storage.tsdb.path={tmp_path / 'tsdb'}"], port, tmp_path,
+                               ready_s=60) as url:
+        yield url
 
 
 def _query(url: str, promql: str) -> list[dict]:

@@ -12,9 +12,9 @@ import sys
 import textwrap
 import time
 
+from observe_support import PD_KEY, SLACK_TOKEN
+
 HOOK_TOKEN = "T0KEN-h00k-5ecret-b1d7"
-SLACK_TOKEN = "SL4CK-path-5ecret-77aa"
-PD_KEY = "PDKEY0123456789abcdef0123456789ab"
 
 SPEC = """\
 pipespec: 1
