@@ -69,3 +69,19 @@ def parents(uri: str, experiment: str = "watched") -> list:
     c = MlflowClient(uri)
     exp = c.get_experiment_by_name(experiment)
     return [r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+
+
+def compile_kubeflow(spec: pathlib.Path, out: pathlib.Path) -> tuple[list, object]:
+    """``spec`` compiled for Kubeflow into ``out``: the diagnostics compile says (the backend's and
+    W701-W704 of what the target does not carry out) and the pipeline."""
+    from pipespec.backends.base import CompileOptions
+    from pipespec.backends.kubeflow import KubeflowBackend
+    from pipespec.frontend import load_spec
+    from pipespec.integrations.targets import not_carried_out
+
+    res = load_spec(str(spec))
+    assert res.ok, [d.message for d in res.diagnostics]
+    r = KubeflowBackend().compile(res.pipeline, CompileOptions(spec.name, None))
+    assert r.ok, [d.message for d in r.diagnostics]
+    out.write_text(r.text)
+    return list(r.diagnostics) + not_carried_out(res.pipeline, "kubeflow"), res.pipeline

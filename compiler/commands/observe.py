@@ -85,10 +85,10 @@ def _start(pipe, args) -> int:
         from ..integrations import parent as mlflow_parent
 
         parent = mlflow_parent.start(pipe, args.run_id, args.target, _warn)
+    from ..files import write_atomic
+
     for path, text in ((args.output, parent), (args.output_json, json.dumps(parent or None))):
         if path:
-            from ..files import write_atomic
-
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             write_atomic(path, text)
     print(parent)

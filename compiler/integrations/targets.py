@@ -74,19 +74,20 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
     if obs is None:
         return []
     done = carried(pipe, target)
+    fresh = _fresh(pipe, target)
     out = []
     spans = dict(obs.spans)
     what = (("notify:", bool(obs.alerts) or bool(obs.channels), "no alert is sent from its runs"),
             ("metrics:", bool(obs.textfile or obs.pushgateway or obs.pushgateway_secret), "no metrics are written"),
             ("tracking:", obs.tracking, "nothing is logged to MLflow"))
-    if "tracking:" in done and obs.tracking and not obs.mlflow_uri and _fresh(pipe, target):
-        out.append(Diagnostic("W702", f"{target}: tracking: has no uri: every {_fresh(pipe, target)} runs on a "
+    if "tracking:" in done and obs.tracking and not obs.mlflow_uri and fresh:
+        out.append(Diagnostic("W702", f"{target}: tracking: has no uri: every {fresh} runs on a "
                               "fresh machine, so the default store (.pipespec/mlflow.db beside the spec) is lost with "
                               "it, unless the runners set MLFLOW_TRACKING_URI", spans.get("tracking", pipe.span),
                               help="set tracking.mlflow.uri to an MLflow tracking server"))
-    if "metrics:" in done and obs.textfile and _fresh(pipe, target):
+    if "metrics:" in done and obs.textfile and fresh:
         out.append(Diagnostic("W704", f"{target}: metrics.textfile is written by the run's finish task, and every "
-                              f"{_fresh(pipe, target)} runs on a fresh machine: the file is gone with it, before any "
+                              f"{fresh} runs on a fresh machine: the file is gone with it, before any "
                               "node_exporter reads it", spans.get("metrics", pipe.span),
                               help="push the metrics to a Pushgateway (metrics.pushgateway or metrics.pushgateway_secret)"
                               ", which keeps them between runs"))
@@ -96,7 +97,7 @@ def not_carried_out(pipe, target: str) -> list[Diagnostic]:
                               f"target does not keep: no recovery alert is sent (and PagerDuty is never resolved)",
                               spans.get("notify", pipe.span),
                               help=f"set targets.{target}.{HISTORY_OPTION.get(target, 'artifact_root')} to a lasting "
-                              f"store ({'an' if _fresh(pipe, target) == 'pod' else 'a shared folder or an'} "
+                              f"store ({'an' if fresh == 'pod' else 'a shared folder or an'} "
                               "object store URL), or track to an MLflow server (tracking.mlflow.uri)"))
     for part, used, effect, why, fix in PARTS.get(target, ()) if "notify:" in done else ():
         if used(pipe):

@@ -172,7 +172,6 @@ class Root:
         write_atomic(os.path.join(d, VALUES), text)
         write_atomic(os.path.join(d, DONE), b"")          # a link planted at _done is replaced, not followed
 
-
     def read_json(self, path: str) -> Any:
         """The JSON document at ``path`` (a path of this root), None when absent or unreadable."""
         try:

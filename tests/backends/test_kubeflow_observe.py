@@ -20,11 +20,8 @@ sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 import verify  # noqa: E402
 from servers import Recorder  # noqa: E402
-from observe_support import PD_KEY, SLACK_TOKEN, parents, watched  # noqa: E402
+from observe_support import PD_KEY, SLACK_TOKEN, compile_kubeflow, parents, watched  # noqa: E402
 
-from pipespec.backends.base import CompileOptions  # noqa: E402
-from pipespec.backends.kubeflow import KubeflowBackend  # noqa: E402
-from pipespec.frontend import load_spec  # noqa: E402
 
 RECORDS = """\
 targets:
@@ -37,15 +34,9 @@ def _compile(tmp_path: pathlib.Path, url: str, edit=lambda text: text, records: 
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(edit(watched(url, f"sqlite:///{tmp_path / 'mlflow.db'}",
                                  tail=RECORDS.replace("RECORD_ROOT", str(tmp_path / "records")) if records else "")))
-    res = load_spec(str(spec))
-    assert res.ok, [d.message for d in res.diagnostics]
-    r = KubeflowBackend().compile(res.pipeline, CompileOptions("pipeline.yaml", None))
-    assert r.ok, [d.message for d in r.diagnostics]
     out = tmp_path / "watched.yaml"
-    out.write_text(r.text)
-    from pipespec.integrations.targets import not_carried_out   # what compile adds (W701-W703)
-
-    return out, list(r.diagnostics) + not_carried_out(res.pipeline, "kubeflow")
+    diags, _ = compile_kubeflow(spec, out)
+    return out, diags
 
 
 def test_the_boundary_tasks(tmp_path):

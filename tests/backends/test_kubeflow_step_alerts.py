@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tests" / "tooling"))
 sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 import verify  # noqa: E402
 from servers import Recorder  # noqa: E402
+from observe_support import compile_kubeflow  # noqa: E402
 
 from pipespec.backends.base import CompileOptions  # noqa: E402
 from pipespec.backends.kubeflow import KubeflowBackend  # noqa: E402
@@ -79,15 +80,9 @@ def _compile(tmp_path: pathlib.Path, spec_text: str = SPEC, url: str = "http://1
     spec = tmp_path / "proj" / "pipeline.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(spec_text.replace("RECORD_ROOT", str(tmp_path / "records")).replace("PUSH_URL", url))
-    res = load_spec(str(spec))
-    assert res.ok, [d.message for d in res.diagnostics]
-    r = KubeflowBackend().compile(res.pipeline, CompileOptions("pipeline.yaml", None))
-    assert r.ok, [d.message for d in r.diagnostics]
     out = tmp_path / "stepwatch.yaml"
-    out.write_text(r.text)
-    from pipespec.integrations.targets import not_carried_out   # what compile adds (W701-W703)
-
-    return out, list(r.diagnostics) + not_carried_out(res.pipeline, "kubeflow"), res.pipeline
+    diags, pipe = compile_kubeflow(spec, out)
+    return out, diags, pipe
 
 
 def _executor_code(doc: dict, label: str) -> str:
