@@ -65,6 +65,9 @@ def _module(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from .regexes import warm
+
+    warm()                        # compiled regexes kept from an earlier process, like bytecode
     # build only the parser of the command asked for: the others may import more
     parser = _parser_for(argv)
     try:
