@@ -30,15 +30,16 @@ _YScalar = yaml.ScalarNode       # what libyaml and PyYAML compose (never a subc
 _ALLOWED_TAGS = {_IMPLICIT, _STD + "str", _STD + "int", _STD + "float", _STD + "bool",
                  _STD + "null", _STD + "map", _STD + "seq"}
 
-# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution); \Z, not $, which also
+# matches before a final newline ("0\n" is a string, not 0)
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)\Z")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT10 = re.compile(r"^[-+]?[0-9]+$")
-_INT8 = re.compile(r"^0o[0-7]+$")
-_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
-_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_INT10 = re.compile(r"^[-+]?[0-9]+\Z")
+_INT8 = re.compile(r"^0o[0-7]+\Z")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)\Z")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)\Z")
 _INFINITIES = (float("inf"), float("-inf"))
 # what YAML (libyaml) counts as a line break, and so what a position's line number counts
 YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipespec.loader import MAX_BYTES, load, resolve_plain
@@ -328,6 +328,10 @@ _NAN = object()
                                   "f", "n", "no", "yes", "on", "needs", "1", "-1", "+1", "0o17", "0x1F",
                                   "1e3", ".5", ".inf", "-.Inf", ".nan", ".NaN", "1.", "s0", "3.10"]),
                  st.text("nNtTfFrueals~+-.0123456789eExo_ab", max_size=6), st.text(max_size=8)))
+@example("0\n")       # hypothesis found it: Python's '$' also matches before a final newline
+@example("\n")
+@example("0x1F\n")
+@example(".inf\n")
 def test_resolve_plain_is_the_core_schema(text):
     got, want = resolve_plain(text), _core_schema(text)
     if want is _NAN:
