@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 the spec (or the run) failed, 2 usage or I/O error.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -48,7 +47,9 @@ class Failed(Exception):
         self.code = code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    import argparse
+
     p = argparse.ArgumentParser(prog="pipespec", description="Write an ML pipeline once, run it anywhere.")
     p.add_argument("--version", action="version", version=f"pipespec {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -68,15 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     from .regexes import warm
 
     warm()                        # compiled regexes kept from an earlier process, like bytecode
-    # build only the parser of the command asked for: the others may import more
-    parser = _parser_for(argv)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
-        return int(e.code or 0)
-    if not getattr(args, "_command", None):
-        parser.print_help(sys.stderr)
-        return 2
+    args = None
+    if argv and argv[0] in COMMANDS:    # a plain command line: no argparse (pipespec.fastargs)
+        from .fastargs import parse
+
+        args = parse(argv[0], _module(argv[0]).add_arguments, argv[1:])
+    if args is None:
+        # build only the parser of the command asked for: the others may import more
+        parser = _parser_for(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+            return int(e.code or 0)
+        if not getattr(args, "_command", None):
+            parser.print_help(sys.stderr)
+            return 2
     try:
         return int(_module(args._command).main(args) or 0)
     except UsageError as e:
@@ -98,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         return 70
 
 
-def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
+def _parser_for(argv: list[str]):
+    import argparse
+
     cmd = next((a for a in argv if not a.startswith("-")), None)
     if cmd in COMMANDS:
         p = argparse.ArgumentParser(prog="pipespec", description="Write an ML pipeline once, run it anywhere.")
