@@ -17,9 +17,9 @@ all (then it can be compiled to any built-in target under its own name).
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from .diagnostics import Diagnostic
+from .record import named_tuple
 from .span import Span
 from .syntax import MapNode, ScalarNode
 
@@ -34,13 +34,15 @@ NAME_WORDS = {"airflow": "DAG id", "kubeflow": "pipeline name", "github": "workf
 OUTPUT_CLASHES = ("E811", "E812")      # a spec with one of these is not compiled by check-repo
 
 
-class Published(NamedTuple):
+@named_tuple
+class Published:
     target: str
     name: str
     span: Span               # the spec's name:
 
 
-class Output(NamedTuple):
+@named_tuple
+class Output:
     target: str
     path: str                # absolute, normalised
     shown: str               # as a message names it (relative to the working directory)

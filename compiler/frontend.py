@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import stat
 from .record import record, field
-from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Diagnostics
 from .loader import MAX_BYTES, load, too_large
 from .syntax import MapNode
 
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # the IR is built only when asked for; validate never imports it
     from . import ir
 

@@ -10,14 +10,16 @@ which steps may be skipped. The checks that need it (``dependency_cycle``,
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, NamedTuple
+from .record import named_tuple
 
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
     from .analysis import Analysis
     from .spec import RawPipeline
 
 
-class Graph(NamedTuple):     # a named tuple, as the raw model's records (spec.py says why)
+@named_tuple
+class Graph:     # a named tuple, as the raw model's records (spec.py says why)
     order: tuple[str, ...]                  # file order of steps (not finally)
     deps: dict[str, frozenset[str]]         # all upstream steps of each step
     topological: tuple[str, ...]            # every step after its deps (partial when cyclic)

@@ -32,7 +32,7 @@ command's business.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 
 if TYPE_CHECKING:                          # the validate path imports no expression parser for this
     from .expr.template import Template, TemplateExpr

@@ -7,16 +7,16 @@ the graph, the checks and the lowering all read this model; only checks that poi
 of a mapping still reach for the ``node`` kept beside each object. ``targets`` stays a raw
 mapping: each backend reads its own part.
 
-The records are ``NamedTuple`` classes: typed and immutable like frozen dataclasses, and
-without a per-instance dict like slotted ones. ``validate`` imports this module on every run,
-and on Python 3.11 these seven records cost about a third of what seven frozen slotted
-dataclasses cost to define (and less than the three dataclasses the model had before).
+The records are named tuples (``record.named_tuple``: ``typing.NamedTuple``'s class syntax
+without typing): typed and immutable like frozen dataclasses, and without a per-instance dict
+like slotted ones. ``validate`` imports this module on every run; defining these seven costs
+less than seven frozen slotted dataclasses, and less again than ``typing.NamedTuple``, which
+compiles each string annotation into a ForwardRef.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from .record import named_tuple
 from .span import Span
 from .syntax import MapNode, Node, ScalarNode, SeqNode
 
@@ -46,14 +46,16 @@ def _pairs(node: Node | None) -> Pairs:
 ARTIFACT_TYPES = ("dataset", "model", "metrics", "file", "dir")
 
 
-class RawOutput(NamedTuple):
+@named_tuple
+class RawOutput:
     name: str
     type: str
     description: str
     key: ScalarNode
 
 
-class RawParam(NamedTuple):
+@named_tuple
+class RawParam:
     name: str
     key: ScalarNode
     node: MapNode                # the declaration, for checks that point at one of its keys
@@ -66,7 +68,8 @@ class RawParam(NamedTuple):
     description: str
 
 
-class RawRetries(NamedTuple):
+@named_tuple
+class RawRetries:
     """``retries: 3`` or ``retries: {limit, delay, backoff, max_delay}``."""
 
     limit: Node | None
@@ -85,7 +88,8 @@ class RawRetries(NamedTuple):
         return None
 
 
-class RawResources(NamedTuple):
+@named_tuple
+class RawResources:
     cpu: Node | None
     memory: Node | None
     gpu: Node | None
@@ -100,7 +104,8 @@ class RawResources(NamedTuple):
         return RawResources(g("cpu"), g("memory"), g("gpu"), as_str(g("accelerator")), node.span)
 
 
-class RawSettings(NamedTuple):
+@named_tuple
+class RawSettings:
     """What ``defaults:`` and a step may both set; a step's own value replaces the default."""
 
     image: Node | None
@@ -118,7 +123,8 @@ class RawSettings(NamedTuple):
                            RawResources.read(g("resources")), _pairs(g("env")), node.span)
 
 
-class RawStep(NamedTuple):
+@named_tuple
+class RawStep:
     name: str
     key: ScalarNode              # the step's name in the file
     node: MapNode                # the step as written, for checks that point at one of its keys
@@ -182,7 +188,8 @@ def _outputs(node: Node | None) -> tuple[RawOutput, ...]:
     return tuple(out)
 
 
-class RawPipeline(NamedTuple):
+@named_tuple
+class RawPipeline:
     file: str
     root: MapNode
     name: str

@@ -9,7 +9,10 @@ the plain JSON-like value that the JSON Schema check sees.
 from __future__ import annotations
 
 from .record import record, field
-from typing import Any, Union
+
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 from .span import ScalarMap, Span
 
@@ -71,7 +74,7 @@ class MapNode:
         return {k.value: v.to_python() for k, v in self.items}
 
 
-Node = Union[ScalarNode, SeqNode, MapNode]
+Node = "ScalarNode | SeqNode | MapNode"     # for annotations (they are strings here)
 
 
 def node_at(root: Node, path: tuple) -> Node | None:

@@ -8,8 +8,7 @@ their order does not matter.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from ..record import named_tuple
 from ..analysis import Analysis
 from ..diagnostics import Diagnostics
 from ..graph import Graph
@@ -18,7 +17,8 @@ from . import (bounds, conditions, credentials, dependency_cycle, escaping_paths
                secret_env, shell_expressions, skipped_outputs, step_shape, unused)
 
 
-class Context(NamedTuple):
+@named_tuple
+class Context:
     raw: RawPipeline
     analysis: Analysis
     graph: Graph

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 
 from ..cli import Failed, UsageError
 from ..diagnostics import RENDERERS, SourceCache

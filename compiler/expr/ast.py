@@ -9,7 +9,10 @@ and lets a node key a table of inferred types.
 from __future__ import annotations
 
 from ..record import record, field
-from typing import Any, Iterator
+
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 
 @record(frozen=True, slots=True)

@@ -11,7 +11,10 @@ issue or error.
 from __future__ import annotations
 
 from ..record import record
-from typing import Any, Callable
+
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from . import runtime as R
 from .types import (ANY, BOOL, FLOAT, INT, STRING, Type, compatible, is_any, is_number,

@@ -8,7 +8,9 @@ error inside it points at the right column of the YAML file (host position + off
 from __future__ import annotations
 
 from ..record import record
-from typing import Any, Callable
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from .ast import Expr, Ref
 from .errors import ExprSyntaxError

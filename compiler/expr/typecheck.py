@@ -9,7 +9,9 @@ offending node then counts as ``any`` so one mistake does not cascade into sever
 from __future__ import annotations
 
 from ..record import record
-from typing import Callable
+TYPE_CHECKING = False                  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from .ast import Binary, Call, Expr, Index, ListExpr, Literal, Member, Ref, Unary
 from .functions import FUNCTIONS, ArgProblem, format_text
@@ -29,7 +31,7 @@ class TypeIssue:
     help: str | None = None
 
 
-Resolver = Callable[[Ref], "Type | TypeIssue"]
+Resolver = "Callable[[Ref], Type | TypeIssue]"     # a type alias, for annotations (they are strings)
 
 _NO_TRUTHINESS = "there is no truthiness: compare explicitly, e.g. len(x) > 0, x != '' or x != 0"
 

@@ -10,7 +10,8 @@ from support import SPECS
 
 FORBIDDEN = ("jinja2", "pandas", "numpy", "sklearn", "sqlite3", "pipespec.backends", "pipespec.runner",
              "pipespec.runtime", "pipespec.lower", "pipespec.ir", "rich", "fsspec", "hypothesis",
-             "jsonschema")  # valid specs are recognised without it (schema_fast)
+             "jsonschema",  # valid specs are recognised without it (schema_fast)
+             "typing", "argparse", "dataclasses")  # record.named_tuple, fastargs, record
 
 
 def _imported(*args: str) -> set[str]:

@@ -87,3 +87,65 @@ def test_validate_never_imports_dataclasses(tmp_path):
 
     subprocess.run([sys.executable, "-c", code, str(ROOT / "specs" / "churn" / "pipeline.yaml")], check=True,
                    timeout=120)
+
+
+# -- named_tuple: typing.NamedTuple's class syntax without typing ---------------------------
+
+import pickle as _pickle
+from typing import NamedTuple as _NamedTuple
+
+from pipespec.record import named_tuple as _named_tuple
+
+
+class _TypedPoint(_NamedTuple):
+    x: int
+    y: list[int] | None = None
+    label: str = "p"
+
+    def norm(self) -> int:
+        return abs(self.x)
+
+    @property
+    def twice(self) -> int:
+        return 2 * self.x
+
+
+@_named_tuple
+class _OurPoint:
+    x: int
+    y: list[int] | None = None
+    label: str = "p"
+
+    def norm(self) -> int:
+        return abs(self.x)
+
+    @property
+    def twice(self) -> int:
+        return 2 * self.x
+
+
+def test_named_tuple_is_what_typing_namedtuple_builds():
+    a, b = _TypedPoint(-3, [1]), _OurPoint(-3, [1])
+    assert _OurPoint._fields == _TypedPoint._fields
+    assert _OurPoint._field_defaults == _TypedPoint._field_defaults
+    assert _OurPoint.__match_args__ == _TypedPoint.__match_args__
+    assert tuple(a) == tuple(b) and a == b                     # both are tuples
+    assert repr(b) == repr(a).replace("_TypedPoint", "_OurPoint")
+    assert (b.norm(), b.twice, b.label) == (a.norm(), a.twice, a.label)
+    assert b._replace(x=4) == (4, [1], "p") and isinstance(b._replace(x=4), _OurPoint)
+    assert _pickle.loads(_pickle.dumps(b)) == b and type(_pickle.loads(_pickle.dumps(b))) is _OurPoint
+    assert _OurPoint.__qualname__ == "_OurPoint" and _OurPoint.__module__ == __name__
+    assert _OurPoint.__annotations__ == {"x": "int", "y": "list[int] | None", "label": "str"}
+    assert not hasattr(b, "__dict__")
+    with pytest.raises(AttributeError):
+        b.x = 1
+    with pytest.raises(TypeError):
+        _OurPoint()                                            # x has no default
+
+
+def test_named_tuple_refuses_a_field_without_default_after_one_with():
+    with pytest.raises(TypeError):
+        @_named_tuple
+        class Bad:
+            a: int = 1
+            b: int
