@@ -70,6 +70,7 @@ class Executors:
         self.executors: dict[str, dict] = {}
         self.platform: dict[str, dict] = {}
         self.no_pipespec: list[ir.Step] = []     # steps in the stock image with nothing installed
+        self._checked: set[str] = set()         # the signatures whose executor code compiled
 
     def add(self, st: ir.Step, comp: dict) -> None:
         label = comp["executorLabel"]
@@ -125,7 +126,12 @@ class Executors:
         code = (f"{_PREAMBLE}def {fn}({sig}\n):\n"
                 f"    from pipespec.backends.kubeflow_task import run_task\n"
                 f"    run_task({self.spec_path!r}, {st.name!r}, {self.digest!r}, locals(){record})\n")
-        compile(code, f"<kubeflow executor of step {st.name}>", "exec")   # a generator bug fails here
+        # a generator bug fails here. Steps differ only by a name (an identifier behind a fixed
+        # prefix, and a repr) and by the signature: compiling once per distinct signature checks
+        # them all (compiling each was a fifth of a 500-step compile)
+        if sig not in self._checked:
+            compile(code, f"<kubeflow executor of step {st.name}>", "exec")
+            self._checked.add(sig)
         return code
 
     def no_placeholder(self, text: str, what: str, span) -> None:
