@@ -138,7 +138,7 @@ def _keep() -> None:
     try:
         import marshal
 
-        progs = programs({**{k: cache[k] for k in loaded if k in cache}, **cache})
+        progs = programs(cache)
         if len(progs) <= len(loaded):
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
